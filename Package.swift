@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+// Crystalline: a GPT trainer for ordinary CPUs, written in Swift.
+//
+// Module layering (lower never imports higher):
+//   CCPUFeatures, CrystallineCompute, CrystallineFormats, CrystallineTokenizers
+//     -> CrystallineModel -> CrystallineTraining -> cllm
+import PackageDescription
+
+// Fast float math needs AVX2 + FMA code generation: without it SIMD8<Float>.addingProduct
+// compiles to calls of fmaf and runs ~150x slower. x86-64-v3 = Haswell-class AVX2/FMA/F16C.
+// On other architectures (aarch64) the portable default is already vectorised (NEON).
+#if arch(x86_64)
+let simdFlags: [String] = ["-Xcc", "-march=x86-64-v3"]
+#else
+let simdFlags: [String] = []
+#endif
+// Every target gets the SIMD flags; the kernel modules (whose loops are index-heavy and
+// validated by their callers) also drop overflow/bounds traps in release builds.
+let fast: [SwiftSetting] = [.unsafeFlags(simdFlags)]
+let kernels: [SwiftSetting] = [.unsafeFlags(simdFlags + ["-Ounchecked"], .when(configuration: .release)),
+                               .unsafeFlags(simdFlags, .when(configuration: .debug))]
+let cFast: [CSetting] = [.unsafeFlags(simdFlags.filter { $0 != "-Xcc" })]
+
+let package = Package(
+    name: "Crystalline",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "cllm", targets: ["cllm"]),
+        .library(name: "CrystallineModel", targets: ["CrystallineModel"]),
+        .library(name: "CrystallineTraining", targets: ["CrystallineTraining"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .target(name: "CCPUFeatures", cSettings: cFast),
+        .target(name: "CrystallineCompute", dependencies: ["CCPUFeatures"],
+                swiftSettings: kernels),
+        .target(name: "CrystallineFormats"),
+        .target(name: "CrystallineTokenizers", dependencies: ["CrystallineFormats"], swiftSettings: fast),
+        .target(name: "CrystallineModel", dependencies: ["CrystallineCompute", "CrystallineFormats"],
+                swiftSettings: kernels),
+        .target(name: "CrystallineTraining",
+                dependencies: ["CrystallineModel", "CrystallineTokenizers", "CrystallineFormats", "CrystallineCompute"],
+                swiftSettings: fast),
+        .executableTarget(name: "cllm",
+                dependencies: ["CrystallineTraining", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                swiftSettings: fast),
+        .testTarget(name: "ComputeTests", dependencies: ["CrystallineCompute"]),
+        .testTarget(name: "ModelTests", dependencies: ["CrystallineModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TokenizerTests", dependencies: ["CrystallineTokenizers"]),
+        .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,115 @@
+// The GEMM micro-kernel and the packing routines that feed it.
+//
+// Packed A: panels of 6 rows, laid out k-major (a[p*6 + r]); packed B: panels of 16 columns,
+// k-major (b[p*16 + c]). Panels past the matrix edge are zero-padded, so the kernel never branches.
+
+/// C[6×16] (+)= Apanel[6×kc] · Bpanel[kc×16]; twelve accumulators stay in registers.
+@inline(__always)
+func microKernel6x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    var c00 = Vec8(), c01 = Vec8(), c10 = Vec8(), c11 = Vec8(), c20 = Vec8(), c21 = Vec8()
+    var c30 = Vec8(), c31 = Vec8(), c40 = Vec8(), c41 = Vec8(), c50 = Vec8(), c51 = Vec8()
+    var ap = a, bp = b
+    for _ in 0..<kc {
+        let b0 = load8(bp), b1 = load8(bp + 8)
+        var av = Vec8(repeating: ap[0]); c00 = c00.addingProduct(av, b0); c01 = c01.addingProduct(av, b1)
+        av = Vec8(repeating: ap[1]); c10 = c10.addingProduct(av, b0); c11 = c11.addingProduct(av, b1)
+        av = Vec8(repeating: ap[2]); c20 = c20.addingProduct(av, b0); c21 = c21.addingProduct(av, b1)
+        av = Vec8(repeating: ap[3]); c30 = c30.addingProduct(av, b0); c31 = c31.addingProduct(av, b1)
+        av = Vec8(repeating: ap[4]); c40 = c40.addingProduct(av, b0); c41 = c41.addingProduct(av, b1)
+        av = Vec8(repeating: ap[5]); c50 = c50.addingProduct(av, b0); c51 = c51.addingProduct(av, b1)
+        ap += 6; bp += 16
+    }
+    @inline(__always) func put(_ row: Int, _ v0: Vec8, _ v1: Vec8) {
+        let p = c + row * ldc
+        if accumulate {
+            store8(load8(p) + v0, p); store8(load8(p + 8) + v1, p + 8)
+        } else {
+            store8(v0, p); store8(v1, p + 8)
+        }
+    }
+    put(0, c00, c01); put(1, c10, c11); put(2, c20, c21)
+    put(3, c30, c31); put(4, c40, c41); put(5, c50, c51)
+}
+
+/// Partial tile at the right or bottom edge: compute the full 6×16 product into a stack tile,
+/// then write only the valid `rows × cols`.
+@inline(never)
+func microKernelEdge(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                     c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, accumulate: Bool) {
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 96) { tile in
+        let t = tile.baseAddress!
+        microKernel6x16(kc: kc, a: a, b: b, c: t, ldc: 16, accumulate: false)
+        for r in 0..<rows {
+            let dst = c + r * ldc, src = t + r * 16
+            if accumulate { for j in 0..<cols { dst[j] += src[j] } } else { for j in 0..<cols { dst[j] = src[j] } }
+        }
+    }
+}
+
+/// Packs an mc×kc block of A (element (i,p) at a[i*rsA + p*csA]) into 6-row panels.
+func packA(mc: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, into dst: UnsafeMutablePointer<Float>) {
+    let MR = GEMMBlocking.mr
+    var out = dst
+    var i = 0
+    while i < mc {
+        let rows = min(MR, mc - i)
+        if rows == MR && csA == 1 {
+            let r0 = a + i * rsA, r1 = r0 + rsA, r2 = r1 + rsA, r3 = r2 + rsA, r4 = r3 + rsA, r5 = r4 + rsA
+            for p in 0..<kc {
+                out[0] = r0[p]; out[1] = r1[p]; out[2] = r2[p]; out[3] = r3[p]; out[4] = r4[p]; out[5] = r5[p]
+                out += 6
+            }
+        } else if rows == MR && rsA == 1 {
+            // A read transposed: the 6 rows of a panel are contiguous for each p.
+            for p in 0..<kc {
+                let src = a + i + p * csA
+                out[0] = src[0]; out[1] = src[1]; out[2] = src[2]; out[3] = src[3]; out[4] = src[4]; out[5] = src[5]
+                out += 6
+            }
+        } else {
+            for p in 0..<kc {
+                for r in 0..<MR { out[r] = r < rows ? a[(i + r) * rsA + p * csA] : 0 }
+                out += 6
+            }
+        }
+        i += MR
+    }
+}
+
+/// Packs a kc×nc block of B (element (p,j) at b[p*rsB + j*csB]) into 16-column panels.
+func packB(kc: Int, nc: Int, b: UnsafePointer<Float>, rsB: Int, csB: Int, into dst: UnsafeMutablePointer<Float>) {
+    let NR = GEMMBlocking.nr
+    var out = dst
+    var j = 0
+    while j < nc {
+        let cols = min(NR, nc - j)
+        if cols == NR && csB == 1 {
+            for p in 0..<kc {
+                let src = b + p * rsB + j
+                store8(load8(src), out); store8(load8(src + 8), out + 8)
+                out += 16
+            }
+        } else if csB == 1 {
+            for p in 0..<kc {
+                let src = b + p * rsB + j
+                for c in 0..<NR { out[c] = c < cols ? src[c] : 0 }
+                out += 16
+            }
+        } else {
+            // B read transposed: column j of op(B) is row j of storage, contiguous in p.
+            for c in 0..<NR {
+                if c < cols {
+                    let src = b + (j + c) * csB
+                    var o = out + c
+                    for p in 0..<kc { o.pointee = src[p * rsB]; o += 16 }
+                } else {
+                    var o = out + c
+                    for _ in 0..<kc { o.pointee = 0; o += 16 }
+                }
+            }
+            out += 16 * kc
+        }
+        j += NR
+    }
+}

@@ -1,0 +1,59 @@
+import XCTest
+@testable import CrystallineCompute
+
+final class GEMMTests: XCTestCase {
+    /// Reference product in Double, straight from the definition.
+    func reference(_ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ ta: Transpose, _ b: [Float], _ tb: Transpose) -> [Double] {
+        var c = [Double](repeating: 0, count: m * n)
+        for i in 0..<m { for j in 0..<n {
+            var s = 0.0
+            for p in 0..<k {
+                let av = ta == .none ? a[i * k + p] : a[p * m + i]
+                let bv = tb == .none ? b[p * n + j] : b[j * k + p]
+                s += Double(av) * Double(bv)
+            }
+            c[i * n + j] = s
+        } }
+        return c
+    }
+
+    func testAllTransposeFormsMatchReference() {
+        var rng = Xoshiro256(seed: 1)
+        // Shapes straddle every blocking edge: MR=6, NR=16, KC=256, MC=120, NC=1024.
+        let shapes = [(1, 1, 1), (7, 17, 5), (6, 16, 256), (13, 33, 300), (121, 40, 257), (64, 1030, 20), (200, 65, 128)]
+        for (m, n, k) in shapes {
+            for ta in [Transpose.none, .transposed] { for tb in [Transpose.none, .transposed] {
+                let a = (0..<(m * k)).map { _ in rng.nextFloat() * 2 - 1 }
+                let b = (0..<(k * n)).map { _ in rng.nextFloat() * 2 - 1 }
+                let c0 = (0..<(m * n)).map { _ in rng.nextFloat() }
+                for accumulate in [false, true] {
+                    var c = c0
+                    a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                        gemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: ta == .none ? k : m, transA: ta,
+                             b: bp.baseAddress!, ldb: tb == .none ? n : k, transB: tb,
+                             c: cp.baseAddress!, ldc: n, accumulate: accumulate)
+                    } } }
+                    let ref = reference(m, n, k, a, ta, b, tb)
+                    for i in 0..<(m * n) {
+                        let expected = ref[i] + (accumulate ? Double(c0[i]) : 0)
+                        XCTAssertEqual(Double(c[i]), expected, accuracy: 1e-4 * Double(k).squareRoot() + 1e-5,
+                                       "m\(m) n\(n) k\(k) \(ta) \(tb) acc \(accumulate) at \(i)")
+                        if abs(Double(c[i]) - expected) > 1e-3 { return }
+                    }
+                }
+            } }
+        }
+    }
+
+    func testFusedMultiplyAddCompiledIn() {
+        XCTAssertTrue(BuildFeatures.hasFusedMultiplyAdd,
+                      "kernels were built without FMA code generation (\(BuildFeatures.simdName)); expect ~150x slower math")
+    }
+
+    func testVectorExpAndTanh() {
+        for x in stride(from: -20.0 as Float, through: 20, by: 0.013) {
+            XCTAssertEqual(fastExp(x), expf(x), accuracy: expf(x) * 3e-7)
+            XCTAssertEqual(fastTanh(x), tanhf(x), accuracy: 3e-7)
+        }
+    }
+}
