@@ -47,7 +47,7 @@ let package = Package(
                 dependencies: ["CrystallineTraining", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fast),
         .testTarget(name: "ComputeTests", dependencies: ["CrystallineCompute"]),
-        .testTarget(name: "ModelTests", dependencies: ["CrystallineModel"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "ModelTests", dependencies: ["CrystallineModel"]),
         .testTarget(name: "TokenizerTests", dependencies: ["CrystallineTokenizers"]),
         .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining"]),
     ],

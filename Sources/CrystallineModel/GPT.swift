@@ -1,0 +1,218 @@
+// The GPT-2 model: parameters, gradients, and the batched training forward/backward pass.
+import CrystallineCompute
+
+public final class GPT {
+    public let config: GPTConfig
+    public let layout: ParameterLayout
+    /// All parameters, contiguous, in `layout` order.
+    public let parameters: FloatBuffer
+    /// Gradients, same layout as `parameters`. `backward` accumulates into them.
+    public let gradients: FloatBuffer
+    /// Drives dropout masks; part of the training state that a checkpoint saves.
+    public var dropoutRNG = Xoshiro256(seed: 0x5eed)
+
+    private var acts: ActivationSet?
+    private var dActs: ActivationSet?
+    private var tokens: UnsafeMutablePointer<Int32>
+    private var targets: UnsafeMutablePointer<Int32>
+    private var tokenCapacity = 0
+    private var lastTraining = false
+    private var hasTargets = false
+
+    /// A model with GPT-2 initialisation: N(0, 0.02) weights, residual projections scaled by
+    /// 1/√(2·n_layer), zero biases, unit LayerNorm gains.
+    public init(config: GPTConfig, seed: UInt64 = 1337) throws {
+        try config.validate()
+        self.config = config
+        layout = ParameterLayout(config: config)
+        parameters = FloatBuffer(count: layout.totalCount)
+        gradients = FloatBuffer(count: layout.totalCount)
+        tokens = .allocate(capacity: 1)
+        targets = .allocate(capacity: 1)
+        var rng = Xoshiro256(seed: seed)
+        let residualStd = 0.02 / (2.0 * Double(config.nLayer)).squareRoot()
+        for t in layout.tensors {
+            let p = parameters.pointer + t.offset
+            if t.shape.count == 2 {
+                let std = t.name.hasSuffix("c_proj.weight") ? residualStd : 0.02
+                for i in 0..<t.count { p[i] = Float(rng.nextGaussian() * std) }
+            } else if t.name.hasSuffix("ln_1.weight") || t.name.hasSuffix("ln_2.weight") || t.name == "ln_f.weight" {
+                p.update(repeating: 1, count: t.count)
+            }
+        }
+    }
+
+    deinit { tokens.deallocate(); targets.deallocate() }
+
+    public var parameterCount: Int { layout.totalCount }
+
+    /// Reads the parameters of a tensor by name (copy).
+    public func tensor(_ name: String) -> [Float]? {
+        layout.tensor(named: name).map { parameters.slice($0.offset, $0.count) }
+    }
+
+    private func prepare(B: Int, T: Int, training: Bool) {
+        let masks = training && config.dropout > 0
+        if let a = acts, a.B == B, a.T == T, (a.layers.first?.attMask != nil) == masks || !masks { return }
+        acts = ActivationSet(config: config, B: B, T: T, withMasks: masks)
+        dActs = nil
+        if B * T > tokenCapacity {
+            tokens.deallocate(); targets.deallocate()
+            tokens = .allocate(capacity: B * T); targets = .allocate(capacity: B * T)
+            tokenCapacity = B * T
+        }
+    }
+
+    /// Runs the model on `B` sequences of `T` tokens (row-major). With targets, returns the mean
+    /// cross-entropy loss and keeps what `backward` needs; without, returns nil and only logits.
+    /// `training` enables dropout.
+    @discardableResult
+    public func forward(tokens input: UnsafeBufferPointer<Int32>, targets target: UnsafeBufferPointer<Int32>?,
+                        B: Int, T: Int, training: Bool = false) throws -> Float? {
+        guard T <= config.blockSize else { throw ModelError.sequenceTooLong(length: T, blockSize: config.blockSize) }
+        precondition(input.count >= B * T, "need B*T input tokens")
+        let V = config.vocabSize
+        for i in 0..<(B * T) {
+            let tok = Int(input[i])
+            if tok < 0 || tok >= V { throw ModelError.tokenOutOfRange(token: tok, vocabSize: V) }
+            if let target {
+                let tg = Int(target[i])
+                if tg < 0 || tg >= V { throw ModelError.tokenOutOfRange(token: tg, vocabSize: V) }
+            }
+        }
+        prepare(B: B, T: T, training: training)
+        let a = acts!
+        tokens.update(from: input.baseAddress!, count: B * T)
+        if let target { targets.update(from: target.baseAddress!, count: B * T) }
+        lastTraining = training
+        hasTargets = target != nil
+
+        let C = config.nEmbd, NH = config.nHead, N = B * T
+        let p = parameters.pointer
+        let dropping = training && config.dropout > 0
+        let pDrop = config.dropout
+
+        Encoder.forward(out: a.encoded, tokens: tokens, wte: p + layout.wte, wpe: p + layout.wpe, B: B, T: T, C: C)
+        if dropping, let m = a.encodedMask {
+            Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
+            Dropout.apply(a.encoded, mask: m, count: N * C)
+        }
+        var residual = UnsafePointer(a.encoded)
+        for (l, o) in layout.layers.enumerated() {
+            let L = a.layers[l]
+            LayerNorm.forward(out: L.ln1, mean: L.ln1Mean, rstd: L.ln1Rstd, inp: residual,
+                              weight: p + o.ln1Weight, bias: p + o.ln1Bias, N: N, C: C, eps: config.layerNormEpsilon)
+            Linear.forward(out: L.qkv, inp: L.ln1, weight: p + o.qkvWeight, bias: p + o.qkvBias, N: N, IC: C, OC: 3 * C)
+            if dropping, let m = L.attMask { Dropout.fillMask(m, count: B * NH * T * T, p: pDrop, rng: &dropoutRNG) }
+            Attention.forward(out: L.atty, att: L.att, dropMask: dropping ? L.attMask : nil, qkv: L.qkv, B: B, T: T, C: C, NH: NH)
+            Linear.forward(out: L.attProj, inp: L.atty, weight: p + o.attnProjWeight, bias: p + o.attnProjBias, N: N, IC: C, OC: C)
+            if dropping, let m = L.attProjMask {
+                Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
+                Dropout.apply(L.attProj, mask: m, count: N * C)
+            }
+            residualAdd(out: L.resid2, residual, L.attProj, N * C)
+            LayerNorm.forward(out: L.ln2, mean: L.ln2Mean, rstd: L.ln2Rstd, inp: L.resid2,
+                              weight: p + o.ln2Weight, bias: p + o.ln2Bias, N: N, C: C, eps: config.layerNormEpsilon)
+            Linear.forward(out: L.fc, inp: L.ln2, weight: p + o.fcWeight, bias: p + o.fcBias, N: N, IC: C, OC: 4 * C)
+            GELU.forward(out: L.fcGelu, inp: L.fc, count: N * 4 * C)
+            Linear.forward(out: L.fcProj, inp: L.fcGelu, weight: p + o.fcProjWeight, bias: p + o.fcProjBias, N: N, IC: 4 * C, OC: C)
+            if dropping, let m = L.fcProjMask {
+                Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
+                Dropout.apply(L.fcProj, mask: m, count: N * C)
+            }
+            residualAdd(out: L.resid3, L.resid2, L.fcProj, N * C)
+            residual = UnsafePointer(L.resid3)
+        }
+        LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: residual,
+                          weight: p + layout.lnfWeight, bias: p + layout.lnfBias, N: N, C: C, eps: config.layerNormEpsilon)
+        CrossEntropy.logits(out: a.logits, x: a.lnf, wte: p + layout.wte, N: N, C: C, V: config.vocabSize)
+        guard target != nil else { return nil }
+        return CrossEntropy.forward(losses: a.losses, logPartition: a.logPartition, logits: a.logits,
+                                    targets: targets, N: N, V: config.vocabSize)
+    }
+
+    /// Convenience overload for arrays.
+    @discardableResult
+    public func forward(tokens: [Int32], targets: [Int32]?, B: Int, T: Int, training: Bool = false) throws -> Float? {
+        try tokens.withUnsafeBufferPointer { tp in
+            if let targets {
+                return try targets.withUnsafeBufferPointer { try forward(tokens: tp, targets: $0, B: B, T: T, training: training) }
+            }
+            return try forward(tokens: tp, targets: nil, B: B, T: T, training: training)
+        }
+    }
+
+    /// Logits of the last forward pass, [B·T, V] row-major.
+    public var lastLogits: UnsafeBufferPointer<Float> {
+        let a = acts!
+        return UnsafeBufferPointer(start: a.logits, count: a.B * a.T * config.vocabSize)
+    }
+
+    /// Per-position losses of the last forward pass with targets.
+    public var lastLosses: UnsafeBufferPointer<Float> {
+        let a = acts!
+        return UnsafeBufferPointer(start: a.losses, count: a.B * a.T)
+    }
+
+    public func zeroGradients() { gradients.zero() }
+
+    /// Accumulates d(lossScale · mean loss)/dθ into `gradients`. Gradient accumulation over N
+    /// micro-batches passes lossScale = 1/N.
+    public func backward(lossScale: Float = 1) {
+        guard let a = acts, hasTargets else { preconditionFailure("backward() needs a forward pass with targets") }
+        if dActs == nil || dActs!.B != a.B || dActs!.T != a.T {
+            dActs = ActivationSet(config: config, B: a.B, T: a.T, withMasks: false)
+        }
+        let d = dActs!
+        d.zero()
+        let B = a.B, T = a.T, N = B * T, C = config.nEmbd, NH = config.nHead, V = config.vocabSize
+        let p = parameters.pointer, g = gradients.pointer
+        let dropping = lastTraining && config.dropout > 0
+
+        CrossEntropy.backward(dx: d.lnf, dwte: g + layout.wte, dlogits: d.logits, logits: a.logits,
+                              logPartition: a.logPartition, targets: targets, x: a.lnf, wte: p + layout.wte,
+                              gradScale: lossScale / Float(N), N: N, C: C, V: V)
+        let lastResidual = a.layers.last!.resid3
+        let dLastResidual = d.layers.last!.resid3
+        LayerNorm.backward(dinp: dLastResidual, dweight: g + layout.lnfWeight, dbias: g + layout.lnfBias,
+                           dout: d.lnf, inp: lastResidual, weight: p + layout.lnfWeight,
+                           mean: a.lnfMean, rstd: a.lnfRstd, N: N, C: C)
+        for l in stride(from: config.nLayer - 1, through: 0, by: -1) {
+            let o = layout.layers[l], L = a.layers[l], D = d.layers[l]
+            let residual = l == 0 ? a.encoded : a.layers[l - 1].resid3
+            let dResidual = l == 0 ? d.encoded : d.layers[l - 1].resid3
+            // resid3 = resid2 + dropout(fcProj)
+            addInPlace(D.resid2, D.resid3, N * C)
+            D.fcProj.update(from: D.resid3, count: N * C)
+            if dropping, let m = L.fcProjMask { Dropout.apply(D.fcProj, mask: m, count: N * C) }
+            Linear.backward(dinp: D.fcGelu, dweight: g + o.fcProjWeight, dbias: g + o.fcProjBias, dout: D.fcProj,
+                            inp: L.fcGelu, weight: p + o.fcProjWeight, N: N, IC: 4 * C, OC: C)
+            GELU.backward(dinp: D.fc, inp: L.fc, dout: D.fcGelu, count: N * 4 * C)
+            Linear.backward(dinp: D.ln2, dweight: g + o.fcWeight, dbias: g + o.fcBias, dout: D.fc,
+                            inp: L.ln2, weight: p + o.fcWeight, N: N, IC: C, OC: 4 * C)
+            LayerNorm.backward(dinp: D.resid2, dweight: g + o.ln2Weight, dbias: g + o.ln2Bias, dout: D.ln2,
+                               inp: L.resid2, weight: p + o.ln2Weight, mean: L.ln2Mean, rstd: L.ln2Rstd, N: N, C: C)
+            // resid2 = residual + dropout(attProj)
+            addInPlace(dResidual, D.resid2, N * C)
+            D.attProj.update(from: D.resid2, count: N * C)
+            if dropping, let m = L.attProjMask { Dropout.apply(D.attProj, mask: m, count: N * C) }
+            Linear.backward(dinp: D.atty, dweight: g + o.attnProjWeight, dbias: g + o.attnProjBias, dout: D.attProj,
+                            inp: L.atty, weight: p + o.attnProjWeight, N: N, IC: C, OC: C)
+            Attention.backward(dqkv: D.qkv, dout: D.atty, qkv: L.qkv, att: L.att, dropMask: dropping ? L.attMask : nil,
+                               B: B, T: T, C: C, NH: NH)
+            Linear.backward(dinp: D.ln1, dweight: g + o.qkvWeight, dbias: g + o.qkvBias, dout: D.qkv,
+                            inp: L.ln1, weight: p + o.qkvWeight, N: N, IC: C, OC: 3 * C)
+            LayerNorm.backward(dinp: dResidual, dweight: g + o.ln1Weight, dbias: g + o.ln1Bias, dout: D.ln1,
+                               inp: residual, weight: p + o.ln1Weight, mean: L.ln1Mean, rstd: L.ln1Rstd, N: N, C: C)
+        }
+        if dropping, let m = a.encodedMask { Dropout.apply(d.encoded, mask: m, count: N * C) }
+        Encoder.backward(dwte: g + layout.wte, dwpe: g + layout.wpe, dout: d.encoded, tokens: tokens, B: B, T: T, C: C)
+    }
+}
+
+@inline(__always)
+func residualAdd(out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 8 <= n { store8(load8(a + i) + load8(b + i), out + i); i += 8 }
+    while i < n { out[i] = a[i] + b[i]; i += 1 }
+}

@@ -1,0 +1,59 @@
+// CrystallineModel: the GPT-2 architecture, with every layer's forward and backward side by side.
+//
+// Owns the model configuration, the parameter layout (Hugging Face GPT-2 names and shapes),
+// the training forward/backward pass over a batch, and cached single-sequence inference.
+// Depends only on CrystallineCompute (kernels) and CrystallineFormats (files).
+
+/// Hyper-parameters of a GPT-2 style model.
+public struct GPTConfig: Codable, Equatable, Sendable {
+    public var vocabSize: Int
+    public var blockSize: Int
+    public var nLayer: Int
+    public var nHead: Int
+    public var nEmbd: Int
+    public var dropout: Float
+    public var layerNormEpsilon: Float = 1e-5
+
+    public init(vocabSize: Int, blockSize: Int, nLayer: Int, nHead: Int, nEmbd: Int, dropout: Float = 0) {
+        self.vocabSize = vocabSize
+        self.blockSize = blockSize
+        self.nLayer = nLayer
+        self.nHead = nHead
+        self.nEmbd = nEmbd
+        self.dropout = dropout
+    }
+
+    public var headSize: Int { nEmbd / nHead }
+
+    /// Checks the shape constraints the kernels rely on.
+    public func validate() throws {
+        func fail(_ why: String) -> ModelError { .invalidConfig(why) }
+        guard vocabSize > 0 else { throw fail("vocab_size must be positive") }
+        guard blockSize > 0 else { throw fail("block_size must be positive") }
+        guard nLayer > 0 else { throw fail("n_layer must be positive") }
+        guard nHead > 0, nEmbd > 0 else { throw fail("n_head and n_embd must be positive") }
+        guard nEmbd % nHead == 0 else { throw fail("n_embd (\(nEmbd)) must be divisible by n_head (\(nHead))") }
+        guard dropout >= 0, dropout < 1 else { throw fail("dropout must be in [0, 1)") }
+    }
+
+    /// Total number of parameters (the LM head is tied to the token embedding).
+    public var parameterCount: Int { ParameterLayout(config: self).totalCount }
+}
+
+public enum ModelError: Error, CustomStringConvertible, Equatable {
+    case invalidConfig(String)
+    case tokenOutOfRange(token: Int, vocabSize: Int)
+    case sequenceTooLong(length: Int, blockSize: Int)
+    case missingTensor(String)
+    case shapeMismatch(name: String, expected: [Int], found: [Int])
+
+    public var description: String {
+        switch self {
+        case .invalidConfig(let s): return "invalid model configuration: \(s)"
+        case .tokenOutOfRange(let t, let v): return "token id \(t) is outside the vocabulary (size \(v))"
+        case .sequenceTooLong(let l, let b): return "sequence of \(l) tokens exceeds the block size \(b)"
+        case .missingTensor(let n): return "tensor '\(n)' is missing from the model file"
+        case .shapeMismatch(let n, let e, let f): return "tensor '\(n)' has shape \(f), expected \(e)"
+        }
+    }
+}

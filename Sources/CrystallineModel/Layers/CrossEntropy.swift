@@ -1,0 +1,46 @@
+// The tied LM head fused with softmax cross-entropy.
+//
+// logits[N,V] = x[N,C] · wteᵀ; loss_n = logsumexp(logits_n) − logits_n[target_n].
+// The backward recomputes softmax from the saved log-partition instead of storing probabilities.
+import CrystallineCompute
+
+enum CrossEntropy {
+    static func logits(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, wte: UnsafePointer<Float>,
+                       N: Int, C: Int, V: Int) {
+        gemm(m: N, n: V, k: C, a: x, lda: C, b: wte, ldb: C, transB: .transposed, c: out, ldc: V)
+    }
+
+    /// Per-position losses and log-partitions; returns the mean loss.
+    static func forward(losses: UnsafeMutablePointer<Float>, logPartition: UnsafeMutablePointer<Float>,
+                        logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, N: Int, V: Int) -> Float {
+        var total: Double = 0
+        for n in 0..<N {
+            let row = logits + n * V
+            let lse = logSumExp(row, V)
+            logPartition[n] = lse
+            losses[n] = lse - row[Int(targets[n])]
+            total += Double(losses[n])
+        }
+        return Float(total / Double(N))
+    }
+
+    /// dlogits = (softmax − onehot)·gradScale (written, not accumulated), then
+    /// dx += dlogits·wte and dwte += dlogitsᵀ·x.
+    static func backward(dx: UnsafeMutablePointer<Float>, dwte: UnsafeMutablePointer<Float>, dlogits: UnsafeMutablePointer<Float>,
+                         logits: UnsafePointer<Float>, logPartition: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+                         x: UnsafePointer<Float>, wte: UnsafePointer<Float>, gradScale: Float, N: Int, C: Int, V: Int) {
+        let parts = N * V >= 1 << 14 ? ThreadPool.shared.threadCount : 1
+        ThreadPool.shared.parallelFor(parts) { part, _ in
+            for n in chunk(part, of: parts, count: N) {
+                let row = logits + n * V, d = dlogits + n * V
+                let lse = Vec8(repeating: logPartition[n]), g = Vec8(repeating: gradScale)
+                var i = 0
+                while i + 8 <= V { store8(exp8(load8(row + i) - lse) * g, d + i); i += 8 }
+                while i < V { d[i] = fastExp(row[i] - logPartition[n]) * gradScale; i += 1 }
+                d[Int(targets[n])] -= gradScale
+            }
+        }
+        gemm(m: N, n: C, k: V, a: dlogits, lda: V, b: wte, ldb: C, c: dx, ldc: C, accumulate: true)
+        gemm(m: V, n: C, k: N, a: dlogits, lda: V, transA: .transposed, b: x, ldb: C, c: dwte, ldc: C, accumulate: true)
+    }
+}

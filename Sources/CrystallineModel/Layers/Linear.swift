@@ -1,0 +1,25 @@
+// Affine layer in Hugging Face Conv1D layout: out[N,OC] = inp[N,IC] · W[IC,OC] + bias.
+import CrystallineCompute
+
+enum Linear {
+    static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, N: Int, IC: Int, OC: Int) {
+        if let bias {
+            for n in 0..<N { (out + n * OC).update(from: bias, count: OC) }
+        }
+        gemm(m: N, n: OC, k: IC, a: inp, lda: IC, b: weight, ldb: OC, c: out, ldc: OC, accumulate: bias != nil)
+    }
+
+    /// dinp += dout·Wᵀ, dW += inpᵀ·dout, dbias += Σ_n dout.
+    static func backward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
+                         dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                         N: Int, IC: Int, OC: Int) {
+        gemm(m: N, n: IC, k: OC, a: dout, lda: OC, b: weight, ldb: OC, transB: .transposed,
+             c: dinp, ldc: IC, accumulate: true)
+        gemm(m: IC, n: OC, k: N, a: inp, lda: IC, transA: .transposed, b: dout, ldb: OC,
+             c: dweight, ldc: OC, accumulate: true)
+        if let dbias {
+            for n in 0..<N { addInPlace(dbias, dout + n * OC, OC) }
+        }
+    }
+}
