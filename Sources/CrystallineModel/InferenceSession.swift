@@ -1,0 +1,116 @@
+// Single-sequence inference with a key/value cache.
+//
+// Each new token costs one pass of matrix–vector products over the weights plus attention over
+// the cached keys and values, instead of recomputing the whole prefix. When the context reaches
+// the block size the session keeps the most recent half and re-reads it (amortised O(1) per
+// token), since learned position embeddings only exist up to block_size.
+import CrystallineCompute
+
+public final class InferenceSession {
+    public let model: GPT
+    public private(set) var history: [Int32] = []
+    private let kCache: FloatBuffer, vCache: FloatBuffer
+    private let x: FloatBuffer, ln: FloatBuffer, qkv: FloatBuffer, atty: FloatBuffer, tmp: FloatBuffer
+    private let fc: FloatBuffer, logitsBuffer: FloatBuffer, scores: FloatBuffer
+
+    public init(model: GPT) {
+        self.model = model
+        let c = model.config, C = c.nEmbd
+        kCache = FloatBuffer(count: c.nLayer * c.blockSize * C)
+        vCache = FloatBuffer(count: c.nLayer * c.blockSize * C)
+        x = FloatBuffer(count: C); ln = FloatBuffer(count: C); qkv = FloatBuffer(count: 3 * C)
+        atty = FloatBuffer(count: C); tmp = FloatBuffer(count: C); fc = FloatBuffer(count: 8 * C)
+        logitsBuffer = FloatBuffer(count: c.vocabSize); scores = FloatBuffer(count: c.blockSize)
+    }
+
+    public var position: Int { min(history.count, model.config.blockSize) }
+
+    public func reset() { history.removeAll(keepingCapacity: true) }
+
+    /// Feeds `tokens` in order and returns the logits after the last one.
+    @discardableResult
+    public func feed(_ tokens: [Int32]) throws -> [Float] {
+        precondition(!tokens.isEmpty)
+        for t in tokens { try step(t) }
+        return logitsBuffer.array
+    }
+
+    /// Logits after the most recent token.
+    public var logits: UnsafeBufferPointer<Float> { UnsafeBufferPointer(start: logitsBuffer.pointer, count: logitsBuffer.count) }
+
+    /// Appends one token and computes the next-token logits.
+    public func step(_ token: Int32) throws {
+        let c = model.config
+        guard token >= 0, Int(token) < c.vocabSize else { throw ModelError.tokenOutOfRange(token: Int(token), vocabSize: c.vocabSize) }
+        if history.count >= c.blockSize {
+            // Window full: keep the latest half as context and rebuild the cache from it.
+            let keep = Array(history.suffix(c.blockSize / 2))
+            history.removeAll(keepingCapacity: true)
+            for t in keep { compute(token: t, at: history.count); history.append(t) }
+        }
+        compute(token: token, at: history.count)
+        history.append(token)
+    }
+
+    private func compute(token: Int32, at pos: Int) {
+        let c = model.config, C = c.nEmbd, NH = c.nHead, hs = C / NH, T = c.blockSize
+        let lay = model.layout, p = model.parameters.pointer
+        let x = self.x.pointer, ln = self.ln.pointer, qkv = self.qkv.pointer, atty = self.atty.pointer
+        let fc = self.fc.pointer, fcg = self.fc.pointer + 4 * C, scores = self.scores.pointer
+        let te = p + lay.wte + Int(token) * C, pe = p + lay.wpe + pos * C
+        for i in 0..<C { x[i] = te[i] + pe[i] }
+        let scale = 1 / Float(hs).squareRoot()
+        for (l, o) in lay.layers.enumerated() {
+            layerNorm(ln, x, p + o.ln1Weight, p + o.ln1Bias, C, c.layerNormEpsilon)
+            matVec(qkv, ln, p + o.qkvWeight, p + o.qkvBias, C, 3 * C)
+            let kc = kCache.pointer + l * T * C, vc = vCache.pointer + l * T * C
+            (kc + pos * C).update(from: qkv + C, count: C)
+            (vc + pos * C).update(from: qkv + 2 * C, count: C)
+            for h in 0..<NH {
+                let q = qkv + h * hs
+                for t2 in 0...pos { scores[t2] = dot(q, kc + t2 * C + h * hs, hs) * scale }
+                softmaxInPlace(scores, pos + 1)
+                let y = atty + h * hs
+                y.update(repeating: 0, count: hs)
+                for t2 in 0...pos { axpy(y, scores[t2], vc + t2 * C + h * hs, hs) }
+            }
+            matVec(tmp.pointer, atty, p + o.attnProjWeight, p + o.attnProjBias, C, C)
+            addInPlace(x, tmp.pointer, C)
+            layerNorm(ln, x, p + o.ln2Weight, p + o.ln2Bias, C, c.layerNormEpsilon)
+            matVec(fc, ln, p + o.fcWeight, p + o.fcBias, C, 4 * C)
+            GELU.forward(out: fcg, inp: fc, count: 4 * C)
+            matVec(tmp.pointer, fcg, p + o.fcProjWeight, p + o.fcProjBias, 4 * C, C)
+            addInPlace(x, tmp.pointer, C)
+        }
+        layerNorm(ln, x, p + lay.lnfWeight, p + lay.lnfBias, C, c.layerNormEpsilon)
+        let wte = p + lay.wte, out = logitsBuffer.pointer, V = c.vocabSize
+        let parts = V * C >= 1 << 16 ? ThreadPool.shared.threadCount : 1
+        ThreadPool.shared.parallelFor(parts) { part, _ in
+            for v in chunk(part, of: parts, count: V) { out[v] = dot(ln, wte + v * C, C) }
+        }
+    }
+
+    /// y[OC] = x[IC]·W[IC,OC] + b, streaming W row by row (memory-bound; split over columns).
+    private func matVec(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                        _ b: UnsafePointer<Float>, _ IC: Int, _ OC: Int) {
+        let parts = IC * OC >= 1 << 16 ? ThreadPool.shared.threadCount : 1
+        ThreadPool.shared.parallelFor(parts) { part, _ in
+            let cols = chunk(part, of: parts, count: OC, granule: 8)
+            if cols.isEmpty { return }
+            let y0 = y + cols.lowerBound, n = cols.count
+            y0.update(from: b + cols.lowerBound, count: n)
+            for i in 0..<IC { axpy(y0, x[i], w + i * OC + cols.lowerBound, n) }
+        }
+    }
+
+    private func layerNorm(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+                           _ b: UnsafePointer<Float>, _ C: Int, _ eps: Float) {
+        var m: Float = 0
+        for i in 0..<C { m += x[i] }
+        m /= Float(C)
+        var v: Float = 0
+        for i in 0..<C { let d = x[i] - m; v += d * d }
+        let s = 1 / (v / Float(C) + eps).squareRoot()
+        for i in 0..<C { y[i] = (x[i] - m) * s * w[i] + b[i] }
+    }
+}

@@ -1,0 +1,67 @@
+import XCTest
+import CrystallineCompute
+@testable import CrystallineModel
+
+final class InferenceTests: XCTestCase {
+    func testCachedLogitsEqualFullRecomputation() throws {
+        let fx = try ReferenceFixture.load()
+        let model = try fx.makeModel()
+        let T = fx.config.block_size, V = fx.config.vocab_size
+        let sequence = Array(fx.tokens[0..<T])
+        try model.forward(tokens: sequence, targets: nil, B: 1, T: T)
+        let full = Array(model.lastLogits)
+        let session = InferenceSession(model: model)
+        for t in 0..<T {
+            try session.step(sequence[t])
+            let cached = Array(session.logits)
+            let expected = Array(full[(t * V)..<((t + 1) * V)])
+            for v in 0..<V { XCTAssertEqual(cached[v], expected[v], accuracy: 1e-4 * max(1, abs(expected[v])), "pos \(t) token \(v)") }
+        }
+    }
+
+    func testSessionSlidesPastTheBlockSize() throws {
+        let fx = try ReferenceFixture.load()
+        let model = try fx.makeModel()
+        let session = InferenceSession(model: model)
+        let T = fx.config.block_size
+        for i in 0..<(3 * T) { try session.step(Int32(i % fx.config.vocab_size)) }
+        XCTAssertLessThanOrEqual(session.position, T)
+        // After the slide the logits equal a fresh pass over the retained window.
+        let window = session.history
+        try model.forward(tokens: window, targets: nil, B: 1, T: window.count)
+        let last = Array(model.lastLogits.suffix(fx.config.vocab_size))
+        for (a, b) in zip(session.logits, last) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
+    }
+
+    func testGreedyAtTemperatureZero() {
+        var s = Sampler(options: SamplingOptions(temperature: 0), seed: 1)
+        let logits: [Float] = [0.1, 3, -2, 2.9]
+        logits.withUnsafeBufferPointer { XCTAssertEqual(s.sample($0), 1) }
+    }
+
+    func testSamplingStaysInsideTopKAndTopP() {
+        var rng = Xoshiro256(seed: 5)
+        let logits = (0..<50).map { _ in rng.nextFloat() * 6 }
+        let ranked = logits.indices.sorted { logits[$0] > logits[$1] }
+        logits.withUnsafeBufferPointer { lp in
+            var topK = Sampler(options: SamplingOptions(temperature: 1, topK: 5), seed: 2)
+            let allowedK = Set(ranked.prefix(5))
+            var seen = Set<Int>()
+            for _ in 0..<2000 { let t = Int(topK.sample(lp)); XCTAssertTrue(allowedK.contains(t)); seen.insert(t) }
+            XCTAssertEqual(seen.count, 5, "all top-k tokens should be reachable")
+
+            var topP = Sampler(options: SamplingOptions(temperature: 0.7, topP: 0.5), seed: 3)
+            let allowedP = Set(topP.candidates(lp).map(\.token))
+            // Independent computation of the nucleus.
+            let scaled = logits.map { Double($0) / 0.7 }
+            let mx = scaled.max()!
+            let e = scaled.map { Foundation.exp($0 - mx) }
+            let z = e.reduce(0, +)
+            var cum = 0.0, nucleus = Set<Int>()
+            for i in ranked { nucleus.insert(i); cum += e[i] / z; if cum >= 0.5 { break } }
+            XCTAssertEqual(allowedP, nucleus)
+            XCTAssertLessThan(allowedP.count, 50)
+            for _ in 0..<2000 { XCTAssertTrue(allowedP.contains(Int(topP.sample(lp)))) }
+        }
+    }
+}
