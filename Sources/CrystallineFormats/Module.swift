@@ -1,1 +1,59 @@
-// CrystallineX
+// CrystallineFormats: bytes on disk.
+//
+// Owns atomic file writes, the safetensors container (bounds-checked reader and writer) and
+// llm.c token shards. Knows nothing about models beyond named float tensors.
+import Foundation
+
+public enum FormatError: Error, CustomStringConvertible, Equatable {
+    case unreadable(path: String, reason: String)
+    case malformed(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case .unreadable(let p, let r): return "cannot read \(p): \(r)"
+        case .malformed(let p, let r): return "\(p) is not a valid file: \(r)"
+        }
+    }
+}
+
+public enum AtomicFile {
+    /// Writes `data` to a temporary file beside `url`, flushes it, and renames it over `url`, so a
+    /// crash or Ctrl-C leaves either the old file or the new one, never a torn one.
+    public static func write(_ data: Data, to url: URL) throws {
+        let dir = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
+        guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
+            throw FormatError.unreadable(path: tmp.path, reason: "cannot create file")
+        }
+        let handle = try FileHandle(forWritingTo: tmp)
+        do {
+            try handle.write(contentsOf: data)
+            try handle.synchronize()
+            try handle.close()
+        } catch {
+            try? handle.close()
+            try? FileManager.default.removeItem(at: tmp)
+            throw error
+        }
+        if rename(tmp.path, url.path) != 0 {
+            let reason = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: tmp)
+            throw FormatError.unreadable(path: url.path, reason: "rename failed: \(reason)")
+        }
+    }
+
+    /// Encodes `value` as pretty, key-sorted JSON and writes it atomically.
+    public static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try write(enc.encode(value), to: url)
+    }
+}
+
+/// Reads a whole file with a clear error.
+public func readFile(_ url: URL) throws -> Data {
+    do { return try Data(contentsOf: url) } catch {
+        throw FormatError.unreadable(path: url.path, reason: (error as NSError).localizedDescription)
+    }
+}

@@ -1,0 +1,42 @@
+// llm.c token shards: a 256 × int32 header (magic 20240520, version 1, token count) followed by
+// the tokens as little-endian uint16. Used to cache an encoded corpus and to exchange datasets.
+import Foundation
+
+public enum TokenShard {
+    public static let magic: Int32 = 20240520
+    public static let version: Int32 = 1
+
+    public static func encode(_ tokens: [Int32]) throws -> Data {
+        var header = [Int32](repeating: 0, count: 256)
+        header[0] = magic; header[1] = version; header[2] = Int32(tokens.count)
+        var data = Data(capacity: 1024 + 2 * tokens.count)
+        header.withUnsafeBytes { data.append(contentsOf: $0) }
+        var packed = [UInt16](repeating: 0, count: tokens.count)
+        for (i, t) in tokens.enumerated() {
+            guard t >= 0, t <= Int32(UInt16.max) else {
+                throw FormatError.malformed(path: "<tokens>", reason: "token \(t) does not fit the uint16 shard format")
+            }
+            packed[i] = UInt16(t).littleEndian
+        }
+        packed.withUnsafeBytes { data.append(contentsOf: $0) }
+        return data
+    }
+
+    public static func decode(_ data: Data, path: String = "<memory>") throws -> [Int32] {
+        func bad(_ r: String) -> FormatError { .malformed(path: path, reason: r) }
+        guard data.count >= 1024 else { throw bad("shorter than the 1024-byte header") }
+        let header = data.withUnsafeBytes { raw in (0..<3).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) } }
+        guard header[0] == magic else { throw bad("magic \(header[0]) is not \(magic) (llm.c token shard)") }
+        guard header[1] == version else { throw bad("version \(header[1]) is not supported (expected \(version))") }
+        let count = Int(header[2])
+        guard count >= 0, data.count == 1024 + 2 * count else {
+            throw bad("header says \(count) tokens but the file holds \((data.count - 1024) / 2)")
+        }
+        return data.withUnsafeBytes { raw in
+            (0..<count).map { Int32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 1024 + 2 * $0, as: UInt16.self))) }
+        }
+    }
+
+    public static func read(_ url: URL) throws -> [Int32] { try decode(readFile(url), path: url.path) }
+    public static func write(_ tokens: [Int32], to url: URL) throws { try AtomicFile.write(encode(tokens), to: url) }
+}

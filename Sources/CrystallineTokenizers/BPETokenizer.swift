@@ -1,0 +1,186 @@
+// Byte-level BPE (GPT-2 style): ids 0–255 are the bytes, each later id is a learned merge of two
+// earlier ids. Any byte sequence, invalid UTF-8 included, encodes and decodes exactly.
+
+public struct BPETokenizer: Tokenizer {
+    public let kind = TokenizerKind.bpe
+    /// merges[r] = (left, right); the merged token has id 256 + r.
+    public let merges: [(Int32, Int32)]
+    /// The bytes each id stands for.
+    public let tokenBytes: [[UInt8]]
+    private let ranks: [UInt64: Int32]
+
+    public init(merges: [(Int32, Int32)]) {
+        self.merges = merges
+        var bytes = (0..<256).map { [UInt8($0)] }
+        var ranks: [UInt64: Int32] = [:]
+        for (r, (a, b)) in merges.enumerated() {
+            bytes.append(bytes[Int(a)] + bytes[Int(b)])
+            ranks[Self.key(a, b)] = Int32(r)
+        }
+        tokenBytes = bytes
+        self.ranks = ranks
+    }
+
+    /// Parses merges written as "left right" in GPT-2's byte-to-unicode alphabet.
+    public init(mergeStrings: [String]) throws {
+        var idOf: [[UInt8]: Int32] = [:]
+        for b in 0..<256 { idOf[[UInt8(b)]] = Int32(b) }
+        var merges: [(Int32, Int32)] = []
+        for (r, line) in mergeStrings.enumerated() {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2, let l = ByteAlphabet.bytes(String(parts[0])), let rgt = ByteAlphabet.bytes(String(parts[1])),
+                  let a = idOf[l], let b = idOf[rgt] else {
+                throw TokenizerError.invalidFile("merge \(r) \(line.debugDescription) does not combine known tokens")
+            }
+            merges.append((a, b))
+            idOf[l + rgt] = Int32(256 + r)
+        }
+        self.init(merges: merges)
+    }
+
+    @inline(__always) static func key(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
+
+    public var vocabSize: Int { 256 + merges.count }
+
+    public func encode(_ bytes: [UInt8]) throws -> [Int32] {
+        var out: [Int32] = []
+        out.reserveCapacity(bytes.count / 2)
+        var cache: [ArraySlice<UInt8>: [Int32]] = [:]
+        for range in PreTokenizer.chunks(bytes) {
+            let chunk = bytes[range]
+            if let hit = cache[chunk] { out += hit; continue }
+            let ids = encodeChunk(chunk)
+            cache[chunk] = ids
+            out += ids
+        }
+        return out
+    }
+
+    /// Applies merges in rank order within one pre-token chunk.
+    func encodeChunk(_ chunk: ArraySlice<UInt8>) -> [Int32] {
+        var ids = chunk.map { Int32($0) }
+        while ids.count > 1 {
+            var bestRank = Int32.max, bestAt = -1
+            for i in 0..<(ids.count - 1) {
+                if let r = ranks[Self.key(ids[i], ids[i + 1])], r < bestRank { bestRank = r; bestAt = i }
+            }
+            if bestAt < 0 { break }
+            let (a, b) = merges[Int(bestRank)]
+            let merged = Int32(256) + bestRank
+            var next: [Int32] = []
+            next.reserveCapacity(ids.count)
+            var i = 0
+            while i < ids.count {
+                if i + 1 < ids.count, ids[i] == a, ids[i + 1] == b { next.append(merged); i += 2 } else { next.append(ids[i]); i += 1 }
+            }
+            ids = next
+        }
+        return ids
+    }
+
+    public func decodeBytes(_ ids: [Int32]) -> [UInt8] {
+        var out: [UInt8] = []
+        for id in ids where id >= 0 && Int(id) < tokenBytes.count { out += tokenBytes[Int(id)] }
+        return out
+    }
+
+    public func tokenString(_ id: Int32) -> String { ByteAlphabet.string(tokenBytes[Int(id)]) }
+
+    public var file: TokenizerFile {
+        TokenizerFile(kind: .bpe, merges: merges.map { "\(ByteAlphabet.string(tokenBytes[Int($0.0)])) \(ByteAlphabet.string(tokenBytes[Int($0.1)]))" })
+    }
+
+    /// Learns merges from `corpus` until the vocabulary reaches `vocabSize` (or no pair repeats).
+    ///
+    /// Pair counts are kept incrementally: a merge only revisits the words that contain the
+    /// merged pair. Ties go to the smallest (left, right) pair, so training is deterministic.
+    public static func train(corpus: [UInt8], vocabSize: Int) -> BPETokenizer {
+        var wordIndex: [ArraySlice<UInt8>: Int] = [:]
+        var words: [[Int32]] = []
+        var freq: [Int] = []
+        for range in PreTokenizer.chunks(corpus) {
+            let chunk = corpus[range]
+            if let w = wordIndex[chunk] { freq[w] += 1 } else {
+                wordIndex[chunk] = words.count
+                words.append(chunk.map { Int32($0) })
+                freq.append(1)
+            }
+        }
+        var pairCount: [UInt64: Int] = [:]
+        var pairWords: [UInt64: Set<Int>] = [:]
+        for (w, ids) in words.enumerated() where ids.count > 1 {
+            for i in 0..<(ids.count - 1) {
+                let k = key(ids[i], ids[i + 1])
+                pairCount[k, default: 0] += freq[w]
+                pairWords[k, default: []].insert(w)
+            }
+        }
+        var merges: [(Int32, Int32)] = []
+        while 256 + merges.count < vocabSize {
+            var best: UInt64 = 0, bestCount = 1
+            for (k, c) in pairCount where c > bestCount || (c == bestCount && c > 1 && k < best) {
+                best = k; bestCount = c
+            }
+            if bestCount < 2 { break }
+            let a = Int32(truncatingIfNeeded: best >> 32), b = Int32(truncatingIfNeeded: best & 0xffff_ffff)
+            let newId = Int32(256 + merges.count)
+            merges.append((a, b))
+            for w in pairWords[best] ?? [] {
+                let old = words[w]
+                for i in 0..<(old.count - 1) {
+                    let k = key(old[i], old[i + 1])
+                    pairCount[k, default: 0] -= freq[w]
+                    if pairCount[k]! <= 0 { pairCount[k] = nil }
+                }
+                var merged: [Int32] = []
+                var i = 0
+                while i < old.count {
+                    if i + 1 < old.count, old[i] == a, old[i + 1] == b { merged.append(newId); i += 2 } else { merged.append(old[i]); i += 1 }
+                }
+                words[w] = merged
+                if merged.count > 1 {
+                    for i in 0..<(merged.count - 1) {
+                        let k = key(merged[i], merged[i + 1])
+                        pairCount[k, default: 0] += freq[w]
+                        pairWords[k, default: []].insert(w)
+                    }
+                }
+            }
+            pairWords[best] = nil
+            pairCount[best] = nil
+        }
+        return BPETokenizer(merges: merges)
+    }
+}
+
+/// GPT-2's reversible map from bytes to printable Unicode characters (used by vocab and merges
+/// files so that every token is a plain string).
+public enum ByteAlphabet {
+    public static let byteToChar: [Character] = {
+        var printable = Array(33...126) + Array(161...172) + Array(174...255)
+        var chars = printable
+        var extra = 0
+        for b in 0..<256 where !printable.contains(b) {
+            printable.append(b)
+            chars.append(256 + extra)
+            extra += 1
+        }
+        var table = [Character](repeating: " ", count: 256)
+        for (b, c) in zip(printable, chars) { table[b] = Character(Unicode.Scalar(UInt32(c))!) }
+        return table
+    }()
+
+    static let charToByte: [Character: UInt8] = {
+        var m: [Character: UInt8] = [:]
+        for (b, c) in byteToChar.enumerated() { m[c] = UInt8(b) }
+        return m
+    }()
+
+    public static func string(_ bytes: [UInt8]) -> String { String(bytes.map { byteToChar[Int($0)] }) }
+
+    public static func bytes(_ s: String) -> [UInt8]? {
+        var out: [UInt8] = []
+        for c in s { guard let b = charToByte[c] else { return nil }; out.append(b) }
+        return out.isEmpty ? nil : out
+    }
+}

@@ -1,0 +1,110 @@
+// CrystallineTokenizers: text ↔ token ids.
+//
+// Owns the three tokenizers (character, word, byte-level BPE with its trainer), the GPT-2
+// pre-tokenizer, and the tokenizer file saved beside every model. Depends only on Foundation
+// and CrystallineFormats (atomic writes).
+import Foundation
+import CrystallineFormats
+
+public enum TokenizerKind: String, Codable, CaseIterable, Sendable { case char, word, bpe }
+
+public enum TokenizerError: Error, CustomStringConvertible, Equatable {
+    case invalidUTF8(byteOffset: Int)
+    case unknownCharacter(String)
+    case emptyCorpus
+    case invalidFile(String)
+
+    public var description: String {
+        switch self {
+        case .invalidUTF8(let o): return "the text is not valid UTF-8 (first bad byte at offset \(o)); the char and word tokenizers need UTF-8 text — use --tokenizer bpe for arbitrary bytes"
+        case .unknownCharacter(let c): return "character \(c) is not in the tokenizer's vocabulary"
+        case .emptyCorpus: return "cannot build a tokenizer from an empty corpus"
+        case .invalidFile(let r): return "invalid tokenizer file: \(r)"
+        }
+    }
+}
+
+/// Maps text to token ids and back.
+public protocol Tokenizer: Sendable {
+    var kind: TokenizerKind { get }
+    var vocabSize: Int { get }
+    /// Encodes raw bytes (the char and word tokenizers require valid UTF-8).
+    func encode(_ bytes: [UInt8]) throws -> [Int32]
+    /// The bytes a sequence of ids stands for (exact inverse of `encode` for char and BPE).
+    func decodeBytes(_ ids: [Int32]) -> [UInt8]
+    /// Human-readable form of one token, for logs and tokenizer exports.
+    func tokenString(_ id: Int32) -> String
+    /// What the tokenizer file stores.
+    var file: TokenizerFile { get }
+}
+
+extension Tokenizer {
+    public func encode(_ text: String) throws -> [Int32] { try encode(Array(text.utf8)) }
+    /// Decoded text; invalid UTF-8 (a BPE sample cut mid-character) shows as U+FFFD.
+    public func decode(_ ids: [Int32]) -> String { String(decoding: decodeBytes(ids), as: UTF8.self) }
+}
+
+/// Validates UTF-8 and returns the text, or the offset of the first invalid byte.
+func validatedText(_ bytes: [UInt8]) throws -> String {
+    var iterator = bytes.makeIterator()
+    var decoder = UTF8()
+    var offset = 0
+    var scalars = String.UnicodeScalarView()
+    while true {
+        switch decoder.decode(&iterator) {
+        case .scalarValue(let s): scalars.append(s); offset += UTF8.width(s)
+        case .emptyInput: return String(scalars)
+        case .error: throw TokenizerError.invalidUTF8(byteOffset: offset)
+        }
+    }
+}
+
+/// The tokenizer as stored beside a model (`cllm_tokenizer.json`).
+public struct TokenizerFile: Codable, Equatable, Sendable {
+    public var kind: TokenizerKind
+    /// char: the characters, in id order.
+    public var characters: [String]?
+    /// word: the words (specials first), in id order.
+    public var words: [String]?
+    /// bpe: merges in rank order, each "left right" in GPT-2's byte-to-unicode alphabet.
+    public var merges: [String]?
+
+    public static let fileName = "cllm_tokenizer.json"
+
+    public func makeTokenizer() throws -> any Tokenizer {
+        switch kind {
+        case .char:
+            guard let c = characters, !c.isEmpty else { throw TokenizerError.invalidFile("char tokenizer without characters") }
+            return try CharTokenizer(characters: c)
+        case .word:
+            guard let w = words, w.count >= WordTokenizer.specials.count else { throw TokenizerError.invalidFile("word tokenizer without words") }
+            return WordTokenizer(words: w)
+        case .bpe:
+            return try BPETokenizer(mergeStrings: merges ?? [])
+        }
+    }
+
+    public static func load(from directory: URL) throws -> any Tokenizer {
+        let url = directory.appendingPathComponent(fileName)
+        let data = try readFile(url)
+        do { return try JSONDecoder().decode(TokenizerFile.self, from: data).makeTokenizer() } catch let e as TokenizerError {
+            throw e
+        } catch {
+            throw TokenizerError.invalidFile("\(url.path): \(error)")
+        }
+    }
+
+    public func save(to directory: URL) throws {
+        try AtomicFile.writeJSON(self, to: directory.appendingPathComponent(Self.fileName))
+    }
+}
+
+/// Builds a tokenizer of the given kind from a training corpus.
+public func trainTokenizer(kind: TokenizerKind, corpus: [UInt8], vocabSize: Int?) throws -> any Tokenizer {
+    guard !corpus.isEmpty else { throw TokenizerError.emptyCorpus }
+    switch kind {
+    case .char: return try CharTokenizer(corpus: corpus)
+    case .word: return try WordTokenizer(corpus: corpus, maxVocab: vocabSize ?? 10_000)
+    case .bpe: return BPETokenizer.train(corpus: corpus, vocabSize: vocabSize ?? 512)
+    }
+}
