@@ -1,0 +1,100 @@
+// Reading a corpus (a file, or a directory of text files) and turning it into token streams.
+import Foundation
+import CrystallineFormats
+import CrystallineTokenizers
+import CrystallineCompute
+
+public struct Corpus {
+    public var bytes: [UInt8]
+    public var files: [String]
+    /// Files left out of a directory corpus, with the reason.
+    public var skipped: [(path: String, reason: String)]
+
+    /// Loads `path`. A directory is read recursively in sorted order, keeping text files only
+    /// (a NUL byte or invalid UTF-8 marks a file as binary). Files are joined with a newline.
+    public static func load(_ path: String) throws -> Corpus {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw TrainingError.corpus("corpus '\(path)' does not exist")
+        }
+        if !isDir.boolValue {
+            let data: Data
+            do { data = try readFile(URL(fileURLWithPath: path)) } catch { throw TrainingError.corpus("\(error)") }
+            guard !data.isEmpty else { throw TrainingError.corpus("corpus '\(path)' is empty") }
+            return Corpus(bytes: [UInt8](data), files: [path], skipped: [])
+        }
+        guard let walker = FileManager.default.enumerator(atPath: path) else {
+            throw TrainingError.corpus("cannot list directory '\(path)'")
+        }
+        var names: [String] = []
+        while let name = walker.nextObject() as? String { names.append(name) }
+        var corpus = Corpus(bytes: [], files: [], skipped: [])
+        for name in names.sorted() {
+            let full = (path as NSString).appendingPathComponent(name)
+            var sub: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: full, isDirectory: &sub), !sub.boolValue else { continue }
+            guard let data = FileManager.default.contents(atPath: full) else {
+                corpus.skipped.append((full, "unreadable")); continue
+            }
+            if data.isEmpty { corpus.skipped.append((full, "empty")); continue }
+            let bytes = [UInt8](data)
+            if bytes.contains(0) || !isValidUTF8(bytes) {
+                corpus.skipped.append((full, "binary (not UTF-8 text)")); continue
+            }
+            if !corpus.bytes.isEmpty { corpus.bytes.append(0x0A) }
+            corpus.bytes += bytes
+            corpus.files.append(full)
+        }
+        guard !corpus.bytes.isEmpty else { throw TrainingError.corpus("directory '\(path)' holds no text files") }
+        return corpus
+    }
+}
+
+func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+    var it = bytes.makeIterator()
+    var decoder = UTF8()
+    while true {
+        switch decoder.decode(&it) {
+        case .scalarValue: continue
+        case .emptyInput: return true
+        case .error: return false
+        }
+    }
+}
+
+/// Train and validation token streams plus seeded random windows over them.
+public struct TokenDataset {
+    public let train: [Int32]
+    public let val: [Int32]
+
+    /// Splits one stream: the first (1 − valFraction) for training, the rest for validation (nanoGPT).
+    public init(tokens: [Int32], valFraction: Double, blockSize: Int) throws {
+        let cut = Int(Double(tokens.count) * (1 - valFraction))
+        try self.init(train: Array(tokens[..<cut]), val: Array(tokens[cut...]), blockSize: blockSize)
+    }
+
+    public init(train: [Int32], val: [Int32], blockSize: Int) throws {
+        guard train.count > blockSize + 1 else {
+            throw TrainingError.corpus("the training split has \(train.count) tokens, fewer than one block (\(blockSize) + 1); use a larger corpus or a smaller --block-size")
+        }
+        guard val.count > blockSize + 1 else {
+            throw TrainingError.corpus("the validation split has \(val.count) tokens, fewer than one block (\(blockSize) + 1); use a larger corpus, a larger validation fraction or a smaller --block-size")
+        }
+        self.train = train
+        self.val = val
+    }
+
+    /// Fills `inputs` and `targets` (B·T each) with B random windows of `split`; targets are
+    /// the inputs shifted by one token.
+    public static func sample(_ split: [Int32], B: Int, T: Int, rng: inout Xoshiro256,
+                              inputs: inout [Int32], targets: inout [Int32]) {
+        let limit = split.count - T - 1
+        for b in 0..<B {
+            let start = rng.nextInt(below: limit + 1)
+            for t in 0..<T {
+                inputs[b * T + t] = split[start + t]
+                targets[b * T + t] = split[start + t + 1]
+            }
+        }
+    }
+}

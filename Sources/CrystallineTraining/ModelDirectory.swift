@@ -1,0 +1,109 @@
+// The model directory: what `cllm train` writes and `generate`, `eval` and other tools read.
+//
+//   model.safetensors      weights, Hugging Face GPT-2 names and Conv1D layout (lm_head tied)
+//   config.json            Hugging Face GPT-2 config plus a "cllm" section (ours)
+//   cllm_tokenizer.json    the tokenizer
+//   checkpoint.safetensors parameters + optimizer state + trainer state, for exact --resume
+import Foundation
+import CrystallineFormats
+import CrystallineModel
+import CrystallineTokenizers
+
+/// What we record about a model beyond its architecture.
+public struct ModelInfo: Codable, Equatable, Sendable {
+    public var tokenizer: TokenizerKind
+    public var trainingSteps: Int
+    public var bestValLoss: Double?
+    public var created: String
+    public var corpus: String?
+
+    enum CodingKeys: String, CodingKey {
+        case tokenizer, trainingSteps = "training_steps", bestValLoss = "best_val_loss", created, corpus
+    }
+}
+
+public enum ModelDirectory {
+    public static let weightsFile = "model.safetensors"
+    public static let configFile = "config.json"
+    public static let checkpointFile = "checkpoint.safetensors"
+
+    /// Writes weights, config and tokenizer (each atomically).
+    public static func save(model: GPT, tokenizer: any Tokenizer, info: ModelInfo, to dir: URL) throws {
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let tensors = model.layout.tensors.map { NamedTensor(name: $0.name, shape: $0.shape, values: model.parameters.slice($0.offset, $0.count)) }
+        try Safetensors.write(tensors, metadata: ["format": "pt"], to: dir.appendingPathComponent(weightsFile))
+        try writeConfig(model.config, info: info, to: dir)
+        try tokenizer.file.save(to: dir)
+    }
+
+    static func writeConfig(_ c: GPTConfig, info: ModelInfo, to dir: URL) throws {
+        let ours = try JSONSerialization.jsonObject(with: JSONEncoder().encode(info))
+        let config: [String: Any] = [
+            "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
+            "vocab_size": c.vocabSize, "n_positions": c.blockSize, "n_ctx": c.blockSize,
+            "n_embd": c.nEmbd, "n_layer": c.nLayer, "n_head": c.nHead, "n_inner": NSNull(),
+            "activation_function": "gelu_new", "resid_pdrop": Double(c.dropout), "embd_pdrop": Double(c.dropout),
+            "attn_pdrop": Double(c.dropout), "layer_norm_epsilon": Double(c.layerNormEpsilon),
+            "initializer_range": 0.02, "tie_word_embeddings": true, "scale_attn_weights": true,
+            "bos_token_id": 0, "eos_token_id": 0, "torch_dtype": "float32", "cllm": ours,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
+        try AtomicFile.write(data, to: dir.appendingPathComponent(configFile))
+    }
+
+    /// Reads config.json: the architecture, and our info if present.
+    public static func readConfig(from dir: URL) throws -> (GPTConfig, ModelInfo?) {
+        let url = dir.appendingPathComponent(configFile)
+        guard let object = try JSONSerialization.jsonObject(with: readFile(url)) as? [String: Any] else {
+            throw FormatError.malformed(path: url.path, reason: "not a JSON object")
+        }
+        func int(_ k: String) throws -> Int {
+            guard let v = object[k] as? Int else { throw FormatError.malformed(path: url.path, reason: "missing integer '\(k)'") }
+            return v
+        }
+        var config = GPTConfig(vocabSize: try int("vocab_size"), blockSize: try int("n_positions"), nLayer: try int("n_layer"),
+                               nHead: try int("n_head"), nEmbd: try int("n_embd"),
+                               dropout: Float((object["resid_pdrop"] as? Double) ?? 0))
+        if let eps = object["layer_norm_epsilon"] as? Double { config.layerNormEpsilon = Float(eps) }
+        var info: ModelInfo?
+        if let ours = object["cllm"] {
+            info = try? JSONDecoder().decode(ModelInfo.self, from: JSONSerialization.data(withJSONObject: ours))
+        }
+        return (config, info)
+    }
+
+    /// Loads weights from a safetensors file into a model of `config`, checking every name and
+    /// shape. Accepts Hugging Face checkpoints saved from GPT2LMHeadModel ("transformer." prefix,
+    /// tied lm_head, attention mask buffers).
+    public static func loadWeights(into model: GPT, from url: URL) throws {
+        let (tensors, _) = try Safetensors.read(url)
+        var byName: [String: NamedTensor] = [:]
+        for t in tensors {
+            var name = t.name
+            if name.hasPrefix("transformer.") { name.removeFirst("transformer.".count) }
+            byName[name] = t
+        }
+        for p in model.layout.tensors {
+            guard let t = byName[p.name] else { throw ModelError.missingTensor(p.name) }
+            guard t.shape == p.shape else { throw ModelError.shapeMismatch(name: p.name, expected: p.shape, found: t.shape) }
+            model.parameters.load(t.values, at: p.offset)
+        }
+    }
+
+    /// Loads a model directory: config, weights, tokenizer.
+    public static func load(from dir: URL) throws -> (model: GPT, tokenizer: any Tokenizer, info: ModelInfo?) {
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(weightsFile).path) else {
+            throw TrainingError.checkpoint("\(dir.path) is not a model directory (no \(weightsFile))")
+        }
+        let (config, info) = try readConfig(from: dir)
+        var inference = config
+        inference.dropout = 0
+        let model = try GPT(config: inference)
+        try loadWeights(into: model, from: dir.appendingPathComponent(weightsFile))
+        let tokenizer = try TokenizerFile.load(from: dir)
+        guard tokenizer.vocabSize <= config.vocabSize else {
+            throw TrainingError.checkpoint("tokenizer has \(tokenizer.vocabSize) tokens but the model only \(config.vocabSize)")
+        }
+        return (model, tokenizer, info)
+    }
+}

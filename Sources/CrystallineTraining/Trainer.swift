@@ -1,0 +1,322 @@
+// The training loop: micro-batches with gradient accumulation, clipping, the scheduled optimizer
+// step, periodic validation with best-model saving and early stopping, checkpoints that resume
+// exactly, metrics.jsonl, diagnostics, and a clean stop on request (Ctrl-C).
+import Foundation
+import CrystallineCompute
+import CrystallineFormats
+import CrystallineModel
+import CrystallineTokenizers
+
+/// Everything beyond the weights and optimizer moments that a resumed run needs.
+public struct TrainerState: Codable, Sendable {
+    public var config: TrainingConfig
+    public var step = 0
+    public var optimizerSteps = 0
+    public var dataRNG: Xoshiro256
+    public var dropoutRNG: Xoshiro256
+    public var bestValLoss: Double? = nil
+    public var evalsWithoutImprovement = 0
+    public var tokensSeen = 0
+    public var trainingSeconds: Double = 0
+}
+
+public struct StepRecord: Codable, Sendable {
+    public var step: Int
+    public var trainLoss: Double
+    public var valLoss: Double?
+    public var lr: Double
+    public var gradNorm: Double
+    public var tokensPerSecond: Double
+    public var elapsed: Double
+
+    enum CodingKeys: String, CodingKey {
+        case step, trainLoss = "train_loss", valLoss = "val_loss", lr, gradNorm = "grad_norm"
+        case tokensPerSecond = "tokens_per_s", elapsed = "elapsed_s"
+    }
+}
+
+public enum TrainingEvent {
+    case step(StepRecord, totalSteps: Int)
+    case evaluated(step: Int, valLoss: Double, improved: Bool)
+    case diagnostics(step: Int, [TensorDiagnostics])
+    case earlyStopped(step: Int, patience: Int)
+    case interrupted(step: Int)
+}
+
+public struct TrainingSummary: Sendable {
+    public var steps: Int
+    public var finalTrainLoss: Double
+    public var bestValLoss: Double?
+    public var seconds: Double
+    public var stoppedEarly: Bool
+    public var interrupted: Bool
+}
+
+public final class Trainer {
+    public let config: TrainingConfig
+    public let model: GPT
+    public let tokenizer: any Tokenizer
+    public let dataset: TokenDataset
+    public let optimizer: Optimizer
+    public let schedule: LRSchedule
+    public let outputDirectory: URL
+    public let totalSteps: Int
+    public private(set) var state: TrainerState
+    /// Polled after every optimizer step; returning true saves a checkpoint and stops.
+    public var shouldStop: () -> Bool = { false }
+
+    private var inputs: [Int32], targets: [Int32]
+
+    /// A fresh run: builds the tokenizer, encodes the corpus once (cached as llm.c shards in
+    /// DIR/data), initialises the model.
+    public convenience init(config: TrainingConfig, log: (String) -> Void = { _ in }) throws {
+        try config.validate()
+        let out = URL(fileURLWithPath: config.out)
+        let corpus = try Corpus.load(config.corpus)
+        for s in corpus.skipped { log("note: skipped \(s.path) (\(s.reason))") }
+        let valCorpus = try config.val.map { try Corpus.load($0) }
+        var vocabText = corpus.bytes
+        if let v = valCorpus, config.tokenizer != .bpe { vocabText += [0x0A] + v.bytes }
+        let tokenizer = try trainTokenizer(kind: config.tokenizer, corpus: vocabText, vocabSize: config.vocabSize)
+        let trainTokens = try tokenizer.encode(corpus.bytes)
+        let dataset: TokenDataset
+        if let v = valCorpus {
+            dataset = try TokenDataset(train: trainTokens, val: try tokenizer.encode(v.bytes), blockSize: config.blockSize)
+        } else {
+            dataset = try TokenDataset(tokens: trainTokens, valFraction: config.valFraction, blockSize: config.blockSize)
+        }
+        log("corpus: \(corpus.files.count) file(s), \(corpus.bytes.count) bytes -> \(trainTokens.count) tokens (\(config.tokenizer.rawValue), vocab \(tokenizer.vocabSize)); train \(dataset.train.count), val \(dataset.val.count)")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        try tokenizer.file.save(to: out)
+        if tokenizer.vocabSize <= Int(UInt16.max) + 1 {
+            try TokenShard.write(dataset.train, to: out.appendingPathComponent("data/train.bin"))
+            try TokenShard.write(dataset.val, to: out.appendingPathComponent("data/val.bin"))
+        }
+        let gpt = GPTConfig(vocabSize: tokenizer.vocabSize, blockSize: config.blockSize, nLayer: config.nLayer,
+                            nHead: config.nHead, nEmbd: config.nEmbd, dropout: config.dropout)
+        let model = try GPT(config: gpt, seed: config.seed)
+        let state = TrainerState(config: config, dataRNG: Xoshiro256(seed: config.seed &+ 1),
+                                 dropoutRNG: Xoshiro256(seed: config.seed &+ 2))
+        try self.init(state: state, model: model, tokenizer: tokenizer, dataset: dataset, out: out)
+        for stale in ["metrics.jsonl", "diagnostics.jsonl"] { try? FileManager.default.removeItem(at: out.appendingPathComponent(stale)) }
+    }
+
+    /// Continues the run saved in `directory`. `adjust` may change what does not alter the
+    /// model or the data (max_steps, eval and logging settings, patience).
+    public static func resume(from directory: URL, adjust: (inout TrainingConfig) -> Void = { _ in },
+                              log: (String) -> Void = { _ in }) throws -> Trainer {
+        let url = directory.appendingPathComponent(ModelDirectory.checkpointFile)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw TrainingError.checkpoint("no checkpoint at \(url.path) to resume from")
+        }
+        let (tensors, metadata) = try Safetensors.read(url)
+        guard let json = metadata["trainer_state"], var state = try? JSONDecoder().decode(TrainerState.self, from: Data(json.utf8)) else {
+            throw TrainingError.checkpoint("\(url.path) has no trainer state")
+        }
+        let before = state.config
+        adjust(&state.config)
+        state.config.out = directory.path
+        guard state.config.nLayer == before.nLayer, state.config.nEmbd == before.nEmbd, state.config.nHead == before.nHead,
+              state.config.blockSize == before.blockSize, state.config.tokenizer == before.tokenizer else {
+            throw TrainingError.checkpoint("the model shape or tokenizer cannot change on resume")
+        }
+        try state.config.validate()
+        let tokenizer = try TokenizerFile.load(from: directory)
+        let train = try TokenShard.read(directory.appendingPathComponent("data/train.bin"))
+        let val = try TokenShard.read(directory.appendingPathComponent("data/val.bin"))
+        let dataset = try TokenDataset(train: train, val: val, blockSize: state.config.blockSize)
+        let c = state.config
+        let model = try GPT(config: GPTConfig(vocabSize: tokenizer.vocabSize, blockSize: c.blockSize, nLayer: c.nLayer,
+                                              nHead: c.nHead, nEmbd: c.nEmbd, dropout: c.dropout))
+        let byName = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.values) })
+        guard let params = byName["parameters"], params.count == model.parameterCount, let m = byName["optimizer.m"],
+              let v = byName["optimizer.v"] else {
+            throw TrainingError.checkpoint("\(url.path) does not match the model (parameter count \(model.parameterCount))")
+        }
+        model.parameters.load(params)
+        let trainer = try Trainer(state: state, model: model, tokenizer: tokenizer, dataset: dataset, out: directory)
+        trainer.optimizer.restore(m: m, v: v, stepCount: state.optimizerSteps)
+        trainer.trimMetrics()
+        log("resumed \(directory.path) at step \(state.step)/\(trainer.totalSteps)")
+        return trainer
+    }
+
+    private init(state: TrainerState, model: GPT, tokenizer: any Tokenizer, dataset: TokenDataset, out: URL) throws {
+        let c = state.config
+        self.config = c
+        self.state = state
+        self.model = model
+        self.tokenizer = tokenizer
+        self.dataset = dataset
+        self.outputDirectory = out
+        model.dropoutRNG = state.dropoutRNG
+        optimizer = Optimizer(settings: OptimizerSettings(kind: c.optimizer, beta1: c.beta1, beta2: c.beta2, eps: c.eps,
+                                                          weightDecay: c.weightDecay, momentum: c.momentum,
+                                                          nesterov: c.nesterov, decayAll: c.decayAll),
+                              layout: model.layout)
+        let tokensPerStep = c.batchSize * c.blockSize * c.gradAccum
+        if let e = c.epochs {
+            totalSteps = max(1, Int((e * Double(dataset.train.count) / Double(tokensPerStep)).rounded(.up)))
+        } else {
+            totalSteps = c.maxSteps
+        }
+        schedule = LRSchedule(kind: c.scheduler, maxLR: c.lr, minLR: c.minLR, warmupSteps: c.warmupSteps,
+                              totalSteps: totalSteps, stepSize: c.stepSize, stepFactor: c.stepFactor)
+        inputs = [Int32](repeating: 0, count: c.batchSize * c.blockSize)
+        targets = inputs
+    }
+
+    /// Mean loss over `eval_iters` validation batches. The batches come from a generator seeded
+    /// the same way at every evaluation, so successive evaluations compare like with like.
+    public func evaluate() throws -> Double {
+        var rng = Xoshiro256(seed: config.seed ^ 0x0E7A_1000)
+        var total = 0.0
+        for _ in 0..<config.evalIters {
+            TokenDataset.sample(dataset.val, B: config.batchSize, T: config.blockSize, rng: &rng, inputs: &inputs, targets: &targets)
+            total += Double(try model.forward(tokens: inputs, targets: targets, B: config.batchSize, T: config.blockSize, training: false)!)
+        }
+        return total / Double(config.evalIters)
+    }
+
+    /// Trains until `totalSteps`, early stopping or `shouldStop`.
+    @discardableResult
+    public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws -> TrainingSummary {
+        let c = config
+        let B = c.batchSize, T = c.blockSize
+        let metrics = try MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"))
+        let snapshot = c.diagnostics ? FloatBuffer(count: model.parameterCount) : nil
+        var lastLoss = Double.nan
+        var stoppedEarly = false, interrupted = false
+        let clock = ContinuousClock()
+        while state.step < totalSteps {
+            let started = clock.now
+            model.zeroGradients()
+            var lossSum = 0.0
+            for _ in 0..<c.gradAccum {
+                TokenDataset.sample(dataset.train, B: B, T: T, rng: &state.dataRNG, inputs: &inputs, targets: &targets)
+                let loss = try model.forward(tokens: inputs, targets: targets, B: B, T: T, training: true)!
+                guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: loss) }
+                lossSum += Double(loss)
+                model.backward(lossScale: 1 / Float(c.gradAccum))
+            }
+            let diagnose = c.diagnostics && (state.step == 0 || (state.step + 1) % c.evalInterval == 0)
+            var stats = diagnose ? TensorDiagnostics.gradients(model: model) : []
+            let gradNorm = clipGradients(model.gradients, maxNorm: c.gradClip)
+            guard gradNorm.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: Float(gradNorm)) }
+            let lr = schedule.lr(at: state.step)
+            if diagnose, let snapshot { snapshot.copy(from: model.parameters) }
+            optimizer.step(parameters: model.parameters, gradients: model.gradients, lr: lr)
+            state.step += 1
+            state.optimizerSteps = optimizer.stepCount
+            state.dropoutRNG = model.dropoutRNG
+            state.tokensSeen += B * T * c.gradAccum
+            let seconds = (clock.now - started).seconds
+            state.trainingSeconds += seconds
+            lastLoss = lossSum / Double(c.gradAccum)
+            if diagnose, let snapshot {
+                TensorDiagnostics.complete(&stats, model: model, before: snapshot)
+                onEvent(.diagnostics(step: state.step, stats))
+                try metrics.appendDiagnostics(step: state.step, stats, directory: outputDirectory)
+            }
+            var record = StepRecord(step: state.step, trainLoss: lastLoss, valLoss: nil, lr: lr, gradNorm: gradNorm,
+                                    tokensPerSecond: Double(B * T * c.gradAccum) / max(seconds, 1e-9),
+                                    elapsed: state.trainingSeconds)
+            var stop = false
+            if state.step % c.evalInterval == 0 || state.step == totalSteps {
+                let val = try evaluate()
+                record.valLoss = val
+                let improved = state.bestValLoss.map { val < $0 } ?? true
+                if improved {
+                    state.bestValLoss = val
+                    state.evalsWithoutImprovement = 0
+                    try saveModel()
+                } else {
+                    state.evalsWithoutImprovement += 1
+                }
+                onEvent(.evaluated(step: state.step, valLoss: val, improved: improved))
+                if let p = c.patience, state.evalsWithoutImprovement >= p {
+                    onEvent(.earlyStopped(step: state.step, patience: p))
+                    stoppedEarly = true
+                    stop = true
+                }
+            }
+            if record.valLoss != nil || state.step % c.logInterval == 0 { try metrics.append(record) }
+            onEvent(.step(record, totalSteps: totalSteps))
+            if record.valLoss != nil || stop { try saveCheckpoint() }
+            if stop { break }
+            if shouldStop() {
+                try saveCheckpoint()
+                if state.bestValLoss == nil { try saveModel() }
+                onEvent(.interrupted(step: state.step))
+                interrupted = true
+                break
+            }
+        }
+        return TrainingSummary(steps: state.step, finalTrainLoss: lastLoss, bestValLoss: state.bestValLoss,
+                               seconds: state.trainingSeconds, stoppedEarly: stoppedEarly, interrupted: interrupted)
+    }
+
+    /// Writes the current weights as the model of the directory.
+    public func saveModel() throws {
+        let info = ModelInfo(tokenizer: tokenizer.kind, trainingSteps: state.step, bestValLoss: state.bestValLoss,
+                             created: ISO8601DateFormatter().string(from: Date()), corpus: config.corpus)
+        try ModelDirectory.save(model: model, tokenizer: tokenizer, info: info, to: outputDirectory)
+    }
+
+    /// Parameters, optimizer moments and trainer state in one atomically written file.
+    public func saveCheckpoint() throws {
+        let stateJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+        let tensors = [
+            NamedTensor(name: "parameters", shape: [model.parameterCount], values: model.parameters.array),
+            NamedTensor(name: "optimizer.m", shape: [optimizer.m.count], values: optimizer.m.array),
+            NamedTensor(name: "optimizer.v", shape: [optimizer.v.count], values: optimizer.v.array),
+        ]
+        try Safetensors.write(tensors, metadata: ["trainer_state": stateJSON],
+                              to: outputDirectory.appendingPathComponent(ModelDirectory.checkpointFile))
+    }
+
+    /// Drops metric lines past the checkpoint's step (written by a run that died after it).
+    func trimMetrics() {
+        let url = outputDirectory.appendingPathComponent("metrics.jsonl")
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { return }
+        let kept = text.split(separator: "\n").filter { line in
+            guard let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let step = obj["step"] as? Int else { return false }
+            return step <= state.step
+        }
+        try? AtomicFile.write(Data((kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).utf8), to: url)
+    }
+}
+
+/// Appends one JSON object per line.
+final class MetricsLog {
+    private let handle: FileHandle
+    private let encoder = JSONEncoder()
+
+    init(url: URL) throws {
+        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        handle = try FileHandle(forWritingTo: url)
+        try handle.seekToEnd()
+        encoder.outputFormatting = [.sortedKeys]
+    }
+
+    deinit { try? handle.close() }
+
+    func append(_ record: StepRecord) throws {
+        try handle.write(contentsOf: encoder.encode(record) + Data("\n".utf8))
+    }
+
+    func appendDiagnostics(step: Int, _ stats: [TensorDiagnostics], directory: URL) throws {
+        struct Line: Encodable { let step: Int; let tensors: [TensorDiagnostics] }
+        let url = directory.appendingPathComponent("diagnostics.jsonl")
+        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        let h = try FileHandle(forWritingTo: url)
+        try h.seekToEnd()
+        try h.write(contentsOf: encoder.encode(Line(step: step, tensors: stats)) + Data("\n".utf8))
+        try h.close()
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}

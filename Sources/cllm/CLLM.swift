@@ -1,0 +1,14 @@
+// cllm: the command-line interface of Crystalline.
+//
+// Owns argument parsing, terminal output and signal handling; all work is delegated to the
+// library modules. Nothing heavy (thread pool, caches) is created before a subcommand needs it.
+import ArgumentParser
+
+@main
+struct CLLM: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cllm",
+        abstract: "Train and run GPT language models from scratch on the CPU.",
+        version: "0.1.0",
+        subcommands: [Train.self, Generate.self, Eval.self, Tokenize.self, Bench.self])
+}

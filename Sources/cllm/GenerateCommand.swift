@@ -1,0 +1,100 @@
+// `cllm generate`, `cllm eval`, `cllm tokenize`: using a trained model directory.
+import ArgumentParser
+import Foundation
+import CrystallineModel
+import CrystallineTokenizers
+import CrystallineTraining
+
+/// Encodes the prompt, runs the cached session and decodes prompt + continuation.
+func generateText(model: GPT, tokenizer: any Tokenizer, prompt: String, maxTokens: Int,
+                  options: SamplingOptions, seed: UInt64, onToken: ((String) -> Void)? = nil) throws -> String {
+    var ids = try tokenizer.encode(prompt)
+    if ids.isEmpty {
+        guard tokenizer.kind == .word else { throw CLIError("the prompt encodes to no tokens") }
+        ids = [WordTokenizer.bos]
+    }
+    let session = InferenceSession(model: model)
+    try session.feed(ids)
+    var sampler = Sampler(options: options, seed: seed)
+    var generated: [Int32] = []
+    for _ in 0..<maxTokens {
+        let next = sampler.sample(session.logits)
+        generated.append(next)
+        onToken?(tokenizer.decode([next]))
+        try session.step(next)
+    }
+    return prompt + tokenizer.decode(generated)
+}
+
+struct ModelOption: ParsableArguments {
+    @Option(help: "Model directory (as written by `cllm train --out`).") var model: String = "runs/default"
+    func load() throws -> (model: GPT, tokenizer: any Tokenizer, info: ModelInfo?) {
+        try ModelDirectory.load(from: URL(fileURLWithPath: model))
+    }
+}
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Generate text from a trained model (KV-cached).")
+    @OptionGroup var model: ModelOption
+    @Option(help: "Text to continue.") var prompt: String = "\n"
+    @Option(help: "Tokens to generate.") var maxTokens: Int = 200
+    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.8
+    @Option(help: "Sample only from the k most likely tokens (0: all).") var topK: Int = 0
+    @Option(help: "Sample only from the smallest set reaching this probability (1: all).") var topP: Float = 1
+    @Option(help: "Random seed.") var seed: UInt64 = 1337
+
+    func run() throws {
+        try reportingErrors {
+            let (gpt, tokenizer, _) = try model.load()
+            let options = SamplingOptions(temperature: temperature, topK: topK > 0 ? topK : nil, topP: topP < 1 ? topP : nil)
+            print(prompt, terminator: "")
+            _ = try generateText(model: gpt, tokenizer: tokenizer, prompt: prompt, maxTokens: maxTokens, options: options, seed: seed) {
+                print($0, terminator: ""); fflush(stdout)
+            }
+            print("")
+        }
+    }
+}
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Mean per-token loss and perplexity of a model on a text file.")
+    @OptionGroup var model: ModelOption
+    @Argument(help: "Text file to score.") var file: String
+
+    func run() throws {
+        try reportingErrors {
+            let (gpt, tokenizer, _) = try model.load()
+            let corpus = try Corpus.load(file)
+            let tokens = try tokenizer.encode(corpus.bytes)
+            guard tokens.count >= 2 else { throw CLIError("\(file) encodes to \(tokens.count) token(s); need at least 2") }
+            // Non-overlapping windows of block_size predictions, each with its full context.
+            let T = gpt.config.blockSize
+            var total = 0.0, count = 0
+            var start = 0
+            while start + 1 < tokens.count {
+                let n = min(T, tokens.count - 1 - start)
+                let loss = try gpt.forward(tokens: Array(tokens[start..<(start + n)]), targets: Array(tokens[(start + 1)...(start + n)]), B: 1, T: n)!
+                total += Double(loss) * Double(n)
+                count += n
+                start += n
+            }
+            let mean = total / Double(count)
+            print(String(format: "tokens: %d\nloss: %.4f\nperplexity: %.3f", count, mean, exp(mean)))
+        }
+    }
+}
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the token ids of a file as JSON.")
+    @OptionGroup var model: ModelOption
+    @Argument(help: "Text file to tokenize.") var file: String
+
+    func run() throws {
+        try reportingErrors {
+            let tokenizer = try TokenizerFile.load(from: URL(fileURLWithPath: model.model))
+            let corpus = try Corpus.load(file)
+            let ids = try tokenizer.encode(corpus.bytes)
+            print("[" + ids.map(String.init).joined(separator: ",") + "]")
+        }
+    }
+}
