@@ -46,10 +46,12 @@ let package = Package(
         .executableTarget(name: "cllm",
                 dependencies: ["CrystallineTraining", .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fast),
+        // Shared test helpers (the PyTorch reference fixture loader).
+        .target(name: "TestSupport", dependencies: ["CrystallineModel"], path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["CrystallineCompute"]),
-        .testTarget(name: "ModelTests", dependencies: ["CrystallineModel"]),
+        .testTarget(name: "ModelTests", dependencies: ["CrystallineModel", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["CrystallineTokenizers"]),
-        .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining"]),
+        .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

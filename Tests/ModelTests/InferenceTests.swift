@@ -1,6 +1,7 @@
 import XCTest
 import CrystallineCompute
 @testable import CrystallineModel
+import TestSupport
 
 final class InferenceTests: XCTestCase {
     func testCachedLogitsEqualFullRecomputation() throws {

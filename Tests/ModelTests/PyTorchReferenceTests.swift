@@ -1,5 +1,6 @@
 import XCTest
 @testable import CrystallineModel
+import TestSupport
 
 /// The whole model against PyTorch (float64 reference): logits, loss and every gradient.
 final class PyTorchReferenceTests: XCTestCase {

@@ -1,0 +1,151 @@
+import XCTest
+import CrystallineCompute
+import CrystallineFormats
+import CrystallineModel
+@testable import CrystallineTraining
+
+final class TrainerTests: XCTestCase {
+    func losses(in dir: URL) throws -> [Double] {
+        try String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8)
+            .split(separator: "\n")
+            .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+            .map { $0["train_loss"] as! Double }
+    }
+
+    /// After one step every parameter tensor received a nonzero gradient and changed — the
+    /// original system only ever updated its embeddings.
+    func testOneStepUpdatesEveryTensor() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("run"))
+        c.maxSteps = 1
+        c.dropout = 0.1
+        let trainer = try Trainer(config: c)
+        let before = trainer.model.parameters.array
+        try trainer.run()
+        let after = trainer.model.parameters.array
+        for t in trainer.model.layout.tensors {
+            let g = trainer.model.gradients.slice(t.offset, t.count)
+            XCTAssertTrue(g.contains { $0 != 0 }, "\(t.name) got no gradient")
+            XCTAssertNotEqual(Array(before[t.offset..<(t.offset + t.count)]), Array(after[t.offset..<(t.offset + t.count)]), "\(t.name) did not change")
+        }
+    }
+
+    /// The configured optimizer is the one that runs: the trainer's first step equals the
+    /// update of that optimizer applied to the gradient of the same batch.
+    func testConfiguredOptimizerIsTheOneThatRuns() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corpus = writeCorpus(smallCorpus, in: dir)
+        for kind in OptimizerKind.allCases {
+            var c = tinyConfig(corpus: corpus, out: dir.appendingPathComponent("run-\(kind)"))
+            c.optimizer = kind
+            c.maxSteps = 1; c.warmupSteps = 0; c.gradClip = 0; c.weightDecay = 0; c.lr = 0.05
+            let trainer = try Trainer(config: c)
+            XCTAssertEqual(trainer.optimizer.settings.kind, kind)
+            // Gradient of the batch the trainer will draw.
+            var rng = trainer.state.dataRNG
+            var x = [Int32](repeating: 0, count: c.batchSize * c.blockSize), y = x
+            TokenDataset.sample(trainer.dataset.train, B: c.batchSize, T: c.blockSize, rng: &rng, inputs: &x, targets: &y)
+            let p0 = trainer.model.parameters.array
+            trainer.model.zeroGradients()
+            try trainer.model.forward(tokens: x, targets: y, B: c.batchSize, T: c.blockSize, training: true)
+            trainer.model.backward()
+            let g = trainer.model.gradients.array
+            try trainer.run()
+            let p1 = trainer.model.parameters.array
+            for i in stride(from: 0, to: p0.count, by: 97) {
+                // First step: SGD moves by lr·g; Adam(W) by lr·g/(|g|+eps) = lr·sign(g).
+                let expected: Float
+                switch kind {
+                case .sgd: expected = p0[i] - 0.05 * g[i]
+                case .adam, .adamw: expected = p0[i] - 0.05 * g[i] / (abs(g[i]) + 1e-8)
+                }
+                XCTAssertEqual(p1[i], expected, accuracy: 1e-5, "\(kind) parameter \(i)")
+            }
+        }
+    }
+
+    /// N steps, stop, resume, N more steps gives exactly the losses of 2N steps in one go.
+    func testResumeIsExact() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corpus = writeCorpus(smallCorpus, in: dir)
+        var c = tinyConfig(corpus: corpus, out: dir.appendingPathComponent("straight"))
+        c.maxSteps = 16; c.dropout = 0.1; c.gradAccum = 2; c.evalInterval = 5
+        try Trainer(config: c).run()
+        let straight = try losses(in: dir.appendingPathComponent("straight"))
+
+        c.out = dir.appendingPathComponent("resumed").path
+        let first = try Trainer(config: c)
+        var steps = 0
+        first.shouldStop = { steps += 1; return steps == 8 }
+        let summary = try first.run()
+        XCTAssertTrue(summary.interrupted)
+        XCTAssertEqual(summary.steps, 8)
+        let second = try Trainer.resume(from: dir.appendingPathComponent("resumed"))
+        XCTAssertEqual(second.state.step, 8)
+        try second.run()
+        let resumed = try losses(in: dir.appendingPathComponent("resumed"))
+        XCTAssertEqual(resumed.count, 16)
+        XCTAssertEqual(resumed, straight)
+    }
+
+    func testEarlyStoppingAfterPatience() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("run"))
+        // A learning rate this high makes validation worse after the first evaluation.
+        c.lr = 3; c.minLR = 3; c.warmupSteps = 0; c.scheduler = .none; c.gradClip = 0
+        c.maxSteps = 200; c.evalInterval = 2; c.patience = 2
+        var stoppedAt: Int?
+        let summary = try Trainer(config: c).run { if case .earlyStopped(let s, _) = $0 { stoppedAt = s } }
+        XCTAssertTrue(summary.stoppedEarly)
+        XCTAssertNotNil(stoppedAt)
+        XCTAssertLessThan(summary.steps, 200)
+    }
+
+    func testNonFiniteLossStopsWithoutSavingBrokenWeights() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("run"))
+        let trainer = try Trainer(config: c)
+        trainer.model.parameters[trainer.model.layout.lnfWeight] = .nan
+        XCTAssertThrowsError(try trainer.run()) { error in
+            guard case TrainingError.nonFiniteLoss(let step, _) = error else { return XCTFail("\(error)") }
+            XCTAssertEqual(step, 1)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/model.safetensors").path))
+    }
+
+    func testModelDirectoryRoundTrip() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("run"))
+        let trainer = try Trainer(config: c)
+        try trainer.run()
+        let (model, tokenizer, info) = try ModelDirectory.load(from: dir.appendingPathComponent("run"))
+        XCTAssertEqual(tokenizer.vocabSize, trainer.tokenizer.vocabSize)
+        XCTAssertEqual(info?.trainingSteps, 20)
+        XCTAssertEqual(info?.bestValLoss, trainer.state.bestValLoss)
+        // The saved model is the best one; evaluating it reproduces the best validation loss.
+        let evaluator = try Trainer.resume(from: dir.appendingPathComponent("run"))
+        evaluator.model.parameters.copy(from: model.parameters)
+        XCTAssertEqual(try evaluator.evaluate(), trainer.state.bestValLoss!, accuracy: 1e-5)
+        // HF-style names and shapes in the safetensors file.
+        let (tensors, _) = try Safetensors.read(dir.appendingPathComponent("run/model.safetensors"))
+        XCTAssertEqual(tensors.first { $0.name == "h.0.attn.c_attn.weight" }?.shape, [16, 48])
+    }
+
+    func testDropoutOnlyInTraining() throws {
+        let model = try GPT(config: GPTConfig(vocabSize: 9, blockSize: 4, nLayer: 1, nHead: 1, nEmbd: 8, dropout: 0.5))
+        let x: [Int32] = [1, 2, 3, 4], y: [Int32] = [2, 3, 4, 5]
+        let e1 = try model.forward(tokens: x, targets: y, B: 1, T: 4, training: false)
+        let e2 = try model.forward(tokens: x, targets: y, B: 1, T: 4, training: false)
+        let t1 = try model.forward(tokens: x, targets: y, B: 1, T: 4, training: true)
+        let t2 = try model.forward(tokens: x, targets: y, B: 1, T: 4, training: true)
+        XCTAssertEqual(e1, e2)
+        XCTAssertNotEqual(t1, t2)
+        XCTAssertNotEqual(t1, e1)
+    }
+}
