@@ -67,16 +67,28 @@ struct Eval: ParsableCommand {
             let corpus = try Corpus.load(file)
             let tokens = try tokenizer.encode(corpus.bytes)
             guard tokens.count >= 2 else { throw CLIError("\(file) encodes to \(tokens.count) token(s); need at least 2") }
-            // Non-overlapping windows of block_size predictions, each with its full context.
-            let T = gpt.config.blockSize
+            // Non-overlapping windows of block_size predictions, batched 16 at a time; a shorter
+            // final window covers the remainder.
+            let T = gpt.config.blockSize, batch = 16
+            let full = (tokens.count - 1) / T
             var total = 0.0, count = 0
-            var start = 0
-            while start + 1 < tokens.count {
-                let n = min(T, tokens.count - 1 - start)
-                let loss = try gpt.forward(tokens: Array(tokens[start..<(start + n)]), targets: Array(tokens[(start + 1)...(start + n)]), B: 1, T: n)!
-                total += Double(loss) * Double(n)
-                count += n
-                start += n
+            var w = 0
+            while w < full {
+                let B = min(batch, full - w)
+                var x: [Int32] = [], y: [Int32] = []
+                for k in 0..<B {
+                    let s = (w + k) * T
+                    x += tokens[s..<(s + T)]; y += tokens[(s + 1)...(s + T)]
+                }
+                total += Double(try gpt.forward(tokens: x, targets: y, B: B, T: T)!) * Double(B * T)
+                count += B * T
+                w += B
+            }
+            let rest = tokens.count - 1 - full * T
+            if rest > 0 {
+                let s = full * T
+                total += Double(try gpt.forward(tokens: Array(tokens[s..<(s + rest)]), targets: Array(tokens[(s + 1)...]), B: 1, T: rest)!) * Double(rest)
+                count += rest
             }
             let mean = total / Double(count)
             print(String(format: "tokens: %d\nloss: %.4f\nperplexity: %.3f", count, mean, exp(mean)))

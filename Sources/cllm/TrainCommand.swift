@@ -95,6 +95,7 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        setvbuf(stdout, nil, _IOLBF, 0)  // progress lines reach a log file or pipe as they happen
         try reportingErrors {
             let trainer: Trainer
             if resume {
