@@ -31,11 +31,13 @@ final class PackScratch: @unchecked Sendable {
 ///   - a: storage of A; if `transA == .none` it is m×k with row stride `lda`, otherwise k×m.
 ///   - b: storage of B; if `transB == .none` it is k×n with row stride `ldb`, otherwise n×k.
 ///   - accumulate: add into C instead of overwriting it.
+///   - worker: when called from inside a `ThreadPool` task, that task's worker index; the
+///     product then runs on the calling thread with that worker's packing scratch.
 public func gemm(m: Int, n: Int, k: Int,
                  a: UnsafePointer<Float>, lda: Int, transA: Transpose = .none,
                  b: UnsafePointer<Float>, ldb: Int, transB: Transpose = .none,
                  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false,
-                 threaded: Bool = true) {
+                 worker: Int? = nil) {
     if m == 0 || n == 0 { return }
     if k == 0 {
         if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
@@ -45,10 +47,10 @@ public func gemm(m: Int, n: Int, k: Int,
     let (rsB, csB) = transB == .none ? (ldb, 1) : (1, ldb)
     let pool = ThreadPool.shared
     let flops = 2 * m * n * k
-    let parts = (threaded && flops > 400_000) ? pool.threadCount : 1
+    let parts = (worker == nil && flops > 400_000) ? pool.threadCount : 1
     if parts == 1 {
         gemmSerial(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, csB: csB,
-                   c: c, ldc: ldc, accumulate: accumulate, scratch: PackScratch.perThread[0])
+                   c: c, ldc: ldc, accumulate: accumulate, scratch: PackScratch.perThread[worker ?? 0])
         return
     }
     // Split the larger output dimension; keep chunks aligned to the micro-tile.

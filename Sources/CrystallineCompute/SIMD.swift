@@ -17,9 +17,15 @@ public typealias Vec8 = SIMD8<Float>
 
 /// exp(x) for eight lanes: range reduction x = n·ln2 + r, degree-6 polynomial for e^r,
 /// scaling by 2^n through the exponent bits. Relative error < 2e-7 on [-87, 88].
+///
+/// Rounding and the float→int conversion use the 1.5·2²³ "magic number" trick: adding it
+/// rounds to the nearest integer and leaves that integer in the low mantissa bits. (Swift's
+/// generic SIMD conversions compile to scalar loops, which made this function 3× slower.)
 @inline(__always) public func exp8(_ x: Vec8) -> Vec8 {
+    let magic = Vec8(repeating: 12_582_912)  // 1.5 · 2^23
     let xc = x.clamped(lowerBound: Vec8(repeating: -87.3), upperBound: Vec8(repeating: 88.3))
-    let n = (xc * 1.442695040888963).rounded(.toNearestOrEven)
+    let shifted = xc * 1.442695040888963 + magic
+    let n = shifted - magic
     let r = xc - n * 0.693359375 + n * 2.12194440e-4
     var p = Vec8(repeating: 1.9875691500e-4)
     p = p * r + 1.3981999507e-3
@@ -28,7 +34,8 @@ public typealias Vec8 = SIMD8<Float>
     p = p * r + 1.6666665459e-1
     p = p * r + 5.0000001201e-1
     p = p * (r * r) + r + 1
-    let bits = SIMD8<Int32>(truncatingIfNeeded: SIMD8<Int32>(n) &+ 127) &<< 23
+    // Low bits of `shifted` hold n (two's complement); (n + 127) << 23 is 2^n as a float.
+    let bits = (unsafeBitCast(shifted, to: SIMD8<UInt32>.self) &+ 127) &<< 23
     return p * unsafeBitCast(bits, to: Vec8.self)
 }
 

@@ -1,10 +1,12 @@
 // A persistent pool of worker threads used by every parallel loop in Crystalline.
 //
 // Why not Dispatch.concurrentPerform: a training step issues hundreds of short parallel
-// regions; a pool whose workers spin briefly before sleeping starts each region in well under a
-// microsecond, and it is created only on first use (so `cllm --help` starts no threads).
+// regions. Workers here spin on a generation counter for a while after each region (the next
+// one usually follows within microseconds), then sleep on a semaphore, so an idle process uses
+// no CPU. The pool is created on first use, so `cllm --help` starts no threads.
 import Foundation
 import Synchronization
+import CCPUFeatures
 
 public final class ThreadPool: @unchecked Sendable {
     /// Number of participants (the calling thread counts as one).
@@ -14,9 +16,14 @@ public final class ThreadPool: @unchecked Sendable {
     private let nextTask = Atomic<Int>(0)
     private let running = Atomic<Int>(0)
     private let busy = Atomic<Bool>(false)
-    private var wakeups: [DispatchSemaphore] = []
+    /// Per worker: 1 while it sleeps (or is about to) on its semaphore.
+    private let sleeping: [SleepFlag]
+    private let wakeups: [DispatchSemaphore]
     private var taskCount = 0
     private var job: ((Int, Int) -> Void)?
+
+    /// Spin iterations (each a CPU pause, tens of nanoseconds) before a worker sleeps.
+    private static let spinLimit = 20_000
 
     /// The process-wide pool, created on first use. Size: `CLLM_THREADS` or the active cores.
     public static let shared: ThreadPool = {
@@ -28,10 +35,10 @@ public final class ThreadPool: @unchecked Sendable {
 
     public init(threads: Int) {
         threadCount = max(1, threads)
+        sleeping = (0..<threadCount).map { _ in SleepFlag() }
+        wakeups = (0..<threadCount).map { _ in DispatchSemaphore(value: 0) }
         for worker in 1..<max(threadCount, 1) {
-            let sem = DispatchSemaphore(value: 0)
-            wakeups.append(sem)
-            let thread = Thread { [unowned self] in self.workerLoop(worker: worker, wakeup: sem) }
+            let thread = Thread { [unowned self] in self.workerLoop(worker: worker) }
             thread.stackSize = 1 << 20
             thread.start()
         }
@@ -51,14 +58,12 @@ public final class ThreadPool: @unchecked Sendable {
             taskCount = tasks
             nextTask.store(0, ordering: .relaxed)
             running.store(threadCount - 1, ordering: .relaxed)
-            generation.add(1, ordering: .releasing)
-            for sem in wakeups { sem.signal() }
-            drain(worker: 0)
-            var spins = 0
-            while running.load(ordering: .acquiring) != 0 {
-                spins += 1
-                if spins > 1000 { sched_yield() }
+            generation.add(1, ordering: .sequentiallyConsistent)
+            for w in 1..<threadCount where sleeping[w].value.exchange(0, ordering: .sequentiallyConsistent) == 1 {
+                wakeups[w].signal()
             }
+            drain(worker: 0)
+            while running.load(ordering: .acquiring) != 0 { cllm_spin_pause() }
             job = nil
         }
         busy.store(false, ordering: .releasing)
@@ -74,19 +79,34 @@ public final class ThreadPool: @unchecked Sendable {
         }
     }
 
-    private func workerLoop(worker: Int, wakeup: DispatchSemaphore) {
+    private func workerLoop(worker: Int) {
+        var seen = 0  // the generation at creation; a late-starting thread must not skip region 1
         while true {
-            // Spin briefly (the next parallel region usually follows within microseconds), then sleep.
             var spins = 0
-            while wakeup.wait(timeout: .now()) != .success {
+            while generation.load(ordering: .acquiring) == seen {
                 spins += 1
-                if spins > 20_000 { wakeup.wait(); break }
+                if spins < Self.spinLimit { cllm_spin_pause(); continue }
+                // Announce the sleep, then re-check: the dispatcher bumps the generation before
+                // it looks at `sleeping`, so either we see the new generation or it signals us.
+                // A stale signal only causes one extra pass through this loop.
+                sleeping[worker].value.store(1, ordering: .sequentiallyConsistent)
+                if generation.load(ordering: .sequentiallyConsistent) != seen {
+                    sleeping[worker].value.store(0, ordering: .relaxed)
+                    break
+                }
+                wakeups[worker].wait()
+                spins = 0
             }
-            _ = generation.load(ordering: .acquiring)
+            seen = generation.load(ordering: .acquiring)
             drain(worker: worker)
             running.subtract(1, ordering: .releasing)
         }
     }
+}
+
+/// Atomics are not copyable, so each worker's flag lives in its own object.
+private final class SleepFlag: Sendable {
+    let value = Atomic<Int>(0)
 }
 
 /// Splits `0..<count` into at most `parts` contiguous chunks, each a multiple of `granule`

@@ -10,6 +10,8 @@ final class ActivationSet {
     let encoded: UnsafeMutablePointer<Float>, encodedMask: UnsafeMutablePointer<Float>?
     let lnf: UnsafeMutablePointer<Float>, lnfMean: UnsafeMutablePointer<Float>, lnfRstd: UnsafeMutablePointer<Float>
     let logits: UnsafeMutablePointer<Float>, logPartition: UnsafeMutablePointer<Float>, losses: UnsafeMutablePointer<Float>
+    /// Per-thread tiles for the attention kernels.
+    let attentionScratch: UnsafeMutablePointer<Float>
     let layers: [Layer]
 
     struct Layer {
@@ -27,7 +29,7 @@ final class ActivationSet {
         func want(_ n: Int) { sizes.append(n) }
         let masks = withMasks && config.dropout > 0
         want(N * C); if masks { want(N * C) }
-        want(N * C); want(N); want(N); want(N * V); want(N); want(N)
+        want(N * C); want(N); want(N); want(N * V); want(N); want(N); want(Attention.scratchCount(T: T))
         for _ in 0..<config.nLayer {
             [N * C, N, N, N * 3 * C, B * NH * T * T, N * C, N * C, N * C,
              N * C, N, N, N * 4 * C, N * 4 * C, N * C, N * C].forEach(want)
@@ -40,6 +42,7 @@ final class ActivationSet {
         encodedMask = masks ? take(N * C) : nil
         lnf = take(N * C); lnfMean = take(N); lnfRstd = take(N)
         logits = take(N * V); logPartition = take(N); losses = take(N)
+        attentionScratch = take(Attention.scratchCount(T: T))
         var layers: [Layer] = []
         for _ in 0..<config.nLayer {
             var l = Layer(ln1: take(N * C), ln1Mean: take(N), ln1Rstd: take(N), qkv: take(N * 3 * C),

@@ -104,7 +104,8 @@ public final class GPT {
                               weight: p + o.ln1Weight, bias: p + o.ln1Bias, N: N, C: C, eps: config.layerNormEpsilon)
             Linear.forward(out: L.qkv, inp: L.ln1, weight: p + o.qkvWeight, bias: p + o.qkvBias, N: N, IC: C, OC: 3 * C)
             if dropping, let m = L.attMask { Dropout.fillMask(m, count: B * NH * T * T, p: pDrop, rng: &dropoutRNG) }
-            Attention.forward(out: L.atty, att: L.att, dropMask: dropping ? L.attMask : nil, qkv: L.qkv, B: B, T: T, C: C, NH: NH)
+            Attention.forward(out: L.atty, att: L.att, dropMask: dropping ? L.attMask : nil, qkv: L.qkv,
+                              scratch: a.attentionScratch, B: B, T: T, C: C, NH: NH)
             Linear.forward(out: L.attProj, inp: L.atty, weight: p + o.attnProjWeight, bias: p + o.attnProjBias, N: N, IC: C, OC: C)
             if dropping, let m = L.attProjMask {
                 Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
@@ -199,7 +200,7 @@ public final class GPT {
             Linear.backward(dinp: D.atty, dweight: g + o.attnProjWeight, dbias: g + o.attnProjBias, dout: D.attProj,
                             inp: L.atty, weight: p + o.attnProjWeight, N: N, IC: C, OC: C)
             Attention.backward(dqkv: D.qkv, dout: D.atty, qkv: L.qkv, att: L.att, dropMask: dropping ? L.attMask : nil,
-                               B: B, T: T, C: C, NH: NH)
+                               scratch: d.attentionScratch, B: B, T: T, C: C, NH: NH)
             Linear.backward(dinp: D.ln1, dweight: g + o.qkvWeight, dbias: g + o.qkvBias, dout: D.qkv,
                             inp: L.ln1, weight: p + o.qkvWeight, N: N, IC: C, OC: 3 * C)
             LayerNorm.backward(dinp: dResidual, dweight: g + o.ln1Weight, dbias: g + o.ln1Bias, dout: D.ln1,

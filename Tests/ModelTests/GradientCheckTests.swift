@@ -92,19 +92,21 @@ final class GradientCheckTests: XCTestCase {
     }
 
     func testAttentionWithAndWithoutDropoutMask() {
-        let B = 2, T = 5, C = 8, NH = 2
-        for useMask in [false, true] {
+        // T = 37 spans several of the kernel's 16-row blocks, with a ragged last block.
+        for (useMask, B, T) in [(false, 2, 5), (true, 2, 5), (false, 1, 37), (true, 1, 37)] {
+            let C = 8, NH = 2
+            var scratch = [Float](repeating: 0, count: Attention.scratchCount(T: T))
             var qkv = random(B * T * 3 * C)
             let w = random(B * T * C)
             var mask = [Float](repeating: 1, count: B * NH * T * T)
             if useMask { for i in mask.indices where i % 3 == 0 { mask[i] = 0 } ; for i in mask.indices where mask[i] != 0 { mask[i] = 1.5 } }
             func run(_ qkv: [Float]) -> Double {
                 var y = [Float](repeating: 0, count: B * T * C), att = [Float](repeating: 0, count: B * NH * T * T)
-                Attention.forward(out: &y, att: &att, dropMask: useMask ? mask : nil, qkv: qkv, B: B, T: T, C: C, NH: NH)
+                Attention.forward(out: &y, att: &att, dropMask: useMask ? mask : nil, qkv: qkv, scratch: &scratch, B: B, T: T, C: C, NH: NH)
                 return weighted(y, w)
             }
             var y = [Float](repeating: 0, count: B * T * C), att = [Float](repeating: 0, count: B * NH * T * T)
-            Attention.forward(out: &y, att: &att, dropMask: useMask ? mask : nil, qkv: qkv, B: B, T: T, C: C, NH: NH)
+            Attention.forward(out: &y, att: &att, dropMask: useMask ? mask : nil, qkv: qkv, scratch: &scratch, B: B, T: T, C: C, NH: NH)
             // Causality: every attention row sums to one over t2 ≤ t and is zero beyond.
             for row in 0..<(B * NH * T) {
                 let t = row % T
@@ -112,19 +114,20 @@ final class GradientCheckTests: XCTestCase {
                 XCTAssertTrue(att[(row * T + t + 1)..<(row * T + T)].allSatisfy { $0 == 0 })
             }
             var dqkv = [Float](repeating: 0, count: qkv.count)
-            Attention.backward(dqkv: &dqkv, dout: w, qkv: qkv, att: att, dropMask: useMask ? mask : nil, B: B, T: T, C: C, NH: NH)
+            Attention.backward(dqkv: &dqkv, dout: w, qkv: qkv, att: att, dropMask: useMask ? mask : nil, scratch: &scratch, B: B, T: T, C: C, NH: NH)
             check("attention (mask \(useMask))", x: &qkv, analytic: dqkv) { run($0) }
         }
     }
 
     func testFutureTokensDoNotAffectThePast() {
         let B = 1, T = 6, C = 8, NH = 2
+        var scratch = [Float](repeating: 0, count: Attention.scratchCount(T: T))
         var qkv = random(B * T * 3 * C)
         var y1 = [Float](repeating: 0, count: T * C), att = [Float](repeating: 0, count: NH * T * T)
-        Attention.forward(out: &y1, att: &att, dropMask: nil, qkv: qkv, B: B, T: T, C: C, NH: NH)
+        Attention.forward(out: &y1, att: &att, dropMask: nil, qkv: qkv, scratch: &scratch, B: B, T: T, C: C, NH: NH)
         for i in (5 * 3 * C)..<(6 * 3 * C) { qkv[i] += 1 }  // change only the last position
         var y2 = y1
-        Attention.forward(out: &y2, att: &att, dropMask: nil, qkv: qkv, B: B, T: T, C: C, NH: NH)
+        Attention.forward(out: &y2, att: &att, dropMask: nil, qkv: qkv, scratch: &scratch, B: B, T: T, C: C, NH: NH)
         XCTAssertEqual(Array(y1[0..<(5 * C)]), Array(y2[0..<(5 * C)]))
         XCTAssertNotEqual(Array(y1[(5 * C)...]), Array(y2[(5 * C)...]))
     }

@@ -25,4 +25,13 @@ static inline const char *cllm_compiled_simd_name(void) {
     return "portable (no FMA)";
 #endif
 }
+/* A spin-wait hint: lets the sibling hyper-thread run and saves power while a pool worker
+   polls for the next parallel region. */
+static inline void cllm_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
 #endif

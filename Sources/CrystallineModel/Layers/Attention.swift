@@ -1,34 +1,58 @@
 // Causal multi-head self-attention on a fused QKV tensor.
 //
-// qkv[b,t,:] holds [q | k | v], each C wide and split into NH heads of size hs. Row t attends
-// to keys 0...t only: the masked upper triangle is never computed, in either direction.
-// att[b,h,t,:] keeps the post-softmax weights (pre-dropout) for the backward pass.
+// qkv[b,t,:] holds [q | k | v], each C wide and split into NH heads of size hs. Each (batch,
+// head) pair is one task on the thread pool, and within it every product is a small GEMM on
+// strided views of qkv: S = Q·Kᵀ, Y = P·V forward; dP = dY·Vᵀ, dV = Pᵀ·dY, dQ = dS·K,
+// dK = dSᵀ·Q backward. Rows are processed in blocks of `rowBlock` queries that only touch the
+// keys they may see, so most of the masked upper triangle is never computed.
+// att[b,h,t,:] keeps the post-softmax weights (pre-dropout, zero above the diagonal).
 import CrystallineCompute
 
 enum Attention {
+    static let rowBlock = 16
+
+    /// Scratch floats the kernels need: two T×T tiles per pool thread.
+    static func scratchCount(T: Int) -> Int { 2 * T * T * ThreadPool.shared.threadCount }
+
     static func forward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
-                        dropMask: UnsafePointer<Float>?, qkv: UnsafePointer<Float>,
+                        dropMask: UnsafePointer<Float>?, qkv: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                         B: Int, T: Int, C: Int, NH: Int) {
         let hs = C / NH
         let scale = 1 / Float(hs).squareRoot()
         let C3 = 3 * C
-        ThreadPool.shared.parallelFor(B * NH) { task, _ in
+        ThreadPool.shared.parallelFor(B * NH) { task, worker in
             let b = task / NH, h = task % NH
-            for t in 0..<T {
-                let q = qkv + (b * T + t) * C3 + h * hs
-                let rowIndex = ((b * NH + h) * T + t) * T
-                let row = att + rowIndex
-                for t2 in 0...t {
-                    row[t2] = dot(q, qkv + (b * T + t2) * C3 + C + h * hs, hs) * scale
+            let q = qkv + b * T * C3 + h * hs, k = q + C, v = q + 2 * C
+            let P = att + task * T * T
+            let y = out + b * T * C + h * hs
+            var r0 = 0
+            while r0 < T {
+                let r1 = min(T, r0 + rowBlock)
+                // Scores for rows r0..<r1 against keys 0..<r1.
+                gemm(m: r1 - r0, n: r1, k: hs, a: q + r0 * C3, lda: C3, b: k, ldb: C3, transB: .transposed,
+                     c: P + r0 * T, ldc: T, worker: worker)
+                for t in r0..<r1 {
+                    let row = P + t * T
+                    for j in 0...t { row[j] *= scale }
+                    softmaxInPlace(row, t + 1)
+                    if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
                 }
-                softmaxInPlace(row, t + 1)
-                if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
-                let y = out + (b * T + t) * C + h * hs
-                y.update(repeating: 0, count: hs)
-                for t2 in 0...t {
-                    let w = dropMask.map { row[t2] * $0[rowIndex + t2] } ?? row[t2]
-                    axpy(y, w, qkv + (b * T + t2) * C3 + 2 * C + h * hs, hs)
-                }
+                r0 = r1
+            }
+            // Y = P'·V with P' = P ⊙ dropout mask.
+            var weights = UnsafePointer(P)
+            if let dropMask {
+                let pd = scratch + worker * 2 * T * T
+                let mask = dropMask + task * T * T
+                for i in 0..<(T * T) { pd[i] = P[i] * mask[i] }
+                weights = UnsafePointer(pd)
+            }
+            r0 = 0
+            while r0 < T {
+                let r1 = min(T, r0 + rowBlock)
+                gemm(m: r1 - r0, n: hs, k: r1, a: weights + r0 * T, lda: T, b: v, ldb: C3,
+                     c: y + r0 * C, ldc: C, worker: worker)
+                r0 = r1
             }
         }
     }
@@ -36,36 +60,56 @@ enum Attention {
     /// dqkv += gradient of the attention output w.r.t. q, k and v.
     static func backward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                          qkv: UnsafePointer<Float>, att: UnsafePointer<Float>, dropMask: UnsafePointer<Float>?,
-                         B: Int, T: Int, C: Int, NH: Int) {
+                         scratch: UnsafeMutablePointer<Float>, B: Int, T: Int, C: Int, NH: Int) {
         let hs = C / NH
         let scale = 1 / Float(hs).squareRoot()
         let C3 = 3 * C
-        ThreadPool.shared.parallelFor(B * NH) { task, _ in
+        ThreadPool.shared.parallelFor(B * NH) { task, worker in
             let b = task / NH, h = task % NH
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: T) { buffer in
-                let datt = buffer.baseAddress!
-                for t in 0..<T {
-                    let rowIndex = ((b * NH + h) * T + t) * T
-                    let row = att + rowIndex
-                    let dy = dout + (b * T + t) * C + h * hs
-                    // y = Σ w·v with w = att·mask: gradients into v and into w.
-                    for t2 in 0...t {
-                        let m = dropMask.map { $0[rowIndex + t2] } ?? 1
-                        datt[t2] = dot(qkv + (b * T + t2) * C3 + 2 * C + h * hs, dy, hs) * m
-                        axpy(dqkv + (b * T + t2) * C3 + 2 * C + h * hs, row[t2] * m, dy, hs)
-                    }
-                    // Softmax backward: dpre = att·(datt − Σ att·datt), then through the scaled dot product.
-                    let s = dot(row, datt, t + 1)
-                    let q = qkv + (b * T + t) * C3 + h * hs
-                    let dq = dqkv + (b * T + t) * C3 + h * hs
-                    for t2 in 0...t {
-                        let dpre = row[t2] * (datt[t2] - s) * scale
-                        let kOffset = (b * T + t2) * C3 + C + h * hs
-                        axpy(dq, dpre, qkv + kOffset, hs)
-                        axpy(dqkv + kOffset, dpre, q, hs)
-                    }
-                }
+            let q = qkv + b * T * C3 + h * hs, k = q + C, v = q + 2 * C
+            let dq = dqkv + b * T * C3 + h * hs, dk = dq + C, dv = dq + 2 * C
+            let dy = dout + b * T * C + h * hs
+            let P = att + task * T * T
+            let dS = scratch + worker * 2 * T * T
+            var weights = P
+            if let dropMask {
+                let pd = dS + T * T
+                let mask = dropMask + task * T * T
+                for i in 0..<(T * T) { pd[i] = P[i] * mask[i] }
+                weights = UnsafePointer(pd)
             }
+            // dV += P'ᵀ·dY (P' is zero above the diagonal, so the full product is exact).
+            gemm(m: T, n: hs, k: T, a: weights, lda: T, transA: .transposed, b: dy, ldb: C,
+                 c: dv, ldc: C3, accumulate: true, worker: worker)
+            // dP' = dY·Vᵀ for the visible keys of each row block.
+            var r0 = 0
+            while r0 < T {
+                let r1 = min(T, r0 + rowBlock)
+                gemm(m: r1 - r0, n: r1, k: hs, a: dy + r0 * C, lda: C, b: v, ldb: C3, transB: .transposed,
+                     c: dS + r0 * T, ldc: T, worker: worker)
+                r0 = r1
+            }
+            // Through the dropout mask and the softmax: dS = P ⊙ (dP − Σ P·dP) · scale.
+            for t in 0..<T {
+                let row = dS + t * T, p = P + t * T
+                if let dropMask {
+                    let mask = dropMask + (task * T + t) * T
+                    for j in 0...t { row[j] *= mask[j] }
+                }
+                let s = dot(p, row, t + 1)
+                for j in 0...t { row[j] = p[j] * (row[j] - s) * scale }
+                if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
+            }
+            // dQ += dS·K (row blocks see keys < r1); dK += dSᵀ·Q.
+            r0 = 0
+            while r0 < T {
+                let r1 = min(T, r0 + rowBlock)
+                gemm(m: r1 - r0, n: hs, k: r1, a: dS + r0 * T, lda: T, b: k, ldb: C3,
+                     c: dq + r0 * C3, ldc: C3, accumulate: true, worker: worker)
+                r0 = r1
+            }
+            gemm(m: T, n: hs, k: T, a: dS, lda: T, transA: .transposed, b: q, ldb: C3,
+                 c: dk, ldc: C3, accumulate: true, worker: worker)
         }
     }
 }
