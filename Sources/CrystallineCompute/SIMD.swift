@@ -23,7 +23,7 @@ public typealias Vec8 = SIMD8<Float>
 /// generic SIMD conversions compile to scalar loops, which made this function 3× slower.)
 @inline(__always) public func exp8(_ x: Vec8) -> Vec8 {
     let magic = Vec8(repeating: 12_582_912)  // 1.5 · 2^23
-    let xc = x.clamped(lowerBound: Vec8(repeating: -87.3), upperBound: Vec8(repeating: 88.3))
+    let xc = clamp8(x, -87.3, 88.3)
     let shifted = xc * 1.442695040888963 + magic
     let n = shifted - magic
     let r = xc - n * 0.693359375 + n * 2.12194440e-4
@@ -50,6 +50,12 @@ public typealias Vec8 = SIMD8<Float>
     poly = poly * x2 + 1
     let small = x * poly
     return select(abs(x) .< 0.0625, small, big)
+}
+
+/// Lane-wise clamp through compare-and-blend (the generic `clamped` compiles to scalar loops).
+@inline(__always) public func clamp8(_ x: Vec8, _ lo: Float, _ hi: Float) -> Vec8 {
+    let l = Vec8(repeating: lo), h = Vec8(repeating: hi)
+    return x.replacing(with: l, where: x .< l).replacing(with: h, where: x .> h)
 }
 
 @inline(__always) public func select(_ m: SIMDMask<SIMD8<Int32>>, _ a: Vec8, _ b: Vec8) -> Vec8 {
