@@ -123,7 +123,7 @@ struct Train: ParsableCommand {
     func train(_ trainer: Trainer) throws {
         let c = trainer.config
         print("model: \(c.nLayer) layers, \(c.nHead) heads, n_embd \(c.nEmbd), block \(c.blockSize), \(Terminal.thousands(Double(trainer.model.parameterCount))) parameters")
-        print("training: \(trainer.totalSteps) steps of \(c.batchSize)×\(c.blockSize)×\(c.gradAccum) tokens, \(c.optimizer.rawValue) lr \(c.lr) \(c.scheduler.rawValue) -> \(c.minLR), warmup \(c.warmupSteps); output \(trainer.outputDirectory.path)")
+        print("training: \(trainer.totalSteps) steps of \(c.batchSize)×\(c.blockSize)×\(c.gradAccum) tokens, \(c.optimizer.rawValue) lr \(c.lr) \(c.scheduler.rawValue) -> \(c.minLR), warmup \(c.warmupSteps); output \(c.out)")
         installInterruptHandler()
         trainer.shouldStop = { interruptRequested.load(ordering: .relaxed) }
         var lastVal: Double?
@@ -163,7 +163,7 @@ struct Train: ParsableCommand {
         print(String(format: "done: %d steps in %@, final train loss %.4f, best val loss %@",
                      summary.steps, Terminal.duration(summary.seconds), summary.finalTrainLoss,
                      summary.bestValLoss.map { String(format: "%.4f", $0) } ?? "-"))
-        print("model saved to \(trainer.outputDirectory.path)")
+        print("model saved to \(c.out)")
         if summary.interrupted { throw ExitCode(130) }
         if c.sampleTokens > 0 {
             let (model, tokenizer, _) = try ModelDirectory.load(from: trainer.outputDirectory)
