@@ -10,6 +10,7 @@ struct Bench: ParsableCommand {
     @Option(help: "baby (4L/4H/128, block 64, batch 12) or shakespeare (6L/6H/384, block 256, batch 8).") var config = "baby"
     @Option(help: "Timed training steps.") var steps = 20
     @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Also time the GEMM forms backprop uses at this model's shapes, on one core and on all.") var gemm = false
 
     func run() throws {
         try reportingErrors {
@@ -19,17 +20,43 @@ struct Bench: ParsableCommand {
             case "shakespeare": (gptConfig, B) = (GPTConfig(vocabSize: 65, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384), 8)
             default: throw CLIError("unknown config \(config); use baby or shakespeare")
             }
+            let peak1 = MachineBenchmark.peakGFLOPS(threads: 1)
+            let peakAll = MachineBenchmark.peakGFLOPS(threads: ThreadPool.shared.threadCount)
+            if gemm { printGEMMTable(gptConfig, batch: B, peak1: peak1, peakAll: peakAll) }
             let result = try BenchmarkRunner.run(config: gptConfig, batch: B, steps: steps)
             if json {
                 let object: [String: Any] = ["config": config, "ms_per_step": result.msPerStep, "tokens_per_s": result.tokensPerSecond,
                                              "gflops": result.gflops, "generate_tokens_per_s": result.generateTokensPerSecond,
-                                             "threads": ThreadPool.shared.threadCount, "simd": BuildFeatures.simdName]
+                                             "threads": ThreadPool.shared.threadCount, "simd": BuildFeatures.simdName,
+                                             "peak_gflops": peakAll, "peak_gflops_1core": peak1,
+                                             "percent_of_peak": 100 * result.gflops / peakAll]
                 print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             } else {
-                print(String(format: "%@: %.2f ms/step (median of %d), %@ tokens/s, %.1f GFLOP/s; generation %.0f tokens/s [%@, %d threads]",
+                print(String(format: "%@: %.2f ms/step (median of %d), %@ tokens/s, %.1f GFLOP/s (%.0f%% of the %.0f GFLOP/s peak); generation %.0f tokens/s [%@, %d threads]",
                              config, result.msPerStep, steps, Terminal.thousands(result.tokensPerSecond), result.gflops,
-                             result.generateTokensPerSecond, BuildFeatures.simdName, ThreadPool.shared.threadCount))
+                             100 * result.gflops / peakAll, peakAll, result.generateTokensPerSecond, BuildFeatures.simdName,
+                             ThreadPool.shared.threadCount))
             }
+        }
+    }
+}
+
+/// GFLOP/s of the three products at the model's linear-layer shapes (N = B·T rows).
+func printGEMMTable(_ c: GPTConfig, batch: Int, peak1: Double, peakAll: Double) {
+    let N = batch * c.blockSize, C = c.nEmbd
+    print(String(format: "peak: %.1f GFLOP/s on 1 core, %.1f on %d (12 FMA chains, no memory)", peak1, peakAll, ThreadPool.shared.threadCount))
+    print("shape (layer)              form        1 core   %peak    all cores  %peak")
+    let layers: [(String, Int, Int)] = [("qkv", C, 3 * C), ("attn proj", C, C), ("mlp fc", C, 4 * C), ("mlp proj", 4 * C, C)]
+    for (name, IC, OC) in layers {
+        // forward y = x·W, input gradient dx = dy·Wᵀ, weight gradient dW = xᵀ·dy.
+        let forms: [(String, Int, Int, Int, Transpose, Transpose)] = [
+            ("A·B", N, OC, IC, .none, .none), ("A·Bᵀ", N, IC, OC, .none, .transposed), ("Aᵀ·B", IC, OC, N, .transposed, .none)]
+        for (form, m, n, k, ta, tb) in forms {
+            let one = MachineBenchmark.gemmGFLOPS(m: m, n: n, k: k, transA: ta, transB: tb, singleThread: true)
+            let all = MachineBenchmark.gemmGFLOPS(m: m, n: n, k: k, transA: ta, transB: tb, singleThread: false)
+            let label = "\(m)×\(n)×\(k) (\(name))".padding(toLength: 26, withPad: " ", startingAt: 0)
+            print(label + form.padding(toLength: 8, withPad: " ", startingAt: 0)
+                  + String(format: "%9.1f  %5.0f%%   %9.1f  %5.0f%%", one, 100 * one / peak1, all, 100 * all / peakAll))
         }
     }
 }
