@@ -26,7 +26,10 @@ public final class FloatBuffer: @unchecked Sendable {
         set { pointer[i] = newValue }
     }
 
-    public func zero() { pointer.update(repeating: 0, count: count) }
+    public func zero() {
+        let p = pointer
+        parallelRanges(count, granule: 1024, minimumParallel: 1 << 16) { r in (p + r.lowerBound).update(repeating: 0, count: r.count) }
+    }
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
     public func slice(_ offset: Int, _ n: Int) -> [Float] { Array(UnsafeBufferPointer(start: pointer + offset, count: n)) }
     public func copy(from other: FloatBuffer) { pointer.update(from: other.pointer, count: min(count, other.count)) }

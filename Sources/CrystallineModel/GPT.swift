@@ -183,7 +183,7 @@ public final class GPT {
             let residual = l == 0 ? a.encoded : a.layers[l - 1].resid3
             let dResidual = l == 0 ? d.encoded : d.layers[l - 1].resid3
             // resid3 = resid2 + dropout(fcProj)
-            addInPlace(D.resid2, D.resid3, N * C)
+            parallelAdd(D.resid2, D.resid3, N * C)
             D.fcProj.update(from: D.resid3, count: N * C)
             if dropping, let m = L.fcProjMask { Dropout.apply(D.fcProj, mask: m, count: N * C) }
             Linear.backward(dinp: D.fcGelu, dweight: g + o.fcProjWeight, dbias: g + o.fcProjBias, dout: D.fcProj,
@@ -194,7 +194,7 @@ public final class GPT {
             LayerNorm.backward(dinp: D.resid2, dweight: g + o.ln2Weight, dbias: g + o.ln2Bias, dout: D.ln2,
                                inp: L.resid2, weight: p + o.ln2Weight, mean: L.ln2Mean, rstd: L.ln2Rstd, N: N, C: C)
             // resid2 = residual + dropout(attProj)
-            addInPlace(dResidual, D.resid2, N * C)
+            parallelAdd(dResidual, D.resid2, N * C)
             D.attProj.update(from: D.resid2, count: N * C)
             if dropping, let m = L.attProjMask { Dropout.apply(D.attProj, mask: m, count: N * C) }
             Linear.backward(dinp: D.atty, dweight: g + o.attnProjWeight, dbias: g + o.attnProjBias, dout: D.attProj,
@@ -209,6 +209,11 @@ public final class GPT {
         if dropping, let m = a.encodedMask { Dropout.apply(d.encoded, mask: m, count: N * C) }
         Encoder.backward(dwte: g + layout.wte, dwpe: g + layout.wpe, dout: d.encoded, tokens: tokens, B: B, T: T, C: C)
     }
+}
+
+/// y += x over a large buffer, split across the pool.
+func parallelAdd(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
+    parallelRanges(n) { r in addInPlace(y + r.lowerBound, x + r.lowerBound, r.count) }
 }
 
 @inline(__always)

@@ -57,12 +57,14 @@ public final class Optimizer {
                 let stepSize = Float(lr / c1), invSqrtC2 = Float(1 / c2.squareRoot())
                 let decayFactor: Float = s.kind == .adamw ? 1 - Float(lr) * wd : 1
                 let l2: Float = s.kind == .adam ? wd : 0
-                for i in range {
-                    let grad = g[i] + l2 * p[i]
-                    let mi = b1 * m[i] + (1 - b1) * grad
-                    let vi = b2 * v[i] + (1 - b2) * grad * grad
-                    m[i] = mi; v[i] = vi
-                    p[i] = p[i] * decayFactor - stepSize * mi / (vi.squareRoot() * invSqrtC2 + eps)
+                parallelRanges(range.count) { sub in
+                    for i in (sub.lowerBound + range.lowerBound)..<(sub.upperBound + range.lowerBound) {
+                        let grad = g[i] + l2 * p[i]
+                        let mi = b1 * m[i] + (1 - b1) * grad
+                        let vi = b2 * v[i] + (1 - b2) * grad * grad
+                        m[i] = mi; v[i] = vi
+                        p[i] = p[i] * decayFactor - stepSize * mi / (vi.squareRoot() * invSqrtC2 + eps)
+                    }
                 }
             case .sgd:
                 let lrf = Float(lr)
@@ -85,9 +87,19 @@ public final class Optimizer {
     }
 }
 
-/// Global L2 norm of all gradients (accumulated in Double).
+/// Global L2 norm of all gradients (accumulated in Double, per thread, then summed in order so
+/// the result does not depend on timing).
 public func globalNorm(_ buffer: FloatBuffer) -> Double {
-    sumOfSquares(buffer.pointer, buffer.count).squareRoot()
+    let threads = ThreadPool.shared.threadCount
+    return withUnsafeTemporaryAllocation(of: Double.self, capacity: threads) { partial in
+        partial.initialize(repeating: 0)
+        let parts = buffer.count >= 1 << 14 ? threads : 1
+        ThreadPool.shared.parallelFor(parts) { part, _ in
+            let r = chunk(part, of: parts, count: buffer.count, granule: 8)
+            partial[part] = sumOfSquares(buffer.pointer + r.lowerBound, r.count)
+        }
+        return partial.reduce(0, +).squareRoot()
+    }
 }
 
 /// Scales gradients so their global norm is at most `maxNorm`; returns the norm before clipping.
@@ -96,7 +108,8 @@ public func clipGradients(_ gradients: FloatBuffer, maxNorm: Double) -> Double {
     let norm = globalNorm(gradients)
     if maxNorm > 0, norm > maxNorm, norm.isFinite {
         let scale = Float(maxNorm / (norm + 1e-6))
-        for i in 0..<gradients.count { gradients.pointer[i] *= scale }
+        let g = gradients.pointer
+        parallelRanges(gradients.count) { r in for i in r { g[i] *= scale } }
     }
     return norm
 }

@@ -13,14 +13,16 @@ enum CrossEntropy {
     /// Per-position losses and log-partitions; returns the mean loss.
     static func forward(losses: UnsafeMutablePointer<Float>, logPartition: UnsafeMutablePointer<Float>,
                         logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, N: Int, V: Int) -> Float {
-        var total: Double = 0
-        for n in 0..<N {
-            let row = logits + n * V
-            let lse = logSumExp(row, V)
-            logPartition[n] = lse
-            losses[n] = lse - row[Int(targets[n])]
-            total += Double(losses[n])
+        parallelRanges(N, granule: 1, minimumParallel: N * V >= 1 << 14 ? 1 : N + 1) { rows in
+            for n in rows {
+                let row = logits + n * V
+                let lse = logSumExp(row, V)
+                logPartition[n] = lse
+                losses[n] = lse - row[Int(targets[n])]
+            }
         }
+        var total: Double = 0
+        for n in 0..<N { total += Double(losses[n]) }
         return Float(total / Double(N))
     }
 

@@ -50,12 +50,19 @@ enum LayerNorm {
                 }
             }
         }
-        for n in 0..<N {
-            let x = inp + n * C, dy = dout + n * C
-            let m = mean[n], s = rstd[n]
-            for i in 0..<C {
-                dbias[i] += dy[i]
-                dweight[i] += (x[i] - m) * s * dy[i]
+        // Parameter gradients: each thread owns a range of channels and sums over all rows, so
+        // no two threads write the same element and the sum order is fixed.
+        let channelParts = N * C >= 1 << 14 ? ThreadPool.shared.threadCount : 1
+        ThreadPool.shared.parallelFor(channelParts) { part, _ in
+            let cols = chunk(part, of: channelParts, count: C, granule: 8)
+            if cols.isEmpty { return }
+            for n in 0..<N {
+                let x = inp + n * C, dy = dout + n * C
+                let m = mean[n], s = rstd[n]
+                for i in cols {
+                    dbias[i] += dy[i]
+                    dweight[i] += (x[i] - m) * s * dy[i]
+                }
             }
         }
     }
