@@ -3,28 +3,66 @@
 
 public struct BPETokenizer: Tokenizer {
     public let kind = TokenizerKind.bpe
-    /// merges[r] = (left, right); the merged token has id 256 + r.
+    /// merges[r] = (left, right), applied in rank order r; the result has id `mergeResults[r]`.
     public let merges: [(Int32, Int32)]
+    public let mergeResults: [Int32]
     /// The bytes each id stands for.
     public let tokenBytes: [[UInt8]]
+    /// The id of each single byte.
+    public let byteIds: [Int32]
     private let ranks: [UInt64: Int32]
+    /// Whether ids follow our own layout (bytes 0–255, then one id per merge in rank order).
+    private let canonical: Bool
 
+    /// Our layout: ids 0–255 are the bytes, merge r creates id 256 + r.
     public init(merges: [(Int32, Int32)]) {
-        self.merges = merges
         var bytes = (0..<256).map { [UInt8($0)] }
-        var ranks: [UInt64: Int32] = [:]
-        for (r, (a, b)) in merges.enumerated() {
-            bytes.append(bytes[Int(a)] + bytes[Int(b)])
-            ranks[Self.key(a, b)] = Int32(r)
-        }
-        tokenBytes = bytes
-        self.ranks = ranks
+        for (a, b) in merges { bytes.append(bytes[Int(a)] + bytes[Int(b)]) }
+        try! self.init(vocab: bytes, merges: merges)
     }
 
-    /// Parses merges written as "left right" in GPT-2's byte-to-unicode alphabet.
-    public init(mergeStrings: [String]) throws {
+    /// Any byte-level BPE vocabulary (e.g. GPT-2's own): every byte must be a token, and every
+    /// merge must produce a token of the vocabulary.
+    public init(vocab: [[UInt8]], merges: [(Int32, Int32)]) throws {
         var idOf: [[UInt8]: Int32] = [:]
-        for b in 0..<256 { idOf[[UInt8(b)]] = Int32(b) }
+        for (i, b) in vocab.enumerated() where idOf[b] == nil { idOf[b] = Int32(i) }
+        var byteIds = [Int32](repeating: 0, count: 256)
+        for b in 0..<256 {
+            guard let id = idOf[[UInt8(b)]] else { throw TokenizerError.invalidFile("byte \(b) has no token") }
+            byteIds[b] = id
+        }
+        var results: [Int32] = []
+        var ranks: [UInt64: Int32] = [:]
+        for (r, (a, b)) in merges.enumerated() {
+            guard a >= 0, b >= 0, Int(a) < vocab.count, Int(b) < vocab.count, let id = idOf[vocab[Int(a)] + vocab[Int(b)]] else {
+                throw TokenizerError.invalidFile("merge \(r) produces no token of the vocabulary")
+            }
+            results.append(id)
+            if ranks[Self.key(a, b)] == nil { ranks[Self.key(a, b)] = Int32(r) }
+        }
+        self.merges = merges
+        mergeResults = results
+        tokenBytes = vocab
+        self.byteIds = byteIds
+        self.ranks = ranks
+        canonical = vocab.count == 256 + merges.count && byteIds == (0..<256).map { Int32($0) }
+            && results == (0..<merges.count).map { Int32(256 + $0) }
+    }
+
+    /// Parses merges written as "left right" in GPT-2's byte-to-unicode alphabet, with an
+    /// optional explicit vocabulary (id order, same alphabet); without one, our layout.
+    public init(mergeStrings: [String], vocabStrings: [String]? = nil) throws {
+        var vocab: [[UInt8]]
+        if let vocabStrings {
+            vocab = try vocabStrings.map {
+                guard let b = ByteAlphabet.bytes($0) else { throw TokenizerError.invalidFile("token \($0.debugDescription) is not byte-level") }
+                return b
+            }
+        } else {
+            vocab = (0..<256).map { [UInt8($0)] }
+        }
+        var idOf: [[UInt8]: Int32] = [:]
+        for (i, b) in vocab.enumerated() where idOf[b] == nil { idOf[b] = Int32(i) }
         var merges: [(Int32, Int32)] = []
         for (r, line) in mergeStrings.enumerated() {
             let parts = line.split(separator: " ", omittingEmptySubsequences: false)
@@ -33,14 +71,17 @@ public struct BPETokenizer: Tokenizer {
                 throw TokenizerError.invalidFile("merge \(r) \(line.debugDescription) does not combine known tokens")
             }
             merges.append((a, b))
-            idOf[l + rgt] = Int32(256 + r)
+            if vocabStrings == nil {
+                vocab.append(l + rgt)
+                idOf[l + rgt] = Int32(vocab.count - 1)
+            }
         }
-        self.init(merges: merges)
+        try self.init(vocab: vocab, merges: merges)
     }
 
     @inline(__always) static func key(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
 
-    public var vocabSize: Int { 256 + merges.count }
+    public var vocabSize: Int { tokenBytes.count }
 
     public func encode(_ bytes: [UInt8]) throws -> [Int32] {
         var out: [Int32] = []
@@ -58,7 +99,7 @@ public struct BPETokenizer: Tokenizer {
 
     /// Applies merges in rank order within one pre-token chunk.
     func encodeChunk(_ chunk: ArraySlice<UInt8>) -> [Int32] {
-        var ids = chunk.map { Int32($0) }
+        var ids = chunk.map { byteIds[Int($0)] }
         while ids.count > 1 {
             var bestRank = Int32.max, bestAt = -1
             for i in 0..<(ids.count - 1) {
@@ -66,7 +107,7 @@ public struct BPETokenizer: Tokenizer {
             }
             if bestAt < 0 { break }
             let (a, b) = merges[Int(bestRank)]
-            let merged = Int32(256) + bestRank
+            let merged = mergeResults[Int(bestRank)]
             var next: [Int32] = []
             next.reserveCapacity(ids.count)
             var i = 0
@@ -87,7 +128,8 @@ public struct BPETokenizer: Tokenizer {
     public func tokenString(_ id: Int32) -> String { ByteAlphabet.string(tokenBytes[Int(id)]) }
 
     public var file: TokenizerFile {
-        TokenizerFile(kind: .bpe, merges: merges.map { "\(ByteAlphabet.string(tokenBytes[Int($0.0)])) \(ByteAlphabet.string(tokenBytes[Int($0.1)]))" })
+        TokenizerFile(kind: .bpe, merges: merges.map { "\(ByteAlphabet.string(tokenBytes[Int($0.0)])) \(ByteAlphabet.string(tokenBytes[Int($0.1)]))" },
+                      vocab: canonical ? nil : tokenBytes.map(ByteAlphabet.string))
     }
 
     /// Learns merges from `corpus` until the vocabulary reaches `vocabSize` (or no pair repeats).

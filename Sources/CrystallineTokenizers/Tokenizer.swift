@@ -68,6 +68,13 @@ public struct TokenizerFile: Codable, Equatable, Sendable {
     public var words: [String]?
     /// bpe: merges in rank order, each "left right" in GPT-2's byte-to-unicode alphabet.
     public var merges: [String]?
+    /// bpe: the tokens in id order (same alphabet), only when ids do not follow our own layout
+    /// (bytes 0–255, then one per merge), e.g. for an imported GPT-2 tokenizer.
+    public var vocab: [String]?
+
+    public init(kind: TokenizerKind, characters: [String]? = nil, words: [String]? = nil, merges: [String]? = nil, vocab: [String]? = nil) {
+        self.kind = kind; self.characters = characters; self.words = words; self.merges = merges; self.vocab = vocab
+    }
 
     public static let fileName = "cllm_tokenizer.json"
 
@@ -80,7 +87,7 @@ public struct TokenizerFile: Codable, Equatable, Sendable {
             guard let w = words, w.count >= WordTokenizer.specials.count else { throw TokenizerError.invalidFile("word tokenizer without words") }
             return WordTokenizer(words: w)
         case .bpe:
-            return try BPETokenizer(mergeStrings: merges ?? [])
+            return try BPETokenizer(mergeStrings: merges ?? [], vocabStrings: vocab)
         }
     }
 

@@ -3,6 +3,7 @@
 //   model.safetensors      weights, Hugging Face GPT-2 names and Conv1D layout (lm_head tied)
 //   config.json            Hugging Face GPT-2 config plus a "cllm" section (ours)
 //   cllm_tokenizer.json    the tokenizer
+//   tokenizer.json         the same tokenizer for Hugging Face `tokenizers`
 //   checkpoint.safetensors parameters + optimizer state + trainer state, for exact --resume
 import Foundation
 import CrystallineFormats
@@ -34,6 +35,7 @@ public enum ModelDirectory {
         try Safetensors.write(tensors, metadata: ["format": "pt"], to: dir.appendingPathComponent(weightsFile))
         try writeConfig(model.config, info: info, to: dir)
         try tokenizer.file.save(to: dir)
+        try HuggingFaceTokenizer.write(tokenizer, to: dir)
     }
 
     static func writeConfig(_ c: GPTConfig, info: ModelInfo, to dir: URL) throws {
@@ -90,6 +92,19 @@ public enum ModelDirectory {
         }
     }
 
+    /// Our tokenizer file, or else a Hugging Face byte-level BPE `tokenizer.json` (a GPT-2 model
+    /// directory made elsewhere).
+    public static func loadTokenizer(from dir: URL) throws -> any Tokenizer {
+        if FileManager.default.fileExists(atPath: dir.appendingPathComponent(TokenizerFile.fileName).path) {
+            return try TokenizerFile.load(from: dir)
+        }
+        let hf = dir.appendingPathComponent(HuggingFaceTokenizer.fileName)
+        guard FileManager.default.fileExists(atPath: hf.path) else {
+            throw TrainingError.checkpoint("\(dir.path) has neither \(TokenizerFile.fileName) nor tokenizer.json")
+        }
+        return try HuggingFaceTokenizer.read(hf)
+    }
+
     /// Loads a model directory: config, weights, tokenizer.
     public static func load(from dir: URL) throws -> (model: GPT, tokenizer: any Tokenizer, info: ModelInfo?) {
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(weightsFile).path) else {
@@ -100,7 +115,7 @@ public enum ModelDirectory {
         inference.dropout = 0
         let model = try GPT(config: inference)
         try loadWeights(into: model, from: dir.appendingPathComponent(weightsFile))
-        let tokenizer = try TokenizerFile.load(from: dir)
+        let tokenizer = try loadTokenizer(from: dir)
         guard tokenizer.vocabSize <= config.vocabSize else {
             throw TrainingError.checkpoint("tokenizer has \(tokenizer.vocabSize) tokens but the model only \(config.vocabSize)")
         }

@@ -72,20 +72,30 @@ public final class Trainer {
     public convenience init(config: TrainingConfig, log: (String) -> Void = { _ in }) throws {
         try config.validate()
         let out = URL(fileURLWithPath: config.out)
-        let corpus = try Corpus.load(config.corpus)
-        for s in corpus.skipped { log("note: skipped \(s.path) (\(s.reason))") }
-        let valCorpus = try config.val.map { try Corpus.load($0) }
-        var vocabText = corpus.bytes
-        if let v = valCorpus, config.tokenizer != .bpe { vocabText += [0x0A] + v.bytes }
-        let tokenizer = try trainTokenizer(kind: config.tokenizer, corpus: vocabText, vocabSize: config.vocabSize)
-        let trainTokens = try tokenizer.encode(corpus.bytes)
+        let tokenizer: any Tokenizer
         let dataset: TokenDataset
-        if let v = valCorpus {
-            dataset = try TokenDataset(train: trainTokens, val: try tokenizer.encode(v.bytes), blockSize: config.blockSize)
+        if PreparedData.isPrepared(config.corpus) {
+            // Shards from `cllm prepare`: no re-encoding.
+            let dir = URL(fileURLWithPath: config.corpus)
+            tokenizer = try TokenizerFile.load(from: dir)
+            dataset = try TokenDataset(train: try TokenShard.read(dir.appendingPathComponent("train.bin")),
+                                       val: try TokenShard.read(dir.appendingPathComponent("val.bin")), blockSize: config.blockSize)
+            log("data: prepared shards in \(config.corpus) (\(tokenizer.kind.rawValue), vocab \(tokenizer.vocabSize)); train \(dataset.train.count), val \(dataset.val.count) tokens")
         } else {
-            dataset = try TokenDataset(tokens: trainTokens, valFraction: config.valFraction, blockSize: config.blockSize)
+            let corpus = try Corpus.load(config.corpus)
+            for s in corpus.skipped { log("note: skipped \(s.path) (\(s.reason))") }
+            let valCorpus = try config.val.map { try Corpus.load($0) }
+            var vocabText = corpus.bytes
+            if let v = valCorpus, config.tokenizer != .bpe { vocabText += [0x0A] + v.bytes }
+            tokenizer = try trainTokenizer(kind: config.tokenizer, corpus: vocabText, vocabSize: config.vocabSize)
+            let trainTokens = try tokenizer.encode(corpus.bytes)
+            if let v = valCorpus {
+                dataset = try TokenDataset(train: trainTokens, val: try tokenizer.encode(v.bytes), blockSize: config.blockSize)
+            } else {
+                dataset = try TokenDataset(tokens: trainTokens, valFraction: config.valFraction, blockSize: config.blockSize)
+            }
+            log("corpus: \(corpus.files.count) file(s), \(corpus.bytes.count) bytes -> \(trainTokens.count) tokens (\(config.tokenizer.rawValue), vocab \(tokenizer.vocabSize)); train \(dataset.train.count), val \(dataset.val.count)")
         }
-        log("corpus: \(corpus.files.count) file(s), \(corpus.bytes.count) bytes -> \(trainTokens.count) tokens (\(config.tokenizer.rawValue), vocab \(tokenizer.vocabSize)); train \(dataset.train.count), val \(dataset.val.count)")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try tokenizer.file.save(to: out)
         if tokenizer.vocabSize <= Int(UInt16.max) + 1 {

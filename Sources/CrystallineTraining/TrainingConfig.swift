@@ -50,7 +50,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var logInterval = 1
     public var diagnostics = false
     public var seed: UInt64 = 1337
-    public var out = "runs/default"
+    public var out = "models/default"
     public var sampleTokens = 300
 
     public init() {}

@@ -27,9 +27,11 @@ func generateText(model: GPT, tokenizer: any Tokenizer, prompt: String, maxToken
 }
 
 struct ModelOption: ParsableArguments {
-    @Option(help: "Model directory (as written by `cllm train --out`).") var model: String = "runs/default"
+    @Option(help: "Model: a name in the models directory (./models or $CLLM_MODELS) or a path to a model directory.")
+    var model: String = "default"
+    var directory: URL { ModelStore().resolve(model) }
     func load() throws -> (model: GPT, tokenizer: any Tokenizer, info: ModelInfo?) {
-        try ModelDirectory.load(from: URL(fileURLWithPath: model))
+        try ModelDirectory.load(from: directory)
     }
 }
 
@@ -103,10 +105,31 @@ struct Tokenize: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let tokenizer = try TokenizerFile.load(from: URL(fileURLWithPath: model.model))
+            let tokenizer = try ModelDirectory.loadTokenizer(from: model.directory)
             let corpus = try Corpus.load(file)
             let ids = try tokenizer.encode(corpus.bytes)
             print("[" + ids.map(String.init).joined(separator: ",") + "]")
+        }
+    }
+}
+
+struct Logits: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print a model's logits for a text as JSON (for cross-checks with other frameworks).")
+    @OptionGroup var model: ModelOption
+    @Option(help: "Text to score (at most block_size tokens are used).") var text: String
+
+    func run() throws {
+        try reportingErrors {
+            let (gpt, tokenizer, _) = try model.load()
+            let ids = Array(try tokenizer.encode(text).prefix(gpt.config.blockSize))
+            guard !ids.isEmpty else { throw CLIError("the text encodes to no tokens") }
+            try gpt.forward(tokens: ids, targets: nil, B: 1, T: ids.count)
+            let V = gpt.config.vocabSize
+            let logits = Array(gpt.lastLogits)
+            let rows = (0..<ids.count).map { Array(logits[($0 * V)..<(($0 + 1) * V)]).map(Double.init) }
+            let object: [String: Any] = ["ids": ids.map(Int.init), "logits": rows]
+            print(String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self))
         }
     }
 }

@@ -1,0 +1,76 @@
+// Export to llama.cpp: GGUF v3 for architecture `gpt2`, tensor names and layout as llama.cpp's
+// own converter (convert_hf_to_gguf.py) writes them: linear weights as [out, in], 2-D weights
+// in F16 when asked, norms and biases always F32.
+import Foundation
+import CrystallineFormats
+import CrystallineModel
+import CrystallineTokenizers
+
+public enum GGUFExport {
+    public static func tensors(of model: GPT, type: GGMLType) -> [GGUFTensor] {
+        let c = model.config
+        func get(_ name: String) -> [Float] { model.tensor(name)! }
+        /// HF Conv1D [in, out] -> llama.cpp [out, in].
+        func transposed(_ name: String, rows: Int, cols: Int) -> [Float] {
+            let v = get(name)
+            var t = [Float](repeating: 0, count: v.count)
+            for i in 0..<rows { for j in 0..<cols { t[j * rows + i] = v[i * cols + j] } }
+            return t
+        }
+        func matrix(_ name: String, _ shape: [Int], _ values: [Float]) -> GGUFTensor { GGUFTensor(name: name, shape: shape, type: type, values: values) }
+        func vector(_ name: String, _ values: [Float]) -> GGUFTensor { GGUFTensor(name: name, shape: [values.count], type: .f32, values: values) }
+        let C = c.nEmbd
+        var out = [matrix("token_embd.weight", [c.vocabSize, C], get("wte.weight")),
+                   GGUFTensor(name: "position_embd.weight", shape: [c.blockSize, C], type: .f32, values: get("wpe.weight"))]
+        for l in 0..<c.nLayer {
+            let h = "h.\(l).", b = "blk.\(l)."
+            out += [vector(b + "attn_norm.weight", get(h + "ln_1.weight")), vector(b + "attn_norm.bias", get(h + "ln_1.bias")),
+                    matrix(b + "attn_qkv.weight", [3 * C, C], transposed(h + "attn.c_attn.weight", rows: C, cols: 3 * C)),
+                    vector(b + "attn_qkv.bias", get(h + "attn.c_attn.bias")),
+                    matrix(b + "attn_output.weight", [C, C], transposed(h + "attn.c_proj.weight", rows: C, cols: C)),
+                    vector(b + "attn_output.bias", get(h + "attn.c_proj.bias")),
+                    vector(b + "ffn_norm.weight", get(h + "ln_2.weight")), vector(b + "ffn_norm.bias", get(h + "ln_2.bias")),
+                    matrix(b + "ffn_up.weight", [4 * C, C], transposed(h + "mlp.c_fc.weight", rows: C, cols: 4 * C)),
+                    vector(b + "ffn_up.bias", get(h + "mlp.c_fc.bias")),
+                    matrix(b + "ffn_down.weight", [C, 4 * C], transposed(h + "mlp.c_proj.weight", rows: 4 * C, cols: C)),
+                    vector(b + "ffn_down.bias", get(h + "mlp.c_proj.bias"))]
+        }
+        out += [vector("output_norm.weight", get("ln_f.weight")), vector("output_norm.bias", get("ln_f.bias")),
+                matrix("output.weight", [c.vocabSize, C], get("wte.weight"))]
+        return out
+    }
+
+    /// Token strings in GPT-2's byte-level alphabet (what llama.cpp's gpt2 tokenizer expects).
+    public static func tokenStrings(_ tokenizer: any Tokenizer) -> [String] {
+        if let bpe = tokenizer as? BPETokenizer { return bpe.tokenBytes.map(ByteAlphabet.string) }
+        return (0..<tokenizer.vocabSize).map { ByteAlphabet.string(Array(tokenizer.tokenString(Int32($0)).utf8)) }
+    }
+
+    public static func metadata(model: GPT, tokenizer: any Tokenizer, name: String, type: GGMLType) -> [(String, GGUFValue)] {
+        let c = model.config
+        var tokens = tokenStrings(tokenizer)
+        // The model's vocabulary may be padded beyond the tokenizer's.
+        while tokens.count < c.vocabSize { tokens.append("<pad\(tokens.count)>") }
+        var kv: [(String, GGUFValue)] = [
+            ("general.architecture", .string("gpt2")), ("general.name", .string(name)),
+            ("general.file_type", .uint32(type == .f32 ? 0 : 1)), ("general.alignment", .uint32(UInt32(GGUF.alignment))),
+            ("gpt2.context_length", .uint32(UInt32(c.blockSize))), ("gpt2.embedding_length", .uint32(UInt32(c.nEmbd))),
+            ("gpt2.feed_forward_length", .uint32(UInt32(4 * c.nEmbd))), ("gpt2.block_count", .uint32(UInt32(c.nLayer))),
+            ("gpt2.attention.head_count", .uint32(UInt32(c.nHead))),
+            ("gpt2.attention.layer_norm_epsilon", .float32(c.layerNormEpsilon)),
+            ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string("gpt-2")),
+            ("tokenizer.ggml.tokens", .stringArray(tokens)),
+            ("tokenizer.ggml.token_type", .int32Array([Int32](repeating: 1, count: tokens.count))),
+        ]
+        if let bpe = tokenizer as? BPETokenizer { kv.append(("tokenizer.ggml.merges", .stringArray(bpe.file.merges ?? []))) }
+        else { kv.append(("tokenizer.ggml.merges", .stringArray([]))) }
+        kv += [("tokenizer.ggml.bos_token_id", .uint32(0)), ("tokenizer.ggml.eos_token_id", .uint32(0))]
+        return kv
+    }
+
+    public static func write(model: GPT, tokenizer: any Tokenizer, name: String, type: GGMLType, to url: URL) throws {
+        let data = GGUF.encode(metadata: metadata(model: model, tokenizer: tokenizer, name: name, type: type),
+                               tensors: tensors(of: model, type: type))
+        try AtomicFile.write(data, to: url)
+    }
+}

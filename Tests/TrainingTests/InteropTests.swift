@@ -1,0 +1,124 @@
+import XCTest
+import CrystallineFormats
+import CrystallineModel
+import CrystallineTokenizers
+@testable import CrystallineTraining
+
+final class InteropTests: XCTestCase {
+    func trainedModel(_ dir: URL, tokenizer: TokenizerKind = .bpe) throws -> Trainer {
+        var c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("model"))
+        c.tokenizer = tokenizer
+        c.vocabSize = 300
+        c.maxSteps = 4; c.evalInterval = 2
+        let t = try Trainer(config: c)
+        try t.run()
+        return t
+    }
+
+    func testGGUFRoundTripWithLlamaCppNamesAndLayout() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trainer = try trainedModel(dir)
+        let model = trainer.model
+        for type in [GGMLType.f32, .f16] {
+            let url = dir.appendingPathComponent("m-\(type).gguf")
+            try GGUFExport.write(model: model, tokenizer: trainer.tokenizer, name: "m", type: type, to: url)
+            let (meta, tensors) = try GGUF.decode(Data(contentsOf: url))
+            XCTAssertEqual(meta["general.architecture"], .string("gpt2"))
+            XCTAssertEqual(meta["gpt2.block_count"], .uint32(2))
+            XCTAssertEqual(meta["gpt2.context_length"], .uint32(16))
+            guard case .stringArray(let tokens)? = meta["tokenizer.ggml.tokens"] else { return XCTFail("no tokens") }
+            XCTAssertEqual(tokens.count, trainer.tokenizer.vocabSize)
+            XCTAssertEqual(tensors.count, 2 + 12 * 2 + 3)
+            let byName = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0) })
+            let qkv = try XCTUnwrap(byName["blk.1.attn_qkv.weight"])
+            XCTAssertEqual(qkv.shape, [48, 16])  // [out, in]
+            let hf = model.tensor("h.1.attn.c_attn.weight")!  // [in, out]
+            let tol: Float = type == .f32 ? 0 : 1e-3
+            for i in 0..<16 { for j in 0..<48 { XCTAssertEqual(qkv.values[j * 16 + i], hf[i * 48 + j], accuracy: tol) } }
+            XCTAssertEqual(byName["token_embd.weight"]?.shape, [trainer.tokenizer.vocabSize, 16])
+            XCTAssertEqual(byName["blk.0.ffn_norm.bias"]?.type, .f32, "norms and biases stay f32")
+        }
+        XCTAssertThrowsError(try GGUF.decode(Data("GGUF".utf8))) { XCTAssertTrue("\($0)".contains("truncated")) }
+        XCTAssertThrowsError(try GGUF.decode(Data(repeating: 0, count: 64))) { XCTAssertTrue("\($0)".contains("magic")) }
+    }
+
+    func testHuggingFaceTokenizerJSONImportsBackToTheSameIds() throws {
+        let corpus = Array(smallCorpus.utf8)
+        let bpe = BPETokenizer.train(corpus: corpus, vocabSize: 320)
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try HuggingFaceTokenizer.write(bpe, to: dir)
+        let imported = try HuggingFaceTokenizer.read(dir.appendingPathComponent("tokenizer.json"))
+        let text = Array("the lazy fox saves nine stitches — ünïcödé".utf8)
+        XCTAssertEqual(try imported.encode(text), try bpe.encode(text))
+    }
+
+    /// A vocabulary whose ids are not ours (as GPT-2's own): same segmentation, mapped ids.
+    func testBPEWithForeignIdOrder() throws {
+        let ours = BPETokenizer.train(corpus: Array(smallCorpus.utf8), vocabSize: 300)
+        let n = ours.vocabSize
+        let permutation = (0..<n).map { (n - 1 - $0) }  // id i -> n-1-i
+        var vocab = [[UInt8]](repeating: [], count: n)
+        for i in 0..<n { vocab[permutation[i]] = ours.tokenBytes[i] }
+        let merges = ours.merges.map { (Int32(permutation[Int($0.0)]), Int32(permutation[Int($0.1)])) }
+        let foreign = try BPETokenizer(vocab: vocab, merges: merges)
+        let text = Array("over the lazy dog; all that glitters".utf8)
+        XCTAssertEqual(try foreign.encode(text), try ours.encode(text).map { Int32(permutation[Int($0)]) })
+        XCTAssertEqual(foreign.decodeBytes(try foreign.encode(text)), text)
+        // Saved with its explicit vocabulary, it loads back identically.
+        let back = try foreign.file.makeTokenizer()
+        XCTAssertEqual(try back.encode(text), try foreign.encode(text))
+    }
+
+    func testImportsHuggingFaceStyleCheckpointNames() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trainer = try trainedModel(dir)
+        let m = trainer.model
+        // As GPT2LMHeadModel.save_pretrained writes it: prefixed names plus lm_head and mask buffers.
+        var tensors = m.layout.tensors.map { NamedTensor(name: "transformer." + $0.name, shape: $0.shape, values: m.parameters.slice($0.offset, $0.count)) }
+        tensors.append(NamedTensor(name: "lm_head.weight", shape: [m.config.vocabSize, 16], values: m.tensor("wte.weight")!))
+        tensors.append(NamedTensor(name: "transformer.h.0.attn.bias", shape: [1, 1, 16, 16], values: [Float](repeating: 1, count: 256)))
+        let url = dir.appendingPathComponent("hf.safetensors")
+        try Safetensors.write(tensors, to: url)
+        let other = try GPT(config: m.config)
+        try ModelDirectory.loadWeights(into: other, from: url)
+        XCTAssertEqual(other.parameters.array, m.parameters.array)
+        // A missing tensor or a wrong shape is a clear error.
+        try Safetensors.write(Array(tensors.dropFirst()), to: url)
+        XCTAssertThrowsError(try ModelDirectory.loadWeights(into: other, from: url)) { XCTAssertEqual($0 as? ModelError, .missingTensor("wte.weight")) }
+    }
+
+    func testPreparedShardsTrainWithoutReencoding() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let prepared = dir.appendingPathComponent("prepared")
+        let r = try PreparedData.prepare(corpus: writeCorpus(smallCorpus, in: dir), val: nil, kind: .bpe, vocabSize: 290,
+                                         valFraction: 0.1, out: prepared)
+        XCTAssertTrue(PreparedData.isPrepared(prepared.path))
+        XCTAssertEqual(try TokenShard.read(prepared.appendingPathComponent("train.bin")).count, r.train)
+        var c = tinyConfig(corpus: prepared.path, out: dir.appendingPathComponent("model"))
+        c.tokenizer = .char  // ignored: the prepared tokenizer wins
+        let t = try Trainer(config: c)
+        XCTAssertEqual(t.tokenizer.kind, .bpe)
+        XCTAssertEqual(t.dataset.train.count, r.train)
+        try t.run()
+    }
+
+    func testModelStoreListsAndRemoves() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        _ = try trainedModel(dir)
+        let store = ModelStore(root: dir.path)
+        let list = try store.list()
+        XCTAssertEqual(list.map(\.name), ["model"])
+        XCTAssertEqual(list[0].info?.trainingSteps, 4)
+        XCTAssertEqual(list[0].info?.tokenizer, .bpe)
+        XCTAssertGreaterThan(list[0].bytes, list[0].parameters * 4)
+        XCTAssertEqual(store.resolve("model").path, dir.appendingPathComponent("model").path)
+        XCTAssertThrowsError(try store.remove("../etc"))
+        try store.remove("model")
+        XCTAssertEqual(try store.list().count, 0)
+    }
+}

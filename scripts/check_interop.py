@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Cross-checks a model made by `cllm train` against the Python ecosystem.
+
+1. transformers: GPT2LMHeadModel.from_pretrained(DIR) gives the same logits as `cllm logits`
+   on the same ids (max abs diff <= 1e-4).
+2. tokenizers: Tokenizer.from_file(DIR/tokenizer.json) encodes a text with odd Unicode to
+   exactly the ids of `cllm tokenize`.
+3. gguf: `cllm export --gguf` (f32 and f16) reads back with the gguf package: architecture,
+   tensor names, shapes and values; llama-cpp-python, if installed, loads it and its logits
+   are compared too.
+
+Needs: pip install torch transformers tokenizers safetensors gguf  (each missing one is skipped
+with a message). Usage: swift build -c release && python3 scripts/check_interop.py [--model DIR]
+Without --model it trains a small byte-level BPE model first (about half a minute).
+"""
+import argparse, json, os, subprocess, sys, tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLLM = os.path.join(ROOT, ".build", "release", "cllm")
+TEXT = "ROMEO: naïve café — “quotes”, 東京 123\ttabs\n\n  spaces! Ünïcödé 🙂 ok"
+failures = []
+
+def cllm(*args):
+    return subprocess.run([CLLM, *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+def check(name, ok, detail=""):
+    print(f"[{'PASS' if ok else 'FAIL'}] {name}{': ' + detail if detail else ''}")
+    if not ok:
+        failures.append(name)
+
+def skip(name, why):
+    print(f"[SKIP] {name}: {why}")
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model")
+    a = ap.parse_args()
+    if not os.path.exists(CLLM):
+        sys.exit("build first: swift build -c release")
+    work = tempfile.mkdtemp(prefix="cllm-interop-")
+    model = a.model
+    if not model:
+        model = os.path.join(work, "model")
+        print("training a small BPE model ...", flush=True)
+        cllm("train", "--tokenizer", "bpe", "--vocab-size", "400", "--n-layer", "2", "--n-head", "2", "--n-embd", "64",
+             "--block-size", "64", "--max-steps", "60", "--eval-interval", "30", "--eval-iters", "2", "--sample-tokens", "0",
+             "--out", model)
+    text_file = os.path.join(work, "text.txt")
+    with open(text_file, "w", encoding="utf-8") as f:
+        f.write(TEXT)
+
+    # 1. transformers logits
+    try:
+        import torch
+        from transformers import GPT2LMHeadModel
+        ours = json.loads(cllm("logits", "--model", model, "--text", TEXT))
+        hf = GPT2LMHeadModel.from_pretrained(model).eval()
+        with torch.no_grad():
+            theirs = hf(torch.tensor([ours["ids"]])).logits[0]
+        diff = (theirs - torch.tensor(ours["logits"])).abs().max().item()
+        check("transformers GPT2LMHeadModel logits", diff <= 1e-4, f"max abs diff {diff:.2e} over {len(ours['ids'])} positions")
+    except ImportError as e:
+        skip("transformers logits", f"{e.name} not installed")
+
+    # 2. tokenizers ids
+    try:
+        from tokenizers import Tokenizer
+        ours = json.loads(cllm("tokenize", "--model", model, text_file))
+        theirs = Tokenizer.from_file(os.path.join(model, "tokenizer.json")).encode(TEXT).ids
+        check("tokenizers tokenizer.json ids", ours == theirs, f"{len(ours)} ids" + ("" if ours == theirs else f"; ours {ours[:12]} theirs {theirs[:12]}"))
+        # The char and word tokenizers export too (WordLevel models): tiny models, same check.
+        plain = "First Citizen:\nBefore we proceed any further, HEAR me speak.\n\nAll:\n  Speak, speak."
+        with open(text_file, "w", encoding="utf-8") as f:
+            f.write(plain)
+        for kind in ("char", "word"):
+            out = os.path.join(work, kind)
+            cllm("train", "--tokenizer", kind, "--vocab-size", "3000", "--n-layer", "1", "--n-head", "2", "--n-embd", "32",
+                 "--block-size", "32", "--max-steps", "2", "--eval-interval", "2", "--eval-iters", "1", "--sample-tokens", "0", "--out", out)
+            ours = json.loads(cllm("tokenize", "--model", out, text_file))
+            theirs = Tokenizer.from_file(os.path.join(out, "tokenizer.json")).encode(plain).ids
+            check(f"tokenizers tokenizer.json ids ({kind})", ours == theirs, f"{len(ours)} ids")
+    except ImportError as e:
+        skip("tokenizers ids", f"{e.name} not installed")
+
+    # 3. GGUF
+    try:
+        import numpy as np
+        from gguf import GGUFReader
+        from safetensors.numpy import load_file
+        st = load_file(os.path.join(model, "model.safetensors"))
+        cfg = json.load(open(os.path.join(model, "config.json")))
+        for kind in ("f32", "f16"):
+            path = os.path.join(work, f"model-{kind}.gguf")
+            cllm("export", "--model", model, "--gguf", path, "--type", kind)
+            r = GGUFReader(path)
+            arch = bytes(r.fields["general.architecture"].parts[-1]).decode()
+            tensors = {t.name: t for t in r.tensors}
+            expect = {"token_embd.weight": st["wte.weight"], "position_embd.weight": st["wpe.weight"],
+                      "blk.0.attn_qkv.weight": st["h.0.attn.c_attn.weight"].T, "blk.0.ffn_down.weight": st["h.0.mlp.c_proj.weight"].T,
+                      "blk.0.attn_norm.weight": st["h.0.ln_1.weight"], "output_norm.bias": st["ln_f.bias"]}
+            n_expected = 2 + 12 * cfg["n_layer"] + 3
+            worst = 0.0
+            for name, want in expect.items():
+                got = np.asarray(tensors[name].data, dtype=np.float32).reshape(want.shape)
+                worst = max(worst, float(np.abs(got - want).max()))
+            tol = 0 if kind == "f32" else 2e-3
+            check(f"gguf {kind}: architecture, {len(tensors)} tensors, values", arch == "gpt2" and len(tensors) == n_expected and worst <= tol,
+                  f"arch {arch}, max abs diff {worst:.2e}")
+        try:
+            from llama_cpp import Llama
+            llm = Llama(model_path=os.path.join(work, "model-f32.gguf"), logits_all=True, verbose=False, n_ctx=cfg["n_positions"])
+            ours = json.loads(cllm("logits", "--model", model, "--text", TEXT))
+            llm.eval(ours["ids"])
+            diff = float(np.abs(np.array(llm.scores[: len(ours["ids"])]) - np.array(ours["logits"])).max())
+            check("llama-cpp-python logits", diff <= 1e-3, f"max abs diff {diff:.2e}")
+        except ImportError:
+            skip("llama-cpp-python", "not installed (pip install llama-cpp-python builds llama.cpp from source)")
+    except ImportError as e:
+        skip("gguf", f"{e.name} not installed")
+
+    print(f"\n{'all checks passed' if not failures else 'FAILED: ' + ', '.join(failures)}")
+    sys.exit(1 if failures else 0)
+
+if __name__ == "__main__":
+    main()
