@@ -2,7 +2,7 @@
 // Crystalline: a GPT trainer for ordinary CPUs, written in Swift.
 //
 // Module layering (lower never imports higher):
-//   CCPUFeatures, CrystallineCompute, CrystallineFormats, CrystallineTokenizers
+//   CCPUFeatures, CrystallineCompute, CrystallineFormats, CrystallineTokenizers, CrystallineLattice
 //     -> CrystallineModel -> CrystallineTraining -> cllm
 import PackageDescription
 
@@ -31,14 +31,16 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/attaswift/BigInt", from: "6.0.0"),
     ],
     targets: [
         .target(name: "CCPUFeatures", cSettings: cFast),
         .target(name: "CrystallineCompute", dependencies: ["CCPUFeatures"],
                 swiftSettings: kernels),
         .target(name: "CrystallineFormats"),
+        .target(name: "CrystallineLattice", dependencies: [.product(name: "BigInt", package: "BigInt")], swiftSettings: fast),
         .target(name: "CrystallineTokenizers", dependencies: ["CrystallineFormats"], swiftSettings: fast),
-        .target(name: "CrystallineModel", dependencies: ["CrystallineCompute", "CrystallineFormats"],
+        .target(name: "CrystallineModel", dependencies: ["CrystallineCompute", "CrystallineFormats", "CrystallineLattice"],
                 swiftSettings: kernels),
         .target(name: "CrystallineTraining",
                 dependencies: ["CrystallineModel", "CrystallineTokenizers", "CrystallineFormats", "CrystallineCompute"],
@@ -51,6 +53,7 @@ let package = Package(
         .testTarget(name: "ComputeTests", dependencies: ["CrystallineCompute"]),
         .testTarget(name: "ModelTests", dependencies: ["CrystallineModel", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["CrystallineTokenizers"]),
+        .testTarget(name: "LatticeTests", dependencies: ["CrystallineLattice"]),
         .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
