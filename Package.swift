@@ -43,10 +43,11 @@ let package = Package(
         .target(name: "CrystallineModel", dependencies: ["CrystallineCompute", "CrystallineFormats", "CrystallineLattice"],
                 swiftSettings: kernels),
         .target(name: "CrystallineTraining",
-                dependencies: ["CrystallineModel", "CrystallineTokenizers", "CrystallineFormats", "CrystallineCompute"],
+                dependencies: ["CrystallineModel", "CrystallineTokenizers", "CrystallineFormats", "CrystallineCompute", "CrystallineLattice"],
                 swiftSettings: fast),
         .executableTarget(name: "cllm",
-                dependencies: ["CrystallineTraining", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                dependencies: ["CrystallineTraining", "CrystallineLattice", .product(name: "BigInt", package: "BigInt"),
+                               .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fast),
         // Shared test helpers (the PyTorch reference fixture loader).
         .target(name: "TestSupport", dependencies: ["CrystallineModel"], path: "Tests/TestSupport"),

@@ -12,6 +12,8 @@ final class ActivationSet {
     let logits: UnsafeMutablePointer<Float>, logPartition: UnsafeMutablePointer<Float>, losses: UnsafeMutablePointer<Float>
     /// Per-thread tiles for the attention kernels.
     let attentionScratch: UnsafeMutablePointer<Float>
+    /// Per-(batch, head) partial slope gradients of the angular bias.
+    let slopeGradPartials: UnsafeMutablePointer<Float>
     let layers: [Layer]
 
     struct Layer {
@@ -29,7 +31,7 @@ final class ActivationSet {
         func want(_ n: Int) { sizes.append(n) }
         let masks = withMasks && config.dropout > 0
         want(N * C); if masks { want(N * C) }
-        want(N * C); want(N); want(N); want(N * V); want(N); want(N); want(Attention.scratchCount(T: T))
+        want(N * C); want(N); want(N); want(N * V); want(N); want(N); want(Attention.scratchCount(T: T)); want(B * NH)
         for _ in 0..<config.nLayer {
             [N * C, N, N, N * 3 * C, B * NH * T * T, N * C, N * C, N * C,
              N * C, N, N, N * 4 * C, N * 4 * C, N * C, N * C].forEach(want)
@@ -43,6 +45,7 @@ final class ActivationSet {
         lnf = take(N * C); lnfMean = take(N); lnfRstd = take(N)
         logits = take(N * V); logPartition = take(N); losses = take(N)
         attentionScratch = take(Attention.scratchCount(T: T))
+        slopeGradPartials = take(B * NH)
         var layers: [Layer] = []
         for _ in 0..<config.nLayer {
             var l = Layer(ln1: take(N * C), ln1Mean: take(N), ln1Rstd: take(N), qkv: take(N * 3 * C),

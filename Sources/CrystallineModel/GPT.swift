@@ -11,6 +11,8 @@ public final class GPT {
     /// Drives dropout masks; part of the training state that a checkpoint saves.
     public var dropoutRNG = Xoshiro256(seed: 0x5eed)
 
+    /// Clock-angle distances between positions, [blockSize, blockSize] (angular bias only).
+    let angularDistances: FloatBuffer?
     private var acts: ActivationSet?
     private var dActs: ActivationSet?
     private var tokens: UnsafeMutablePointer<Int32>
@@ -29,6 +31,7 @@ public final class GPT {
         gradients = FloatBuffer(count: layout.totalCount)
         tokens = .allocate(capacity: 1)
         targets = .allocate(capacity: 1)
+        angularDistances = config.attentionBias == .angular ? FloatBuffer(LatticeFeatures.angularDistances(blockSize: config.blockSize)) : nil
         var rng = Xoshiro256(seed: seed)
         let residualStd = 0.02 / (2.0 * Double(config.nLayer)).squareRoot()
         for t in layout.tensors {
@@ -40,6 +43,22 @@ public final class GPT {
                 p.update(repeating: 1, count: t.count)
             }
         }
+        // Crystalline options replace parts of the standard initialisation.
+        if config.embeddingInit == .lattice {
+            parameters.load(LatticeFeatures.embedding(vocabSize: config.vocabSize, width: config.nEmbd), at: layout.wte)
+        }
+        if config.positional == .lattice {
+            parameters.load(LatticeFeatures.positional(blockSize: config.blockSize, width: config.nEmbd), at: layout.wpe)
+        }
+        for o in layout.layers {
+            if let s = o.latticeSlope { parameters.load(LatticeFeatures.initialSlopes(heads: config.nHead, blockSize: config.blockSize), at: s) }
+        }
+    }
+
+    /// The angular bias arguments of layer `o` (nil without the option).
+    func angularBias(_ o: ParameterLayout.LayerOffsets, partials: UnsafeMutablePointer<Float>?) -> AngularBias? {
+        guard let d = angularDistances, let s = o.latticeSlope else { return nil }
+        return AngularBias(distances: d.pointer, stride: config.blockSize, slopes: parameters.pointer + s, slopeGradPartials: partials)
     }
 
     deinit { tokens.deallocate(); targets.deallocate() }
@@ -105,7 +124,7 @@ public final class GPT {
             Linear.forward(out: L.qkv, inp: L.ln1, weight: p + o.qkvWeight, bias: p + o.qkvBias, N: N, IC: C, OC: 3 * C)
             if dropping, let m = L.attMask { Dropout.fillMask(m, count: B * NH * T * T, p: pDrop, rng: &dropoutRNG) }
             Attention.forward(out: L.atty, att: L.att, dropMask: dropping ? L.attMask : nil, qkv: L.qkv,
-                              scratch: a.attentionScratch, B: B, T: T, C: C, NH: NH)
+                              scratch: a.attentionScratch, bias: angularBias(o, partials: nil), B: B, T: T, C: C, NH: NH)
             Linear.forward(out: L.attProj, inp: L.atty, weight: p + o.attnProjWeight, bias: p + o.attnProjBias, N: N, IC: C, OC: C)
             if dropping, let m = L.attProjMask {
                 Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
@@ -199,8 +218,12 @@ public final class GPT {
             if dropping, let m = L.attProjMask { Dropout.apply(D.attProj, mask: m, count: N * C) }
             Linear.backward(dinp: D.atty, dweight: g + o.attnProjWeight, dbias: g + o.attnProjBias, dout: D.attProj,
                             inp: L.atty, weight: p + o.attnProjWeight, N: N, IC: C, OC: C)
+            let bias = angularBias(o, partials: d.slopeGradPartials)
             Attention.backward(dqkv: D.qkv, dout: D.atty, qkv: L.qkv, att: L.att, dropMask: dropping ? L.attMask : nil,
-                               scratch: d.attentionScratch, B: B, T: T, C: C, NH: NH)
+                               scratch: d.attentionScratch, bias: bias, B: B, T: T, C: C, NH: NH)
+            if bias != nil, let s = o.latticeSlope {
+                for task in 0..<(B * NH) { g[s + task % NH] += d.slopeGradPartials[task] }
+            }
             Linear.backward(dinp: D.ln1, dweight: g + o.qkvWeight, dbias: g + o.qkvBias, dout: D.qkv,
                             inp: L.ln1, weight: p + o.qkvWeight, N: N, IC: C, OC: 3 * C)
             LayerNorm.backward(dinp: dResidual, dweight: g + o.ln1Weight, dbias: g + o.ln1Bias, dout: D.ln1,

@@ -4,6 +4,13 @@
 // the training forward/backward pass over a batch, and cached single-sequence inference.
 // Depends only on CrystallineCompute (kernels) and CrystallineFormats (files).
 
+/// How the token embedding is initialised.
+public enum EmbeddingInit: String, Codable, CaseIterable, Sendable { case standard, lattice }
+/// Learned position table, or the fixed clock-lattice encoding (stored in the same table).
+public enum PositionalEncoding: String, Codable, CaseIterable, Sendable { case learned, lattice }
+/// Optional additive attention bias from clock-lattice geometry.
+public enum AttentionBias: String, Codable, CaseIterable, Sendable { case none, angular }
+
 /// Hyper-parameters of a GPT-2 style model.
 public struct GPTConfig: Codable, Equatable, Sendable {
     public var vocabSize: Int
@@ -13,6 +20,10 @@ public struct GPTConfig: Codable, Equatable, Sendable {
     public var nEmbd: Int
     public var dropout: Float
     public var layerNormEpsilon: Float = 1e-5
+    /// Crystalline options (off by default; see docs/CRYSTALLINE.md).
+    public var embeddingInit: EmbeddingInit = .standard
+    public var positional: PositionalEncoding = .learned
+    public var attentionBias: AttentionBias = .none
 
     public init(vocabSize: Int, blockSize: Int, nLayer: Int, nHead: Int, nEmbd: Int, dropout: Float = 0) {
         self.vocabSize = vocabSize

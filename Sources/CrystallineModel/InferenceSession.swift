@@ -69,6 +69,10 @@ public final class InferenceSession {
             for h in 0..<NH {
                 let q = qkv + h * hs
                 for t2 in 0...pos { scores[t2] = dot(q, kc + t2 * C + h * hs, hs) * scale }
+                if let bias = model.angularBias(o, partials: nil) {
+                    let slope = bias.slopes[h], dist = bias.distances + pos * bias.stride
+                    for t2 in 0...pos { scores[t2] -= slope * dist[t2] }
+                }
                 softmaxInPlace(scores, pos + 1)
                 let y = atty + h * hs
                 y.update(repeating: 0, count: hs)

@@ -12,6 +12,8 @@ public struct ParameterTensor: Sendable, Equatable {
     /// Whether AdamW's decoupled weight decay applies: 2-D weight matrices only, not biases,
     /// LayerNorm gains or the learned position table.
     public let decays: Bool
+    /// False for tensors the optimizer must leave alone (the fixed lattice position table).
+    public var trainable: Bool = true
 }
 
 public struct ParameterLayout: Sendable {
@@ -25,20 +27,22 @@ public struct ParameterLayout: Sendable {
     public struct LayerOffsets: Sendable {
         public var ln1Weight = 0, ln1Bias = 0, qkvWeight = 0, qkvBias = 0, attnProjWeight = 0, attnProjBias = 0
         public var ln2Weight = 0, ln2Bias = 0, fcWeight = 0, fcBias = 0, fcProjWeight = 0, fcProjBias = 0
+        /// Per-head slopes of the angular attention bias (only with `attentionBias == .angular`).
+        public var latticeSlope: Int? = nil
     }
 
     public init(config: GPTConfig) {
         let C = config.nEmbd, V = config.vocabSize, T = config.blockSize
         var list: [ParameterTensor] = []
         var next = 0
-        func add(_ name: String, _ shape: [Int], decays: Bool = false) -> Int {
-            let t = ParameterTensor(name: name, shape: shape, offset: next, decays: decays)
+        func add(_ name: String, _ shape: [Int], decays: Bool = false, trainable: Bool = true) -> Int {
+            let t = ParameterTensor(name: name, shape: shape, offset: next, decays: decays, trainable: trainable)
             list.append(t)
             next += t.count
             return t.offset
         }
         wte = add("wte.weight", [V, C], decays: true)
-        wpe = add("wpe.weight", [T, C])
+        wpe = add("wpe.weight", [T, C], trainable: config.positional == .learned)
         var layers: [LayerOffsets] = []
         for l in 0..<config.nLayer {
             let p = "h.\(l)."
@@ -55,6 +59,7 @@ public struct ParameterLayout: Sendable {
             o.fcBias = add(p + "mlp.c_fc.bias", [4 * C])
             o.fcProjWeight = add(p + "mlp.c_proj.weight", [4 * C, C], decays: true)
             o.fcProjBias = add(p + "mlp.c_proj.bias", [C])
+            if config.attentionBias == .angular { o.latticeSlope = add(p + "attn.lattice_slope", [config.nHead]) }
             layers.append(o)
         }
         self.layers = layers

@@ -48,6 +48,8 @@ public enum ModelDirectory {
             "attn_pdrop": Double(c.dropout), "layer_norm_epsilon": Double(c.layerNormEpsilon),
             "initializer_range": 0.02, "tie_word_embeddings": true, "scale_attn_weights": true,
             "bos_token_id": 0, "eos_token_id": 0, "torch_dtype": "float32", "cllm": ours,
+            "crystalline": ["embedding_init": c.embeddingInit.rawValue, "positional": c.positional.rawValue,
+                            "attention_bias": c.attentionBias.rawValue],
         ]
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(data, to: dir.appendingPathComponent(configFile))
@@ -67,6 +69,11 @@ public enum ModelDirectory {
                                nHead: try int("n_head"), nEmbd: try int("n_embd"),
                                dropout: Float((object["resid_pdrop"] as? Double) ?? 0))
         if let eps = object["layer_norm_epsilon"] as? Double { config.layerNormEpsilon = Float(eps) }
+        if let lattice = object["crystalline"] as? [String: String] {
+            config.embeddingInit = lattice["embedding_init"].flatMap(EmbeddingInit.init) ?? .standard
+            config.positional = lattice["positional"].flatMap(PositionalEncoding.init) ?? .learned
+            config.attentionBias = lattice["attention_bias"].flatMap(AttentionBias.init) ?? .none
+        }
         var info: ModelInfo?
         if let ours = object["cllm"] {
             info = try? JSONDecoder().decode(ModelInfo.self, from: JSONSerialization.data(withJSONObject: ours))

@@ -48,7 +48,7 @@ public final class Optimizer {
         let c1 = 1 - pow(s.beta1, t), c2 = 1 - pow(s.beta2, t)
         let b1 = Float(s.beta1), b2 = Float(s.beta2), eps = Float(s.eps), mu = Float(s.momentum)
         let firstSGDStep = stepCount == 1
-        for tensor in tensors {
+        for tensor in tensors where tensor.trainable {
             let wd = (tensor.decays || s.decayAll) ? Float(s.weightDecay) : 0
             let range = tensor.offset..<(tensor.offset + tensor.count)
             switch s.kind {

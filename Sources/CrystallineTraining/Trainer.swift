@@ -4,6 +4,7 @@
 import Foundation
 import CrystallineCompute
 import CrystallineFormats
+import CrystallineLattice
 import CrystallineModel
 import CrystallineTokenizers
 
@@ -72,8 +73,8 @@ public final class Trainer {
     public convenience init(config: TrainingConfig, log: (String) -> Void = { _ in }) throws {
         try config.validate()
         let out = URL(fileURLWithPath: config.out)
-        let tokenizer: any Tokenizer
-        let dataset: TokenDataset
+        var tokenizer: any Tokenizer
+        var dataset: TokenDataset
         if PreparedData.isPrepared(config.corpus) {
             // Shards from `cllm prepare`: no re-encoding.
             let dir = URL(fileURLWithPath: config.corpus)
@@ -96,19 +97,36 @@ public final class Trainer {
             }
             log("corpus: \(corpus.files.count) file(s), \(corpus.bytes.count) bytes -> \(trainTokens.count) tokens (\(config.tokenizer.rawValue), vocab \(tokenizer.vocabSize)); train \(dataset.train.count), val \(dataset.val.count)")
         }
+        if config.vocabOrder == .ulam {
+            (tokenizer, dataset) = try Self.ulamOrder(tokenizer, dataset, blockSize: config.blockSize)
+            log("vocabulary re-numbered by Ulam-spiral locality of frequency rank")
+        }
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try tokenizer.file.save(to: out)
         if tokenizer.vocabSize <= Int(UInt16.max) + 1 {
             try TokenShard.write(dataset.train, to: out.appendingPathComponent("data/train.bin"))
             try TokenShard.write(dataset.val, to: out.appendingPathComponent("data/val.bin"))
         }
-        let gpt = GPTConfig(vocabSize: tokenizer.vocabSize, blockSize: config.blockSize, nLayer: config.nLayer,
-                            nHead: config.nHead, nEmbd: config.nEmbd, dropout: config.dropout)
-        let model = try GPT(config: gpt, seed: config.seed)
+        let model = try GPT(config: config.gptConfig(vocabSize: tokenizer.vocabSize), seed: config.seed)
         let state = TrainerState(config: config, dataRNG: Xoshiro256(seed: config.seed &+ 1),
                                  dropoutRNG: Xoshiro256(seed: config.seed &+ 2))
         try self.init(state: state, model: model, tokenizer: tokenizer, dataset: dataset, out: out)
         for stale in ["metrics.jsonl", "diagnostics.jsonl"] { try? FileManager.default.removeItem(at: out.appendingPathComponent(stale)) }
+    }
+
+    /// Re-numbers tokens: frequency rank r (most frequent first, in the training split) gets the
+    /// id of r's place in the Ulam-spiral locality order. Word specials keep ids 0–3.
+    static func ulamOrder(_ tokenizer: any Tokenizer, _ data: TokenDataset, blockSize: Int) throws -> (any Tokenizer, TokenDataset) {
+        let V = tokenizer.vocabSize
+        let fixed = tokenizer.kind == .word ? WordTokenizer.specials.count : 0
+        var counts = [Int](repeating: 0, count: V)
+        for t in data.train { counts[Int(t)] += 1 }
+        let ranked = (fixed..<V).sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }
+        let order = UlamSpiral.localityOrder(ranked.count)
+        var newId = (0..<V).map { Int32($0) }
+        for (slot, rank) in order.enumerated() { newId[ranked[rank]] = Int32(fixed + slot) }
+        let remap = { (tokens: [Int32]) in tokens.map { newId[Int($0)] } }
+        return (try tokenizer.permuted(newId), try TokenDataset(train: remap(data.train), val: remap(data.val), blockSize: blockSize))
     }
 
     /// Continues the run saved in `directory`. `adjust` may change what does not alter the
@@ -136,8 +154,7 @@ public final class Trainer {
         let val = try TokenShard.read(directory.appendingPathComponent("data/val.bin"))
         let dataset = try TokenDataset(train: train, val: val, blockSize: state.config.blockSize)
         let c = state.config
-        let model = try GPT(config: GPTConfig(vocabSize: tokenizer.vocabSize, blockSize: c.blockSize, nLayer: c.nLayer,
-                                              nHead: c.nHead, nEmbd: c.nEmbd, dropout: c.dropout))
+        let model = try GPT(config: c.gptConfig(vocabSize: tokenizer.vocabSize))
         let byName = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.values) })
         guard let params = byName["parameters"], params.count == model.parameterCount, let m = byName["optimizer.m"],
               let v = byName["optimizer.v"] else {

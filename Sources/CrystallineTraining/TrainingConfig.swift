@@ -5,9 +5,12 @@
 // validation, early stopping, diagnostics and Ctrl-C handling.
 import Foundation
 import CrystallineTokenizers
+import CrystallineModel
 
 public enum OptimizerKind: String, Codable, CaseIterable, Sendable { case adamw, adam, sgd }
 public enum ScheduleKind: String, Codable, CaseIterable, Sendable { case cosine, linear, step, none }
+/// Token id assignment: as the tokenizer builds it, or by Ulam-spiral locality of frequency rank.
+public enum VocabOrder: String, Codable, CaseIterable, Sendable { case standard, ulam }
 
 /// Every knob of a training run. Field names are the config file's keys (JSON, snake_case).
 public struct TrainingConfig: Codable, Equatable, Sendable {
@@ -23,6 +26,11 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var nEmbd = 128
     public var blockSize = 64
     public var dropout: Float = 0
+    // Crystalline lattice options (docs/CRYSTALLINE.md)
+    public var embeddingInit: EmbeddingInit = .standard
+    public var positional: PositionalEncoding = .learned
+    public var attentionBias: AttentionBias = .none
+    public var vocabOrder: VocabOrder = .standard
     // Optimisation
     public var batchSize = 12
     public var gradAccum = 1
@@ -58,6 +66,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     enum CodingKeys: String, CodingKey {
         case corpus, val, valFraction = "val_fraction", tokenizer, vocabSize = "vocab_size"
         case nLayer = "n_layer", nHead = "n_head", nEmbd = "n_embd", blockSize = "block_size", dropout
+        case embeddingInit = "embedding_init", positional, attentionBias = "attention_bias", vocabOrder = "vocab_order"
         case batchSize = "batch_size", gradAccum = "grad_accum", maxSteps = "max_steps", epochs, optimizer, lr
         case minLR = "min_lr", warmupSteps = "warmup_steps", scheduler, stepSize = "step_size", stepFactor = "step_factor"
         case momentum, nesterov, weightDecay = "weight_decay", decayAll = "decay_all", beta1, beta2, eps
@@ -82,6 +91,15 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         } catch {
             throw TrainingError.invalidConfig("\(url.path): \(error)")
         }
+    }
+
+    /// The model architecture this configuration trains.
+    public func gptConfig(vocabSize: Int) -> GPTConfig {
+        var g = GPTConfig(vocabSize: vocabSize, blockSize: blockSize, nLayer: nLayer, nHead: nHead, nEmbd: nEmbd, dropout: dropout)
+        g.embeddingInit = embeddingInit
+        g.positional = positional
+        g.attentionBias = attentionBias
+        return g
     }
 
     public func validate() throws {

@@ -2,7 +2,12 @@
 import ArgumentParser
 import CrystallineTokenizers
 import CrystallineTraining
+import CrystallineModel
 
 extension TokenizerKind: ExpressibleByArgument {}
 extension OptimizerKind: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}
+extension EmbeddingInit: ExpressibleByArgument {}
+extension PositionalEncoding: ExpressibleByArgument {}
+extension AttentionBias: ExpressibleByArgument {}
+extension VocabOrder: ExpressibleByArgument {}

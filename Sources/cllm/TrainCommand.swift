@@ -26,6 +26,10 @@ struct Train: ParsableCommand {
     @Option(help: "Embedding width.") var nEmbd: Int?
     @Option(help: "Context length in tokens.") var blockSize: Int?
     @Option(help: "Dropout probability (training only).") var dropout: Float?
+    @Option(help: "Token embedding init: standard or lattice (the corrected clock-lattice formula).") var embeddingInit: EmbeddingInit?
+    @Option(help: "Positions: learned, or lattice (fixed clock-lattice encoding).") var positional: PositionalEncoding?
+    @Option(help: "Attention bias: none, or angular (learned per-head slope × clock-angle distance).") var attentionBias: AttentionBias?
+    @Option(help: "Token ids: standard, or ulam (Ulam-spiral locality of frequency rank).") var vocabOrder: VocabOrder?
     @Option(help: "Sequences per micro-batch.") var batchSize: Int?
     @Option(help: "Micro-batches accumulated per optimizer step.") var gradAccum: Int?
     @Option(help: "Peak learning rate.") var lr: Double?
@@ -66,6 +70,10 @@ struct Train: ParsableCommand {
         if let nEmbd { c.nEmbd = nEmbd }
         if let blockSize { c.blockSize = blockSize }
         if let dropout { c.dropout = dropout }
+        if let embeddingInit { c.embeddingInit = embeddingInit }
+        if let positional { c.positional = positional }
+        if let attentionBias { c.attentionBias = attentionBias }
+        if let vocabOrder { c.vocabOrder = vocabOrder }
         if let batchSize { c.batchSize = batchSize }
         if let gradAccum { c.gradAccum = gradAccum }
         if let lr { c.lr = lr }

@@ -8,6 +8,18 @@
 // att[b,h,t,:] keeps the post-softmax weights (pre-dropout, zero above the diagonal).
 import CrystallineCompute
 
+/// The angular lattice bias of one layer: score(i, j) −= slope_h · D[i][j].
+struct AngularBias {
+    /// D, [T_max, T_max] with row stride `stride`.
+    var distances: UnsafePointer<Float>
+    var stride: Int
+    /// Per-head slopes, [NH].
+    var slopes: UnsafePointer<Float>
+    /// Backward only: one partial dL/dslope per (batch, head) task, [B·NH], summed afterwards in
+    /// a fixed order (no two threads write the same element).
+    var slopeGradPartials: UnsafeMutablePointer<Float>?
+}
+
 enum Attention {
     static let rowBlock = 16
 
@@ -16,7 +28,7 @@ enum Attention {
 
     static func forward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
                         dropMask: UnsafePointer<Float>?, qkv: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                        B: Int, T: Int, C: Int, NH: Int) {
+                        bias: AngularBias? = nil, B: Int, T: Int, C: Int, NH: Int) {
         let hs = C / NH
         let scale = 1 / Float(hs).squareRoot()
         let C3 = 3 * C
@@ -33,7 +45,12 @@ enum Attention {
                      c: P + r0 * T, ldc: T, worker: worker)
                 for t in r0..<r1 {
                     let row = P + t * T
-                    for j in 0...t { row[j] *= scale }
+                    if let bias {
+                        let slope = bias.slopes[h], dist = bias.distances + t * bias.stride
+                        for j in 0...t { row[j] = row[j] * scale - slope * dist[j] }
+                    } else {
+                        for j in 0...t { row[j] *= scale }
+                    }
                     softmaxInPlace(row, t + 1)
                     if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
                 }
@@ -60,7 +77,7 @@ enum Attention {
     /// dqkv += gradient of the attention output w.r.t. q, k and v.
     static func backward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                          qkv: UnsafePointer<Float>, att: UnsafePointer<Float>, dropMask: UnsafePointer<Float>?,
-                         scratch: UnsafeMutablePointer<Float>, B: Int, T: Int, C: Int, NH: Int) {
+                         scratch: UnsafeMutablePointer<Float>, bias: AngularBias? = nil, B: Int, T: Int, C: Int, NH: Int) {
         let hs = C / NH
         let scale = 1 / Float(hs).squareRoot()
         let C3 = 3 * C
@@ -89,7 +106,9 @@ enum Attention {
                      c: dS + r0 * T, ldc: T, worker: worker)
                 r0 = r1
             }
-            // Through the dropout mask and the softmax: dS = P ⊙ (dP − Σ P·dP) · scale.
+            // Through the dropout mask and the softmax: z = P ⊙ (dP − Σ P·dP) is the gradient of
+            // the biased scores; the slope gets −Σ z·D, the raw product dS = z · scale.
+            var slopeGrad: Float = 0
             for t in 0..<T {
                 let row = dS + t * T, p = P + t * T
                 if let dropMask {
@@ -97,9 +116,12 @@ enum Attention {
                     for j in 0...t { row[j] *= mask[j] }
                 }
                 let s = dot(p, row, t + 1)
-                for j in 0...t { row[j] = p[j] * (row[j] - s) * scale }
+                for j in 0...t { row[j] = p[j] * (row[j] - s) }
+                if let bias { slopeGrad -= dot(row, bias.distances + t * bias.stride, t + 1) }
+                for j in 0...t { row[j] *= scale }
                 if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
             }
+            if let partials = bias?.slopeGradPartials { partials[task] = slopeGrad }
             // dQ += dS·K (row blocks see keys < r1); dK += dSᵀ·Q.
             r0 = 0
             while r0 < T {

@@ -1,0 +1,80 @@
+// The ablation behind docs/CRYSTALLINE.md: the standard model against each crystalline option
+// and all of them together, at equal compute (same steps, batch and data), over several seeds.
+import Foundation
+import CrystallineModel
+
+public struct ExperimentVariant: Sendable {
+    public var name: String
+    public var apply: @Sendable (inout TrainingConfig) -> Void
+
+    public static let all: [ExperimentVariant] = [
+        ExperimentVariant(name: "standard") { _ in },
+        ExperimentVariant(name: "lattice embedding") { $0.embeddingInit = .lattice },
+        ExperimentVariant(name: "lattice positions") { $0.positional = .lattice },
+        ExperimentVariant(name: "angular attention bias") { $0.attentionBias = .angular },
+        ExperimentVariant(name: "ulam vocab order") { $0.vocabOrder = .ulam },
+        ExperimentVariant(name: "all crystalline") {
+            $0.embeddingInit = .lattice; $0.positional = .lattice; $0.attentionBias = .angular; $0.vocabOrder = .ulam
+        },
+    ]
+}
+
+public struct ExperimentRun: Sendable {
+    public var variant: String
+    public var seed: UInt64
+    public var finalValLoss: Double
+    public var bestValLoss: Double
+    /// (step, val loss) at every evaluation.
+    public var curve: [(Int, Double)]
+    public var seconds: Double
+}
+
+public enum CrystallineExperiment {
+    /// Trains every variant for every seed; `progress` hears about each finished run.
+    public static func run(base: TrainingConfig, seeds: [UInt64], variants: [ExperimentVariant] = ExperimentVariant.all,
+                           outputRoot: URL, progress: (ExperimentRun) -> Void) throws -> [ExperimentRun] {
+        var runs: [ExperimentRun] = []
+        for seed in seeds {
+            for v in variants {
+                var c = base
+                c.seed = seed
+                c.sampleTokens = 0
+                c.out = outputRoot.appendingPathComponent("\(v.name.replacingOccurrences(of: " ", with: "-"))-seed\(seed)").path
+                v.apply(&c)
+                let trainer = try Trainer(config: c)
+                var curve: [(Int, Double)] = []
+                let summary = try trainer.run { if case .evaluated(let step, let val, _) = $0 { curve.append((step, val)) } }
+                let run = ExperimentRun(variant: v.name, seed: seed, finalValLoss: curve.last?.1 ?? .nan,
+                                        bestValLoss: summary.bestValLoss ?? .nan, curve: curve, seconds: summary.seconds)
+                runs.append(run)
+                progress(run)
+            }
+        }
+        return runs
+    }
+
+    /// Markdown table: final val loss mean ± std over seeds, and the mean first evaluation step
+    /// at which val loss ≤ target (seeds that never reach it are counted as "not reached").
+    public static func table(_ runs: [ExperimentRun], target: Double, variants: [ExperimentVariant] = ExperimentVariant.all) -> String {
+        var lines = ["| variant | final val loss (mean ± std) | best val loss | Δ vs standard | steps to val ≤ \(String(format: "%.2f", target)) | seeds |",
+                     "| --- | --- | --- | --- | --- | --- |"]
+        func stats(_ x: [Double]) -> (Double, Double) {
+            let m = x.reduce(0, +) / Double(x.count)
+            let s = x.count > 1 ? (x.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(x.count - 1)).squareRoot() : 0
+            return (m, s)
+        }
+        let baseline = stats(runs.filter { $0.variant == "standard" }.map(\.finalValLoss)).0
+        for v in variants {
+            let rs = runs.filter { $0.variant == v.name }
+            guard !rs.isEmpty else { continue }
+            let (m, s) = stats(rs.map(\.finalValLoss))
+            let best = stats(rs.map(\.bestValLoss)).0
+            let reach = rs.map { r in r.curve.first { $0.1 <= target }?.0 }
+            let reached = reach.compactMap { $0 }
+            let stepsText = reached.isEmpty ? "not reached"
+                : String(format: "%.0f", Double(reached.reduce(0, +)) / Double(reached.count)) + (reached.count < rs.count ? " (\(reached.count)/\(rs.count) seeds)" : "")
+            lines.append(String(format: "| %@ | %.4f ± %.4f | %.4f | %+.4f | %@ | %d |", v.name, m, s, best, m - baseline, stepsText, rs.count))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

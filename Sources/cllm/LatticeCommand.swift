@@ -1,0 +1,140 @@
+// `cllm lattice`: compute and print the crystalline-lattice math, and draw it.
+import ArgumentParser
+import BigInt
+import Foundation
+import CrystallineLattice
+
+struct Lattice: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Primes, the clock lattice, the Ulam spiral, token similarity and LLL reduction.",
+        subcommands: [PrimesCommand.self, Clock.self, Ulam.self, Similarity.self, Reduce.self])
+
+    struct PrimesCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "primes", abstract: "Primes, the n-th prime, π(x), primality.")
+        @Option(help: "Print the first N primes.") var first: Int?
+        @Option(help: "Print the N-th prime.") var nth: Int?
+        @Option(help: "Print π(X), the number of primes ≤ X.") var count: Int?
+        @Option(help: "Is N prime? (deterministic for 64-bit N)") var test: UInt64?
+        @Flag(help: "Time building the 23,094-prime lattice cache of the original system.") var cache = false
+        func run() throws {
+            if let first { print(Primes.first(first).map(String.init).joined(separator: " ")) }
+            if let nth { print(Primes.nth(nth)) }
+            if let count { print(Primes.count(upTo: count)) }
+            if let test { print(Primes.isPrime(test) ? "\(test) is prime" : "\(test) is composite") }
+            if cache {
+                var times: [Double] = []
+                var last = 0
+                for _ in 0..<21 {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    last = PrimeLattice(count: PrimeLattice.originalSize).entries.last!.prime
+                    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                }
+                print(String(format: "23,094-prime lattice cache (largest prime %d): median %.2f ms over 21 builds (min %.2f, max %.2f)",
+                             last, times.sorted()[10], times.min()!, times.max()!))
+            }
+            if first == nil && nth == nil && count == nil && test == nil && !cache {
+                print(Primes.first(25).map(String.init).joined(separator: " "))
+            }
+        }
+    }
+
+    struct Clock: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Clock-lattice points (ring, position, angle, x, y, symmetry group).")
+        @Option(help: "Indices 0..<N.") var count = 24
+        @Option(help: "Write an SVG drawing of the first --count points.") var svg: String?
+        func run() throws {
+            print("index ring pos/N      angle(rad)      x        y     mod12")
+            for i in 0..<count {
+                let p = ClockLattice.point(i)
+                print(String(format: "%5d %4d %4d/%-4d %10.4f %8.3f %8.3f %5d", i, p.ring, p.position, p.positionsInRing, p.angle, p.x, p.y,
+                             ClockLattice.symmetryGroup(i)))
+            }
+            if let svg { try LatticeDrawing.clockSVG(count: count).write(toFile: svg, atomically: true, encoding: .utf8); print("wrote \(svg)") }
+        }
+    }
+
+    struct Ulam: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Ulam-spiral coordinates, and an SVG with the primes marked.")
+        @Option(help: "Side of the square drawn (numbers 1…size²).") var size = 9
+        @Option(help: "Coordinates of one number.") var number: Int?
+        @Option(help: "Write an SVG of the spiral with the primes marked.") var svg: String?
+        func run() throws {
+            if let number { let c = UlamSpiral.coordinates(number); print("\(number) -> (\(c.x), \(c.y))") }
+            if number == nil && size <= 15 {
+                let h = size / 2
+                for y in stride(from: h, through: -h, by: -1) {
+                    print((-h...h).map { x in
+                        let n = UlamSpiral.number(x: x, y: y)
+                        return Primes.isPrime(n) ? String(format: "%4d", n) : "   ·"
+                    }.joined())
+                }
+            }
+            if let svg { try LatticeDrawing.ulamSVG(size: size).write(toFile: svg, atomically: true, encoding: .utf8); print("wrote \(svg)") }
+        }
+    }
+
+    struct Similarity: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Prime/GCD and clock-geometry similarity of two token ids.")
+        @Argument var a: Int
+        @Argument var b: Int
+        func run() {
+            print(String(format: "arithmetic %.4f  geometric %.4f  similarity %.4f  distance %.4f",
+                         TokenSimilarity.arithmetic(a, b), TokenSimilarity.geometric(a, b),
+                         TokenSimilarity.similarity(a, b), TokenSimilarity.distance(a, b)))
+        }
+    }
+
+    struct Reduce: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "lll", abstract: "LLL-reduce a basis read from a file (one vector per line).",
+            discussion: "Integers are reduced exactly (rational arithmetic); any decimal switches to the floating-point version. Output: the reduced basis in the same format.")
+        @Argument(help: "Basis file: one row per line, whitespace-separated integers or decimals.") var file: String
+        @Option(help: "Lovász parameter δ in (1/4, 1].") var delta = 0.75
+        func run() throws {
+            try reportingErrors {
+                let text = try String(contentsOfFile: file, encoding: .utf8)
+                let rows = text.split(whereSeparator: \.isNewline).map { $0.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init) }.filter { !$0.isEmpty }
+                guard !rows.isEmpty else { throw CLIError("\(file) holds no basis vectors") }
+                if rows.allSatisfy({ $0.allSatisfy { BigInt($0) != nil } }) {
+                    let r = try LLL.reduce(integerBasis: rows.map { $0.map { BigInt($0)! } }, delta: LLL.rational(delta))
+                    for row in r.basis { print(row.map { "\($0)" }.joined(separator: " ")) }
+                } else {
+                    let values = try rows.map { try $0.map { s -> Double in
+                        guard let v = Double(s) else { throw CLIError("'\(s)' is not a number") }
+                        return v
+                    } }
+                    let r = try LLL.reduce(realBasis: values, delta: delta)
+                    for row in r.basis { print(row.map { String($0) }.joined(separator: " ")) }
+                }
+            }
+        }
+    }
+}
+
+/// SVG drawings of the lattice geometry.
+enum LatticeDrawing {
+    static func ulamSVG(size: Int) -> String {
+        let cell = max(2, min(12, 800 / max(size, 1))), h = size / 2, w = size * cell
+        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(w)\" height=\"\(w)\" viewBox=\"0 0 \(w) \(w)\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        for y in stride(from: h, through: -h, by: -1) {
+            for x in -h...h where Primes.isPrime(UlamSpiral.number(x: x, y: y)) {
+                out += "<rect x=\"\((x + h) * cell)\" y=\"\((h - y) * cell)\" width=\"\(cell)\" height=\"\(cell)\" fill=\"#1f3a93\"/>\n"
+            }
+        }
+        out += "<rect x=\"\(h * cell)\" y=\"\(h * cell)\" width=\"\(cell)\" height=\"\(cell)\" fill=\"#e74c3c\"/>\n</svg>\n"
+        return out
+    }
+
+    static func clockSVG(count: Int) -> String {
+        let size = 600.0, center = size / 2, scale = size / 12
+        var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"600\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        for r in 1...5 { out += "<circle cx=\"\(center)\" cy=\"\(center)\" r=\"\(Double(r) * scale)\" fill=\"none\" stroke=\"#ccc\"/>\n" }
+        for i in 0..<count {
+            let p = ClockLattice.point(i)
+            // SVG's y axis points down: 12 o'clock (angle −π/2) is drawn at the top.
+            let x = center + p.x * scale, y = center + p.y * scale
+            let fill = Primes.isPrime(i) ? "#e74c3c" : "#1f3a93"
+            out += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%@\"><title>%d (mod 12 = %d)</title></circle>\n", x, y, fill, i, i % 12)
+        }
+        return out + "</svg>\n"
+    }
+}
