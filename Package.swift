@@ -52,10 +52,10 @@ let package = Package(
         // Shared test helpers (the PyTorch reference fixture loader).
         .target(name: "TestSupport", dependencies: ["CrystallineModel"], path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["CrystallineCompute"]),
-        .testTarget(name: "ModelTests", dependencies: ["CrystallineModel", "TestSupport"]),
+        .testTarget(name: "ModelTests", dependencies: ["CrystallineModel", "CrystallineLattice", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["CrystallineTokenizers"]),
         .testTarget(name: "LatticeTests", dependencies: ["CrystallineLattice"]),
-        .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "CrystallineLattice", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

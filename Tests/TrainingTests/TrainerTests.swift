@@ -3,6 +3,7 @@ import CrystallineCompute
 import CrystallineFormats
 import CrystallineModel
 @testable import CrystallineTraining
+import CrystallineLattice
 
 final class TrainerTests: XCTestCase {
     func losses(in dir: URL) throws -> [Double] {
@@ -147,5 +148,43 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(e1, e2)
         XCTAssertNotEqual(t1, t2)
         XCTAssertNotEqual(t1, e1)
+    }
+}
+
+final class CrystallineTrainingTests: XCTestCase {
+    func testFixedLatticePositionsStayFixedWhileTraining() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("run"))
+        c.positional = .lattice
+        c.maxSteps = 3
+        let trainer = try Trainer(config: c)
+        let before = trainer.model.tensor("wpe.weight")!
+        let wteBefore = trainer.model.tensor("wte.weight")!
+        try trainer.run()
+        XCTAssertEqual(trainer.model.tensor("wpe.weight")!, before)
+        XCTAssertNotEqual(trainer.model.tensor("wte.weight")!, wteBefore)
+        // The saved model reloads with the same architecture options.
+        let (loaded, _, _) = try ModelDirectory.load(from: dir.appendingPathComponent("run"))
+        XCTAssertEqual(loaded.config.positional, .lattice)
+    }
+
+    func testUlamVocabOrderRenumbersConsistently() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("run"))
+        c.maxSteps = 1
+        let plain = try Trainer(config: c)
+        c.vocabOrder = .ulam
+        c.out = dir.appendingPathComponent("ulam").path
+        let ulam = try Trainer(config: c)
+        let text = "the lazy dog saves nine"
+        XCTAssertEqual(ulam.tokenizer.decode(try ulam.tokenizer.encode(text)), text)
+        XCTAssertNotEqual(try ulam.tokenizer.encode(text), try plain.tokenizer.encode(text))
+        // The most frequent token (space) gets the id of rank 0's place in the locality order.
+        let V = plain.tokenizer.vocabSize
+        let centre = UlamSpiral.localityOrder(V).firstIndex(of: 0)!
+        XCTAssertEqual(try ulam.tokenizer.encode(" "), [Int32(centre)])
+        XCTAssertEqual(ulam.dataset.train.count, plain.dataset.train.count)
     }
 }
