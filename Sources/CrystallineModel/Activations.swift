@@ -22,7 +22,9 @@ final class ActivationSet {
         var attMask, attProjMask, fcProjMask: UnsafeMutablePointer<Float>?
     }
 
-    init(config: GPTConfig, B: Int, T: Int, withMasks: Bool) {
+    /// `forGradients`: the set holds activation gradients, which need no attention-probability
+    /// tiles (B·NH·T·T per layer) — those are never differentiated through storage.
+    init(config: GPTConfig, B: Int, T: Int, withMasks: Bool, forGradients: Bool = false) {
         self.B = B
         self.T = T
         let N = B * T, C = config.nEmbd, V = config.vocabSize, NH = config.nHead
@@ -33,7 +35,7 @@ final class ActivationSet {
         want(N * C); if masks { want(N * C) }
         want(N * C); want(N); want(N); want(N * V); want(N); want(N); want(Attention.scratchCount(T: T)); want(B * NH)
         for _ in 0..<config.nLayer {
-            [N * C, N, N, N * 3 * C, B * NH * T * T, N * C, N * C, N * C,
+            [N * C, N, N, N * 3 * C, forGradients ? 0 : B * NH * T * T, N * C, N * C, N * C,
              N * C, N, N, N * 4 * C, N * 4 * C, N * C, N * C].forEach(want)
             if masks { want(B * NH * T * T); want(N * C); want(N * C) }
         }
@@ -49,7 +51,7 @@ final class ActivationSet {
         var layers: [Layer] = []
         for _ in 0..<config.nLayer {
             var l = Layer(ln1: take(N * C), ln1Mean: take(N), ln1Rstd: take(N), qkv: take(N * 3 * C),
-                          att: take(B * NH * T * T), atty: take(N * C), attProj: take(N * C), resid2: take(N * C),
+                          att: take(forGradients ? 0 : B * NH * T * T), atty: take(N * C), attProj: take(N * C), resid2: take(N * C),
                           ln2: take(N * C), ln2Mean: take(N), ln2Rstd: take(N), fc: take(N * 4 * C),
                           fcGelu: take(N * 4 * C), fcProj: take(N * C), resid3: take(N * C))
             if masks { l.attMask = take(B * NH * T * T); l.attProjMask = take(N * C); l.fcProjMask = take(N * C) }
@@ -58,6 +60,5 @@ final class ActivationSet {
         self.layers = layers
     }
 
-    func zero() { storage.zero() }
     var floatCount: Int { storage.count }
 }

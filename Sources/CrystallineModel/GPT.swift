@@ -181,10 +181,11 @@ public final class GPT {
     public func backward(lossScale: Float = 1) {
         guard let a = acts, hasTargets else { preconditionFailure("backward() needs a forward pass with targets") }
         if dActs == nil || dActs!.B != a.B || dActs!.T != a.T {
-            dActs = ActivationSet(config: config, B: a.B, T: a.T, withMasks: false)
+            dActs = ActivationSet(config: config, B: a.B, T: a.T, withMasks: false, forGradients: true)
         }
+        // Activation gradients are written by their single producer, so nothing is zeroed
+        // except the one buffer LayerNorm accumulates into first.
         let d = dActs!
-        d.zero()
         let B = a.B, T = a.T, N = B * T, C = config.nEmbd, NH = config.nHead, V = config.vocabSize
         let p = parameters.pointer, g = gradients.pointer
         let dropping = lastTraining && config.dropout > 0
@@ -194,6 +195,7 @@ public final class GPT {
                               gradScale: lossScale / Float(N), N: N, C: C, V: V)
         let lastResidual = a.layers.last!.resid3
         let dLastResidual = d.layers.last!.resid3
+        dLastResidual.update(repeating: 0, count: N * C)
         LayerNorm.backward(dinp: dLastResidual, dweight: g + layout.lnfWeight, dbias: g + layout.lnfBias,
                            dout: d.lnf, inp: lastResidual, weight: p + layout.lnfWeight,
                            mean: a.lnfMean, rstd: a.lnfRstd, N: N, C: C)
@@ -201,23 +203,23 @@ public final class GPT {
             let o = layout.layers[l], L = a.layers[l], D = d.layers[l]
             let residual = l == 0 ? a.encoded : a.layers[l - 1].resid3
             let dResidual = l == 0 ? d.encoded : d.layers[l - 1].resid3
-            // resid3 = resid2 + dropout(fcProj)
-            parallelAdd(D.resid2, D.resid3, N * C)
+            // resid3 = resid2 + dropout(fcProj): the gradient passes to both.
+            D.resid2.update(from: D.resid3, count: N * C)
             D.fcProj.update(from: D.resid3, count: N * C)
             if dropping, let m = L.fcProjMask { Dropout.apply(D.fcProj, mask: m, count: N * C) }
             Linear.backward(dinp: D.fcGelu, dweight: g + o.fcProjWeight, dbias: g + o.fcProjBias, dout: D.fcProj,
-                            inp: L.fcGelu, weight: p + o.fcProjWeight, N: N, IC: 4 * C, OC: C)
-            GELU.backward(dinp: D.fc, inp: L.fc, dout: D.fcGelu, count: N * 4 * C)
+                            inp: L.fcGelu, weight: p + o.fcProjWeight, N: N, IC: 4 * C, OC: C, accumulateInput: false)
+            GELU.backward(dinp: D.fc, inp: L.fc, dout: D.fcGelu, count: N * 4 * C, accumulate: false)
             Linear.backward(dinp: D.ln2, dweight: g + o.fcWeight, dbias: g + o.fcBias, dout: D.fc,
-                            inp: L.ln2, weight: p + o.fcWeight, N: N, IC: C, OC: 4 * C)
+                            inp: L.ln2, weight: p + o.fcWeight, N: N, IC: C, OC: 4 * C, accumulateInput: false)
             LayerNorm.backward(dinp: D.resid2, dweight: g + o.ln2Weight, dbias: g + o.ln2Bias, dout: D.ln2,
                                inp: L.resid2, weight: p + o.ln2Weight, mean: L.ln2Mean, rstd: L.ln2Rstd, N: N, C: C)
             // resid2 = residual + dropout(attProj)
-            parallelAdd(dResidual, D.resid2, N * C)
+            dResidual.update(from: D.resid2, count: N * C)
             D.attProj.update(from: D.resid2, count: N * C)
             if dropping, let m = L.attProjMask { Dropout.apply(D.attProj, mask: m, count: N * C) }
             Linear.backward(dinp: D.atty, dweight: g + o.attnProjWeight, dbias: g + o.attnProjBias, dout: D.attProj,
-                            inp: L.atty, weight: p + o.attnProjWeight, N: N, IC: C, OC: C)
+                            inp: L.atty, weight: p + o.attnProjWeight, N: N, IC: C, OC: C, accumulateInput: false)
             let bias = angularBias(o, partials: d.slopeGradPartials)
             Attention.backward(dqkv: D.qkv, dout: D.atty, qkv: L.qkv, att: L.att, dropMask: dropping ? L.attMask : nil,
                                scratch: d.attentionScratch, bias: bias, B: B, T: T, C: C, NH: NH)
@@ -225,18 +227,13 @@ public final class GPT {
                 for task in 0..<(B * NH) { g[s + task % NH] += d.slopeGradPartials[task] }
             }
             Linear.backward(dinp: D.ln1, dweight: g + o.qkvWeight, dbias: g + o.qkvBias, dout: D.qkv,
-                            inp: L.ln1, weight: p + o.qkvWeight, N: N, IC: C, OC: 3 * C)
+                            inp: L.ln1, weight: p + o.qkvWeight, N: N, IC: C, OC: 3 * C, accumulateInput: false)
             LayerNorm.backward(dinp: dResidual, dweight: g + o.ln1Weight, dbias: g + o.ln1Bias, dout: D.ln1,
                                inp: residual, weight: p + o.ln1Weight, mean: L.ln1Mean, rstd: L.ln1Rstd, N: N, C: C)
         }
         if dropping, let m = a.encodedMask { Dropout.apply(d.encoded, mask: m, count: N * C) }
         Encoder.backward(dwte: g + layout.wte, dwpe: g + layout.wpe, dout: d.encoded, tokens: tokens, B: B, T: T, C: C)
     }
-}
-
-/// y += x over a large buffer, split across the pool.
-func parallelAdd(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
-    parallelRanges(n) { r in addInPlace(y + r.lowerBound, x + r.lowerBound, r.count) }
 }
 
 @inline(__always)

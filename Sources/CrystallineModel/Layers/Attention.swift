@@ -74,7 +74,8 @@ enum Attention {
         }
     }
 
-    /// dqkv += gradient of the attention output w.r.t. q, k and v.
+    /// dqkv = gradient of the attention output w.r.t. q, k and v (written, not added: every
+    /// element of this layer's dqkv has this kernel as its only contributor).
     static func backward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                          qkv: UnsafePointer<Float>, att: UnsafePointer<Float>, dropMask: UnsafePointer<Float>?,
                          scratch: UnsafeMutablePointer<Float>, bias: AngularBias? = nil, B: Int, T: Int, C: Int, NH: Int) {
@@ -95,9 +96,9 @@ enum Attention {
                 for i in 0..<(T * T) { pd[i] = P[i] * mask[i] }
                 weights = UnsafePointer(pd)
             }
-            // dV += P'ᵀ·dY (P' is zero above the diagonal, so the full product is exact).
+            // dV = P'ᵀ·dY (P' is zero above the diagonal, so the full product is exact).
             gemm(m: T, n: hs, k: T, a: weights, lda: T, transA: .transposed, b: dy, ldb: C,
-                 c: dv, ldc: C3, accumulate: true, worker: worker)
+                 c: dv, ldc: C3, worker: worker)
             // dP' = dY·Vᵀ for the visible keys of each row block.
             var r0 = 0
             while r0 < T {
@@ -122,16 +123,16 @@ enum Attention {
                 if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
             }
             if let partials = bias?.slopeGradPartials { partials[task] = slopeGrad }
-            // dQ += dS·K (row blocks see keys < r1); dK += dSᵀ·Q.
+            // dQ = dS·K (row blocks see keys < r1); dK = dSᵀ·Q.
             r0 = 0
             while r0 < T {
                 let r1 = min(T, r0 + rowBlock)
                 gemm(m: r1 - r0, n: hs, k: r1, a: dS + r0 * T, lda: T, b: k, ldb: C3,
-                     c: dq + r0 * C3, ldc: C3, accumulate: true, worker: worker)
+                     c: dq + r0 * C3, ldc: C3, worker: worker)
                 r0 = r1
             }
             gemm(m: T, n: hs, k: T, a: dS, lda: T, transA: .transposed, b: q, ldb: C3,
-                 c: dk, ldc: C3, accumulate: true, worker: worker)
+                 c: dk, ldc: C3, worker: worker)
         }
     }
 }

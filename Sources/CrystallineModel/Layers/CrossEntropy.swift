@@ -26,8 +26,8 @@ enum CrossEntropy {
         return Float(total / Double(N))
     }
 
-    /// dlogits = (softmax − onehot)·gradScale (written, not accumulated), then
-    /// dx += dlogits·wte and dwte += dlogitsᵀ·x.
+    /// dlogits = (softmax − onehot)·gradScale and dx = dlogits·wte (both written, not added),
+    /// then dwte += dlogitsᵀ·x.
     static func backward(dx: UnsafeMutablePointer<Float>, dwte: UnsafeMutablePointer<Float>, dlogits: UnsafeMutablePointer<Float>,
                          logits: UnsafePointer<Float>, logPartition: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
                          x: UnsafePointer<Float>, wte: UnsafePointer<Float>, gradScale: Float, N: Int, C: Int, V: Int) {
@@ -42,7 +42,7 @@ enum CrossEntropy {
                 d[Int(targets[n])] -= gradScale
             }
         }
-        gemm(m: N, n: C, k: V, a: dlogits, lda: V, b: wte, ldb: C, c: dx, ldc: C, accumulate: true)
+        gemm(m: N, n: C, k: V, a: dlogits, lda: V, b: wte, ldb: C, c: dx, ldc: C)
         gemm(m: V, n: C, k: N, a: dlogits, lda: V, transA: .transposed, b: x, ldb: C, c: dwte, ldc: C, accumulate: true)
     }
 }

@@ -24,8 +24,9 @@ enum GELU {
         }
     }
 
-    /// dinp += dout · d/dx gelu(x).
-    static func backward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>, count: Int) {
+    /// dinp (+)= dout · d/dx gelu(x); written instead of added when `accumulate` is false.
+    static func backward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>, count: Int,
+                         accumulate: Bool = true) {
         let parts = count >= 1 << 15 ? ThreadPool.shared.threadCount : 1
         ThreadPool.shared.parallelFor(parts) { part, _ in
             let r = chunk(part, of: parts, count: count, granule: 8)
@@ -36,14 +37,15 @@ enum GELU {
                 let th = tanh8(k0 * (x + k1 * x2 * x))
                 let sech2 = 1 - th * th
                 let grad = 0.5 * (1 + th) + 0.5 * x * sech2 * k0 * (1 + 3 * k1 * x2)
-                store8(load8(dinp + i) + grad * load8(dout + i), dinp + i)
+                let g = grad * load8(dout + i)
+                store8(accumulate ? load8(dinp + i) + g : g, dinp + i)
                 i += 8
             }
             while i < r.upperBound {
                 let x = inp[i]
                 let th = fastTanh(k0 * (x + k1 * x * x * x))
                 let grad = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * k0 * (1 + 3 * k1 * x * x)
-                dinp[i] += grad * dout[i]
+                dinp[i] = (accumulate ? dinp[i] : 0) + grad * dout[i]
                 i += 1
             }
         }

@@ -10,12 +10,14 @@ enum Linear {
         gemm(m: N, n: OC, k: IC, a: inp, lda: IC, b: weight, ldb: OC, c: out, ldc: OC, accumulate: bias != nil)
     }
 
-    /// dinp += dout·Wᵀ, dW += inpᵀ·dout, dbias += Σ_n dout.
+    /// dinp (+)= dout·Wᵀ, dW += inpᵀ·dout, dbias += Σ_n dout. With `accumulateInput` false the
+    /// input gradient is written, not added (it has no other contributor), which spares the
+    /// caller from zeroing it.
     static func backward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
                          dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-                         N: Int, IC: Int, OC: Int) {
+                         N: Int, IC: Int, OC: Int, accumulateInput: Bool = true) {
         gemm(m: N, n: IC, k: OC, a: dout, lda: OC, b: weight, ldb: OC, transB: .transposed,
-             c: dinp, ldc: IC, accumulate: true)
+             c: dinp, ldc: IC, accumulate: accumulateInput)
         gemm(m: IC, n: OC, k: N, a: inp, lda: IC, transA: .transposed, b: dout, ldb: OC,
              c: dweight, ldc: OC, accumulate: true)
         if let dbias {
