@@ -35,6 +35,41 @@ public struct Rational: Equatable, Comparable, Sendable, CustomStringConvertible
     public var description: String { den == 1 ? "\(num)" : "\(num)/\(den)" }
 }
 
+/// The arithmetic LLL needs: an ordered field with rounding. `Rational` makes LLL exact;
+/// `Double` makes it the floating-point version, with small tolerances.
+public protocol LLLField: Comparable {
+    static func + (a: Self, b: Self) -> Self
+    static func - (a: Self, b: Self) -> Self
+    static func * (a: Self, b: Self) -> Self
+    static func / (a: Self, b: Self) -> Self
+    init(lllInteger: Int)
+    var magnitude: Self { get }
+    /// The nearest integer (in the field) and as an Int for the transform.
+    var nearestInteger: (value: Self, int: Int) { get }
+    /// |μ| above this is size-reduced (1/2, plus rounding slack for floating point).
+    static var sizeReductionBound: Self { get }
+    /// Factor on the right of the Lovász test (1, or just below 1 for floating point).
+    static var lovaszSlack: Self { get }
+    /// Whether a squared Gram–Schmidt norm counts as zero next to the largest squared input norm.
+    static func isZero(_ normSquared: Self, scale: Self) -> Bool
+}
+
+extension Rational: LLLField {
+    public init(lllInteger: Int) { self.init(lllInteger) }
+    public var nearestInteger: (value: Rational, int: Int) { let q = rounded; return (Rational(q), Int(q)) }
+    public static var sizeReductionBound: Rational { Rational(1, 2) }
+    public static var lovaszSlack: Rational { Rational(1) }
+    public static func isZero(_ normSquared: Rational, scale: Rational) -> Bool { normSquared == Rational(0) }
+}
+
+extension Double: LLLField {
+    public init(lllInteger: Int) { self.init(lllInteger) }
+    public var nearestInteger: (value: Double, int: Int) { let q = rounded(); return (q, Int(q)) }
+    public static var sizeReductionBound: Double { 0.5 + 1e-12 }
+    public static var lovaszSlack: Double { 1 - 1e-12 }
+    public static func isZero(_ normSquared: Double, scale: Double) -> Bool { normSquared <= 1e-24 * scale }
+}
+
 public enum LLL {
     public struct Result<Scalar> {
         public var basis: [[Scalar]]
@@ -54,45 +89,43 @@ public enum LLL {
         }
     }
 
-    /// Exact LLL of an integer basis (rows are the basis vectors).
-    public static func reduce(integerBasis input: [[BigInt]], delta: Rational = Rational(3, 4)) throws -> Result<BigInt> {
+    /// LLL over any `LLLField` (rows are the basis vectors).
+    public static func reduce<F: LLLField>(_ input: [[F]], delta: F) throws -> Result<F> {
         guard !input.isEmpty else { throw Failure.emptyBasis }
         guard input.allSatisfy({ $0.count == input[0].count }) else { throw Failure.raggedRows }
-        guard Rational(1, 4) < delta, delta <= Rational(1) else { throw Failure.badDelta }
+        guard F(lllInteger: 1) / F(lllInteger: 4) < delta, delta <= F(lllInteger: 1) else { throw Failure.badDelta }
+        let zero = F(lllInteger: 0), one = F(lllInteger: 1)
+        func dot(_ x: [F], _ y: [F]) -> F { zip(x, y).reduce(zero) { $0 + $1.0 * $1.1 } }
         var b = input
         let n = b.count
         var u = identity(n)
-        func dot(_ x: [BigInt], _ y: [BigInt]) -> BigInt { zip(x, y).reduce(0) { $0 + $1.0 * $1.1 } }
-        // Gram–Schmidt data: mu[i][j] and |b*_i|² as rationals, recomputed as needed.
-        var mu = [[Rational]](repeating: [Rational](repeating: Rational(0), count: n), count: n)
-        var bstarSq = [Rational](repeating: Rational(0), count: n)
-        var bstar = [[Rational]](repeating: [], count: n)
+        var mu = [[F]](repeating: [F](repeating: zero, count: n), count: n)
+        var bstar = [[F]](repeating: [], count: n)
+        var bstarSq = [F](repeating: zero, count: n)
+        let scale = b.map { dot($0, $0) }.max() ?? one
         func gramSchmidt(from start: Int) throws {
             for i in start..<n {
-                var v = b[i].map { Rational($0) }
+                var v = b[i]
                 for j in 0..<i {
-                    let m = (bstarSq[j] == Rational(0)) ? Rational(0) : rdot(b[i].map { Rational($0) }, bstar[j]) / bstarSq[j]
-                    mu[i][j] = m
-                    for d in 0..<v.count { v[d] = v[d] - m * bstar[j][d] }
+                    mu[i][j] = dot(b[i], bstar[j]) / bstarSq[j]
+                    for d in 0..<v.count { v[d] = v[d] - mu[i][j] * bstar[j][d] }
                 }
                 bstar[i] = v
-                bstarSq[i] = rdot(v, v)
-                if bstarSq[i] == Rational(0) { throw Failure.linearlyDependent }
+                bstarSq[i] = dot(v, v)
+                if F.isZero(bstarSq[i], scale: scale) { throw Failure.linearlyDependent }
             }
         }
         try gramSchmidt(from: 0)
         var k = 1
         while k < n {
-            for j in stride(from: k - 1, through: 0, by: -1) {
-                // Size-reduce only when |μ| > 1/2 (a tie is already reduced).
-                let q = mu[k][j].magnitude <= Rational(1, 2) ? BigInt(0) : mu[k][j].rounded
-                if q != 0 {
-                    for d in 0..<b[k].count { b[k][d] -= q * b[j][d] }
-                    for d in 0..<n { u[k][d] -= Int(q) * u[j][d] }
-                    for l in 0...j { mu[k][l] = mu[k][l] - Rational(q) * (l == j ? Rational(1) : mu[j][l]) }
-                }
+            for j in stride(from: k - 1, through: 0, by: -1) where mu[k][j].magnitude > F.sizeReductionBound {
+                // Size reduction (a tie |μ| = 1/2 is already reduced).
+                let q = mu[k][j].nearestInteger
+                for d in 0..<b[k].count { b[k][d] = b[k][d] - q.value * b[j][d] }
+                for d in 0..<n { u[k][d] -= q.int * u[j][d] }
+                for l in 0...j { mu[k][l] = mu[k][l] - q.value * (l == j ? one : mu[j][l]) }
             }
-            if bstarSq[k] < (delta - mu[k][k - 1] * mu[k][k - 1]) * bstarSq[k - 1] {
+            if bstarSq[k] < (delta - mu[k][k - 1] * mu[k][k - 1]) * bstarSq[k - 1] * F.lovaszSlack {
                 b.swapAt(k, k - 1)
                 u.swapAt(k, k - 1)
                 try gramSchmidt(from: k - 1)
@@ -101,8 +134,13 @@ public enum LLL {
                 k += 1
             }
         }
-        _ = dot
         return Result(basis: b, transform: u)
+    }
+
+    /// Exact LLL of an integer basis: rational Gram–Schmidt over big integers.
+    public static func reduce(integerBasis input: [[BigInt]], delta: Rational = Rational(3, 4)) throws -> Result<BigInt> {
+        let r = try reduce(input.map { $0.map { Rational($0) } }, delta: delta)
+        return Result(basis: r.basis.map { $0.map(\.num) }, transform: r.transform)
     }
 
     /// Convenience for Int bases.
@@ -110,53 +148,9 @@ public enum LLL {
         try reduce(integerBasis: input.map { $0.map { BigInt($0) } }, delta: rational(delta))
     }
 
-    /// Floating-point LLL for real bases (tolerances relative to the basis scale).
+    /// Floating-point LLL for real bases.
     public static func reduce(realBasis input: [[Double]], delta: Double = 0.75) throws -> Result<Double> {
-        guard !input.isEmpty else { throw Failure.emptyBasis }
-        guard input.allSatisfy({ $0.count == input[0].count }) else { throw Failure.raggedRows }
-        guard delta > 0.25, delta <= 1 else { throw Failure.badDelta }
-        var b = input
-        let n = b.count
-        var u = identity(n)
-        func dot(_ x: [Double], _ y: [Double]) -> Double { zip(x, y).reduce(0) { $0 + $1.0 * $1.1 } }
-        var mu = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
-        var bstar = [[Double]](repeating: [], count: n)
-        var bstarSq = [Double](repeating: 0, count: n)
-        let scale = b.map { dot($0, $0) }.max() ?? 1
-        func gramSchmidt(from start: Int) throws {
-            for i in start..<n {
-                var v = b[i]
-                for j in 0..<i {
-                    mu[i][j] = dot(b[i], bstar[j]) / bstarSq[j]
-                    for d in 0..<v.count { v[d] -= mu[i][j] * bstar[j][d] }
-                }
-                bstar[i] = v
-                bstarSq[i] = dot(v, v)
-                if bstarSq[i] <= 1e-24 * scale { throw Failure.linearlyDependent }
-            }
-        }
-        try gramSchmidt(from: 0)
-        var k = 1, guardSteps = 0
-        while k < n && guardSteps < 100_000 {
-            guardSteps += 1
-            for j in stride(from: k - 1, through: 0, by: -1) {
-                let q = abs(mu[k][j]) <= 0.5 + 1e-12 ? 0 : mu[k][j].rounded()
-                if q != 0 {
-                    for d in 0..<b[k].count { b[k][d] -= q * b[j][d] }
-                    for d in 0..<n { u[k][d] -= Int(q) * u[j][d] }
-                    for l in 0...j { mu[k][l] -= q * (l == j ? 1 : mu[j][l]) }
-                }
-            }
-            if bstarSq[k] < (delta - mu[k][k - 1] * mu[k][k - 1]) * bstarSq[k - 1] * (1 - 1e-12) {
-                b.swapAt(k, k - 1)
-                u.swapAt(k, k - 1)
-                try gramSchmidt(from: k - 1)
-                k = max(k - 1, 1)
-            } else {
-                k += 1
-            }
-        }
-        return Result(basis: b, transform: u)
+        try reduce(input, delta: delta)
     }
 
     static func identity(_ n: Int) -> [[Int]] { (0..<n).map { i in (0..<n).map { $0 == i ? 1 : 0 } } }
