@@ -6,6 +6,24 @@
 // of a typical x86 core (KC×NR of B in L1, MC×KC of A in L2). Work is split over the shared
 // ThreadPool along the larger output dimension; each thread packs into its own scratch.
 
+/// An element type the B operand may be stored in; the arithmetic is always float32.
+public protocol GEMMElement { var floatValue: Float { get } }
+
+extension Float: GEMMElement {
+    @inline(__always) public var floatValue: Float { self }
+}
+
+/// bfloat16: the top 16 bits of a float32 (8-bit exponent, 7-bit mantissa), rounded to nearest even.
+public struct BFloat16: GEMMElement, Equatable, Sendable {
+    public var bits: UInt16
+    @inline(__always) public init(_ x: Float) {
+        let u = x.bitPattern
+        if x.isNaN { bits = 0x7FC0; return }
+        bits = UInt16(truncatingIfNeeded: (u &+ 0x7FFF &+ ((u >> 16) & 1)) >> 16)
+    }
+    @inline(__always) public var floatValue: Float { Float(bitPattern: UInt32(bits) << 16) }
+}
+
 /// Whether an operand is read as stored or as its transpose (row-major storage).
 public enum Transpose: Sendable { case none, transposed }
 
@@ -33,9 +51,9 @@ final class PackScratch: @unchecked Sendable {
 ///   - accumulate: add into C instead of overwriting it.
 ///   - worker: when called from inside a `ThreadPool` task, that task's worker index; the
 ///     product then runs on the calling thread with that worker's packing scratch.
-public func gemm(m: Int, n: Int, k: Int,
+public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                  a: UnsafePointer<Float>, lda: Int, transA: Transpose = .none,
-                 b: UnsafePointer<Float>, ldb: Int, transB: Transpose = .none,
+                 b: UnsafePointer<BElement>, ldb: Int, transB: Transpose = .none,
                  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false,
                  worker: Int? = nil) {
     if m == 0 || n == 0 { return }
@@ -73,9 +91,9 @@ public func gemm(m: Int, n: Int, k: Int,
     }
 }
 
-func gemmSerial(m: Int, n: Int, k: Int,
+func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                 a: UnsafePointer<Float>, rsA: Int, csA: Int,
-                b: UnsafePointer<Float>, rsB: Int, csB: Int,
+                b: UnsafePointer<BElement>, rsB: Int, csB: Int,
                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: PackScratch) {
     let MR = GEMMBlocking.mr, NR = GEMMBlocking.nr
     var jc = 0

@@ -77,6 +77,27 @@ func packA(mc: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, into d
     }
 }
 
+/// Packs a kc×nc block of B (element (p,j) at b[p*rsB + j*csB]) into 16-column panels,
+/// widening bfloat16 to float on the way (the micro-kernel always works in float32).
+@inline(__always)
+func packB<T: GEMMElement>(kc: Int, nc: Int, b: UnsafePointer<T>, rsB: Int, csB: Int, into dst: UnsafeMutablePointer<Float>) {
+    if T.self == Float.self {
+        packB(kc: kc, nc: nc, b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), rsB: rsB, csB: csB, into: dst)
+        return
+    }
+    let NR = GEMMBlocking.nr
+    var out = dst
+    var j = 0
+    while j < nc {
+        let cols = min(NR, nc - j)
+        for p in 0..<kc {
+            for c in 0..<NR { out[c] = c < cols ? b[p * rsB + (j + c) * csB].floatValue : 0 }
+            out += 16
+        }
+        j += NR
+    }
+}
+
 /// Packs a kc×nc block of B (element (p,j) at b[p*rsB + j*csB]) into 16-column panels.
 func packB(kc: Int, nc: Int, b: UnsafePointer<Float>, rsB: Int, csB: Int, into dst: UnsafeMutablePointer<Float>) {
     let NR = GEMMBlocking.nr

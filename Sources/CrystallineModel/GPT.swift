@@ -11,6 +11,21 @@ public final class GPT {
     /// Drives dropout masks; part of the training state that a checkpoint saves.
     public var dropoutRNG = Xoshiro256(seed: 0x5eed)
 
+    /// Storage of the weight matrices the matrix products read. With `.bf16` a bfloat16 copy of
+    /// the parameters feeds every GEMM that multiplies by a weight (forward and input gradient);
+    /// `parameters` stay the float32 master copy the optimizer updates, and activations,
+    /// gradients and all accumulation stay float32. Call `refreshLowPrecisionWeights()` after
+    /// changing `parameters`.
+    public var precision: Precision = .fp32 {
+        didSet {
+            if precision == .bf16 {
+                if weights16 == nil { weights16 = .allocate(capacity: max(1, layout.totalCount)) }
+                refreshLowPrecisionWeights()
+            }
+        }
+    }
+    private var weights16: UnsafeMutablePointer<BFloat16>?
+
     /// Clock-angle distances between positions, [blockSize, blockSize] (angular bias only).
     let angularDistances: FloatBuffer?
     private var acts: ActivationSet?
@@ -61,7 +76,14 @@ public final class GPT {
         return AngularBias(distances: d.pointer, stride: config.blockSize, slopes: parameters.pointer + s, slopeGradPartials: partials)
     }
 
-    deinit { tokens.deallocate(); targets.deallocate() }
+    deinit { tokens.deallocate(); targets.deallocate(); weights16?.deallocate() }
+
+    /// Re-rounds the bfloat16 weight copy from the float32 master parameters.
+    public func refreshLowPrecisionWeights() {
+        guard let w = weights16 else { return }
+        let p = parameters.pointer
+        parallelRanges(layout.totalCount) { r in for i in r { w[i] = BFloat16(p[i]) } }
+    }
 
     public var parameterCount: Int { layout.totalCount }
 
@@ -100,12 +122,20 @@ public final class GPT {
             }
         }
         prepare(B: B, T: T, training: training)
-        let a = acts!
         tokens.update(from: input.baseAddress!, count: B * T)
         if let target { targets.update(from: target.baseAddress!, count: B * T) }
         lastTraining = training
         hasTargets = target != nil
 
+        if precision == .bf16, let w = weights16 {
+            return forwardLayers(weights: UnsafePointer(w), B: B, T: T, training: training, hasTargets: target != nil)
+        }
+        return forwardLayers(weights: UnsafePointer(parameters.pointer), B: B, T: T, training: training, hasTargets: target != nil)
+    }
+
+    /// The forward pass proper; `w` holds the weight matrices in the storage type of `precision`.
+    private func forwardLayers<W: GEMMElement>(weights w: UnsafePointer<W>, B: Int, T: Int, training: Bool, hasTargets: Bool) -> Float? {
+        let a = acts!
         let C = config.nEmbd, NH = config.nHead, N = B * T
         let p = parameters.pointer
         let dropping = training && config.dropout > 0
@@ -121,11 +151,11 @@ public final class GPT {
             let L = a.layers[l]
             LayerNorm.forward(out: L.ln1, mean: L.ln1Mean, rstd: L.ln1Rstd, inp: residual,
                               weight: p + o.ln1Weight, bias: p + o.ln1Bias, N: N, C: C, eps: config.layerNormEpsilon)
-            Linear.forward(out: L.qkv, inp: L.ln1, weight: p + o.qkvWeight, bias: p + o.qkvBias, N: N, IC: C, OC: 3 * C)
+            Linear.forward(out: L.qkv, inp: L.ln1, weight: w + o.qkvWeight, bias: p + o.qkvBias, N: N, IC: C, OC: 3 * C)
             if dropping, let m = L.attMask { Dropout.fillMask(m, count: B * NH * T * T, p: pDrop, rng: &dropoutRNG) }
             Attention.forward(out: L.atty, att: L.att, dropMask: dropping ? L.attMask : nil, qkv: L.qkv,
                               scratch: a.attentionScratch, bias: angularBias(o, partials: nil), B: B, T: T, C: C, NH: NH)
-            Linear.forward(out: L.attProj, inp: L.atty, weight: p + o.attnProjWeight, bias: p + o.attnProjBias, N: N, IC: C, OC: C)
+            Linear.forward(out: L.attProj, inp: L.atty, weight: w + o.attnProjWeight, bias: p + o.attnProjBias, N: N, IC: C, OC: C)
             if dropping, let m = L.attProjMask {
                 Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
                 Dropout.apply(L.attProj, mask: m, count: N * C)
@@ -133,9 +163,9 @@ public final class GPT {
             residualAdd(out: L.resid2, residual, L.attProj, N * C)
             LayerNorm.forward(out: L.ln2, mean: L.ln2Mean, rstd: L.ln2Rstd, inp: L.resid2,
                               weight: p + o.ln2Weight, bias: p + o.ln2Bias, N: N, C: C, eps: config.layerNormEpsilon)
-            Linear.forward(out: L.fc, inp: L.ln2, weight: p + o.fcWeight, bias: p + o.fcBias, N: N, IC: C, OC: 4 * C)
+            Linear.forward(out: L.fc, inp: L.ln2, weight: w + o.fcWeight, bias: p + o.fcBias, N: N, IC: C, OC: 4 * C)
             GELU.forward(out: L.fcGelu, inp: L.fc, count: N * 4 * C)
-            Linear.forward(out: L.fcProj, inp: L.fcGelu, weight: p + o.fcProjWeight, bias: p + o.fcProjBias, N: N, IC: 4 * C, OC: C)
+            Linear.forward(out: L.fcProj, inp: L.fcGelu, weight: w + o.fcProjWeight, bias: p + o.fcProjBias, N: N, IC: 4 * C, OC: C)
             if dropping, let m = L.fcProjMask {
                 Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
                 Dropout.apply(L.fcProj, mask: m, count: N * C)
@@ -145,8 +175,8 @@ public final class GPT {
         }
         LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: residual,
                           weight: p + layout.lnfWeight, bias: p + layout.lnfBias, N: N, C: C, eps: config.layerNormEpsilon)
-        CrossEntropy.logits(out: a.logits, x: a.lnf, wte: p + layout.wte, N: N, C: C, V: config.vocabSize)
-        guard target != nil else { return nil }
+        CrossEntropy.logits(out: a.logits, x: a.lnf, wte: w + layout.wte, N: N, C: C, V: config.vocabSize)
+        guard hasTargets else { return nil }
         return CrossEntropy.forward(losses: a.losses, logPartition: a.logPartition, logits: a.logits,
                                     targets: targets, N: N, V: config.vocabSize)
     }
@@ -185,13 +215,21 @@ public final class GPT {
         }
         // Activation gradients are written by their single producer, so nothing is zeroed
         // except the one buffer LayerNorm accumulates into first.
-        let d = dActs!
+        if precision == .bf16, let w = weights16 {
+            backwardLayers(weights: UnsafePointer(w), lossScale: lossScale)
+        } else {
+            backwardLayers(weights: UnsafePointer(parameters.pointer), lossScale: lossScale)
+        }
+    }
+
+    private func backwardLayers<W: GEMMElement>(weights w: UnsafePointer<W>, lossScale: Float) {
+        let a = acts!, d = dActs!
         let B = a.B, T = a.T, N = B * T, C = config.nEmbd, NH = config.nHead, V = config.vocabSize
         let p = parameters.pointer, g = gradients.pointer
         let dropping = lastTraining && config.dropout > 0
 
         CrossEntropy.backward(dx: d.lnf, dwte: g + layout.wte, dlogits: d.logits, logits: a.logits,
-                              logPartition: a.logPartition, targets: targets, x: a.lnf, wte: p + layout.wte,
+                              logPartition: a.logPartition, targets: targets, x: a.lnf, wte: w + layout.wte,
                               gradScale: lossScale / Float(N), N: N, C: C, V: V)
         let lastResidual = a.layers.last!.resid3
         let dLastResidual = d.layers.last!.resid3
@@ -208,10 +246,10 @@ public final class GPT {
             D.fcProj.update(from: D.resid3, count: N * C)
             if dropping, let m = L.fcProjMask { Dropout.apply(D.fcProj, mask: m, count: N * C) }
             Linear.backward(dinp: D.fcGelu, dweight: g + o.fcProjWeight, dbias: g + o.fcProjBias, dout: D.fcProj,
-                            inp: L.fcGelu, weight: p + o.fcProjWeight, N: N, IC: 4 * C, OC: C, accumulateInput: false)
+                            inp: L.fcGelu, weight: w + o.fcProjWeight, N: N, IC: 4 * C, OC: C, accumulateInput: false)
             GELU.backward(dinp: D.fc, inp: L.fc, dout: D.fcGelu, count: N * 4 * C, accumulate: false)
             Linear.backward(dinp: D.ln2, dweight: g + o.fcWeight, dbias: g + o.fcBias, dout: D.fc,
-                            inp: L.ln2, weight: p + o.fcWeight, N: N, IC: C, OC: 4 * C, accumulateInput: false)
+                            inp: L.ln2, weight: w + o.fcWeight, N: N, IC: C, OC: 4 * C, accumulateInput: false)
             LayerNorm.backward(dinp: D.resid2, dweight: g + o.ln2Weight, dbias: g + o.ln2Bias, dout: D.ln2,
                                inp: L.resid2, weight: p + o.ln2Weight, mean: L.ln2Mean, rstd: L.ln2Rstd, N: N, C: C)
             // resid2 = residual + dropout(attProj)
@@ -219,7 +257,7 @@ public final class GPT {
             D.attProj.update(from: D.resid2, count: N * C)
             if dropping, let m = L.attProjMask { Dropout.apply(D.attProj, mask: m, count: N * C) }
             Linear.backward(dinp: D.atty, dweight: g + o.attnProjWeight, dbias: g + o.attnProjBias, dout: D.attProj,
-                            inp: L.atty, weight: p + o.attnProjWeight, N: N, IC: C, OC: C, accumulateInput: false)
+                            inp: L.atty, weight: w + o.attnProjWeight, N: N, IC: C, OC: C, accumulateInput: false)
             let bias = angularBias(o, partials: d.slopeGradPartials)
             Attention.backward(dqkv: D.qkv, dout: D.atty, qkv: L.qkv, att: L.att, dropMask: dropping ? L.attMask : nil,
                                scratch: d.attentionScratch, bias: bias, B: B, T: T, C: C, NH: NH)
@@ -227,7 +265,7 @@ public final class GPT {
                 for task in 0..<(B * NH) { g[s + task % NH] += d.slopeGradPartials[task] }
             }
             Linear.backward(dinp: D.ln1, dweight: g + o.qkvWeight, dbias: g + o.qkvBias, dout: D.qkv,
-                            inp: L.ln1, weight: p + o.qkvWeight, N: N, IC: C, OC: 3 * C, accumulateInput: false)
+                            inp: L.ln1, weight: w + o.qkvWeight, N: N, IC: C, OC: 3 * C, accumulateInput: false)
             LayerNorm.backward(dinp: dResidual, dweight: g + o.ln1Weight, dbias: g + o.ln1Bias, dout: D.ln1,
                                inp: residual, weight: p + o.ln1Weight, mean: L.ln1Mean, rstd: L.ln1Rstd, N: N, C: C)
         }

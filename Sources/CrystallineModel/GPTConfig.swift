@@ -11,6 +11,9 @@ public enum PositionalEncoding: String, Codable, CaseIterable, Sendable { case l
 /// Optional additive attention bias from clock-lattice geometry.
 public enum AttentionBias: String, Codable, CaseIterable, Sendable { case none, angular }
 
+/// Storage precision of the weight matrices in the matrix products (see `GPT.precision`).
+public enum Precision: String, Codable, CaseIterable, Sendable { case fp32, bf16 }
+
 /// Hyper-parameters of a GPT-2 style model.
 public struct GPTConfig: Codable, Equatable, Sendable {
     public var vocabSize: Int

@@ -20,9 +20,11 @@ public enum BenchmarkRunner {
         return 6 * n + 12 * Double(c.nLayer * c.nEmbd * c.blockSize)
     }
 
-    public static func run(config: GPTConfig, batch B: Int, steps: Int, warmup: Int = 3, generateTokens: Int = 128) throws -> BenchmarkResult {
+    public static func run(config: GPTConfig, batch B: Int, steps: Int, warmup: Int = 3, generateTokens: Int = 128,
+                           precision: Precision = .fp32) throws -> BenchmarkResult {
         let T = config.blockSize
         let model = try GPT(config: config, seed: 1)
+        model.precision = precision
         let optimizer = Optimizer(settings: OptimizerSettings(kind: .adamw, beta1: 0.9, beta2: 0.99, weightDecay: 0.1), layout: model.layout)
         var rng = Xoshiro256(seed: 7)
         let tokens = (0..<(B * T)).map { _ in Int32(rng.nextInt(below: config.vocabSize)) }
@@ -38,6 +40,7 @@ public enum BenchmarkRunner {
                     model.backward()
                     clipGradients(model.gradients, maxNorm: 1)
                     optimizer.step(parameters: model.parameters, gradients: model.gradients, lr: 1e-4)
+                    model.refreshLowPrecisionWeights()
                     if i >= warmup { times.append((clock.now - t0).seconds) }
                 }
             }

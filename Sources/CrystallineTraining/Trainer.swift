@@ -177,6 +177,7 @@ public final class Trainer {
         self.dataset = dataset
         self.outputDirectory = out
         model.dropoutRNG = state.dropoutRNG
+        model.precision = c.precision
         optimizer = Optimizer(settings: OptimizerSettings(kind: c.optimizer, beta1: c.beta1, beta2: c.beta2, eps: c.eps,
                                                           weightDecay: c.weightDecay, momentum: c.momentum,
                                                           nesterov: c.nesterov, decayAll: c.decayAll),
@@ -233,6 +234,7 @@ public final class Trainer {
             let lr = schedule.lr(at: state.step)
             if diagnose, let snapshot { snapshot.copy(from: model.parameters) }
             optimizer.step(parameters: model.parameters, gradients: model.gradients, lr: lr)
+            model.refreshLowPrecisionWeights()
             state.step += 1
             state.optimizerSteps = optimizer.stepCount
             state.dropoutRNG = model.dropoutRNG

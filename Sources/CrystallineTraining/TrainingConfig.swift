@@ -51,6 +51,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var beta2: Double = 0.99
     public var eps: Double = 1e-8
     public var gradClip: Double = 1.0
+    /// Storage of the weight matrices in the matrix products (fp32 master weights either way).
+    public var precision: Precision = .fp32
     // Evaluation, logging, output
     public var evalInterval = 250
     public var evalIters = 20
@@ -70,7 +72,7 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
         case batchSize = "batch_size", gradAccum = "grad_accum", maxSteps = "max_steps", epochs, optimizer, lr
         case minLR = "min_lr", warmupSteps = "warmup_steps", scheduler, stepSize = "step_size", stepFactor = "step_factor"
         case momentum, nesterov, weightDecay = "weight_decay", decayAll = "decay_all", beta1, beta2, eps
-        case gradClip = "grad_clip", evalInterval = "eval_interval", evalIters = "eval_iters", patience
+        case gradClip = "grad_clip", precision, evalInterval = "eval_interval", evalIters = "eval_iters", patience
         case logInterval = "log_interval", diagnostics, seed, out, sampleTokens = "sample_tokens"
     }
 

@@ -11,3 +11,4 @@ extension EmbeddingInit: ExpressibleByArgument {}
 extension PositionalEncoding: ExpressibleByArgument {}
 extension AttentionBias: ExpressibleByArgument {}
 extension VocabOrder: ExpressibleByArgument {}
+extension Precision: ExpressibleByArgument {}

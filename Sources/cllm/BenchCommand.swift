@@ -3,6 +3,7 @@ import ArgumentParser
 import Foundation
 import CrystallineCompute
 import CrystallineModel
+import CrystallineCompute
 import CrystallineTraining
 
 struct Bench: ParsableCommand {
@@ -10,6 +11,7 @@ struct Bench: ParsableCommand {
     @Option(help: "baby (4L/4H/128, block 64, batch 12) or shakespeare (6L/6H/384, block 256, batch 8).") var config = "baby"
     @Option(help: "Timed training steps.") var steps = 20
     @Flag(help: "Print one JSON object.") var json = false
+    @Option(help: "Weight storage in the matrix products: fp32 or bf16.") var precision: Precision = .fp32
     @Flag(help: "Also time the GEMM forms backprop uses at this model's shapes, on one core and on all.") var gemm = false
 
     func run() throws {
@@ -23,9 +25,9 @@ struct Bench: ParsableCommand {
             let peak1 = MachineBenchmark.peakGFLOPS(threads: 1)
             let peakAll = MachineBenchmark.peakGFLOPS(threads: ThreadPool.shared.threadCount)
             if gemm { printGEMMTable(gptConfig, batch: B, peak1: peak1, peakAll: peakAll) }
-            let result = try BenchmarkRunner.run(config: gptConfig, batch: B, steps: steps)
+            let result = try BenchmarkRunner.run(config: gptConfig, batch: B, steps: steps, precision: precision)
             if json {
-                let object: [String: Any] = ["config": config, "ms_per_step": result.msPerStep, "tokens_per_s": result.tokensPerSecond,
+                let object: [String: Any] = ["config": config, "precision": precision.rawValue, "ms_per_step": result.msPerStep, "tokens_per_s": result.tokensPerSecond,
                                              "gflops": result.gflops, "generate_tokens_per_s": result.generateTokensPerSecond,
                                              "threads": ThreadPool.shared.threadCount, "simd": BuildFeatures.simdName,
                                              "peak_gflops": peakAll, "peak_gflops_1core": peak1,

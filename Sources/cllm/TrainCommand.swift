@@ -48,6 +48,7 @@ struct Train: ParsableCommand {
     @Option(help: "Adam beta1.") var beta1: Double?
     @Option(help: "Adam beta2.") var beta2: Double?
     @Option(help: "Clip the global gradient norm to this (0: off).") var gradClip: Double?
+    @Option(help: "Weight storage in the matrix products: fp32, or bf16 (fp32 master weights and accumulation).") var precision: Precision?
     @Option(help: "Steps between validations.") var evalInterval: Int?
     @Option(help: "Batches per validation.") var evalIters: Int?
     @Option(help: "Stop after this many validations without improvement.") var patience: Int?
@@ -92,6 +93,7 @@ struct Train: ParsableCommand {
         if let beta1 { c.beta1 = beta1 }
         if let beta2 { c.beta2 = beta2 }
         if let gradClip { c.gradClip = gradClip }
+        if let precision { c.precision = precision }
         if let evalInterval { c.evalInterval = evalInterval }
         if let evalIters { c.evalIters = evalIters }
         if let patience { c.patience = patience }

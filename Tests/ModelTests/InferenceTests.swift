@@ -66,3 +66,39 @@ final class InferenceTests: XCTestCase {
         }
     }
 }
+
+final class MixedPrecisionTests: XCTestCase {
+    func testBFloat16Rounding() {
+        XCTAssertEqual(BFloat16(1).floatValue, 1)
+        XCTAssertEqual(BFloat16(-2.5).floatValue, -2.5)
+        // 1 + 2^-8 lies halfway between bf16 neighbours 1 and 1 + 2^-7: ties go to even (1).
+        XCTAssertEqual(BFloat16(1 + 1.0 / 256).floatValue, 1)
+        XCTAssertEqual(BFloat16(1 + 3.0 / 256).floatValue, 1 + 4.0 / 256)
+        XCTAssertEqual(BFloat16(0.1).floatValue, 0.10009765625)
+        XCTAssertTrue(BFloat16(.nan).floatValue.isNaN)
+    }
+
+    /// bf16 weights really feed the products (the loss moves by rounding-sized amounts) while
+    /// the float32 master weights and gradients stay close to the float32 run.
+    func testBF16WeightsAreUsedAndStayClose() throws {
+        let fx = try ReferenceFixture.load()
+        let model = try fx.makeModel()
+        let B = fx.config.batch, T = fx.config.block_size
+        let lossFP32 = try model.forward(tokens: fx.tokens, targets: fx.targets, B: B, T: T)!
+        model.zeroGradients(); model.backward()
+        let gradFP32 = model.gradients.array
+        model.precision = .bf16
+        let lossBF16 = try model.forward(tokens: fx.tokens, targets: fx.targets, B: B, T: T)!
+        model.zeroGradients(); model.backward()
+        XCTAssertNotEqual(lossBF16, lossFP32, "bf16 path must actually run")
+        XCTAssertEqual(lossBF16, lossFP32, accuracy: 2e-2)
+        XCTAssertLessThan(relativeMaxError(model.gradients.array, gradFP32.map(Double.init)), 5e-2)
+        // A change of the master weights reaches the bf16 copy only through refresh.
+        let fc = model.layout.tensor(named: "h.0.mlp.c_fc.weight")!.offset
+        model.parameters[fc] += 1
+        let stale = try model.forward(tokens: fx.tokens, targets: fx.targets, B: B, T: T)!
+        XCTAssertEqual(stale, lossBF16)
+        model.refreshLowPrecisionWeights()
+        XCTAssertNotEqual(try model.forward(tokens: fx.tokens, targets: fx.targets, B: B, T: T)!, lossBF16)
+    }
+}

@@ -5,7 +5,7 @@
 import CrystallineCompute
 
 enum CrossEntropy {
-    static func logits(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, wte: UnsafePointer<Float>,
+    static func logits<W: GEMMElement>(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, wte: UnsafePointer<W>,
                        N: Int, C: Int, V: Int) {
         gemm(m: N, n: V, k: C, a: x, lda: C, b: wte, ldb: C, transB: .transposed, c: out, ldc: V)
     }
@@ -28,9 +28,9 @@ enum CrossEntropy {
 
     /// dlogits = (softmax − onehot)·gradScale and dx = dlogits·wte (both written, not added),
     /// then dwte += dlogitsᵀ·x.
-    static func backward(dx: UnsafeMutablePointer<Float>, dwte: UnsafeMutablePointer<Float>, dlogits: UnsafeMutablePointer<Float>,
+    static func backward<W: GEMMElement>(dx: UnsafeMutablePointer<Float>, dwte: UnsafeMutablePointer<Float>, dlogits: UnsafeMutablePointer<Float>,
                          logits: UnsafePointer<Float>, logPartition: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
-                         x: UnsafePointer<Float>, wte: UnsafePointer<Float>, gradScale: Float, N: Int, C: Int, V: Int) {
+                         x: UnsafePointer<Float>, wte: UnsafePointer<W>, gradScale: Float, N: Int, C: Int, V: Int) {
         let parts = N * V >= 1 << 14 ? ThreadPool.shared.threadCount : 1
         ThreadPool.shared.parallelFor(parts) { part, _ in
             for n in chunk(part, of: parts, count: N) {

@@ -2,8 +2,9 @@
 import CrystallineCompute
 
 enum Linear {
-    static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-                        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, N: Int, IC: Int, OC: Int) {
+    /// `weight` may be float32 or bfloat16 (mixed precision); products accumulate in float32.
+    static func forward<W: GEMMElement>(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
+                        weight: UnsafePointer<W>, bias: UnsafePointer<Float>?, N: Int, IC: Int, OC: Int) {
         if let bias {
             for n in 0..<N { (out + n * OC).update(from: bias, count: OC) }
         }
@@ -13,8 +14,8 @@ enum Linear {
     /// dinp (+)= dout·Wᵀ, dW += inpᵀ·dout, dbias += Σ_n dout. With `accumulateInput` false the
     /// input gradient is written, not added (it has no other contributor), which spares the
     /// caller from zeroing it.
-    static func backward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
-                         dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+    static func backward<W: GEMMElement>(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
+                         dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<W>,
                          N: Int, IC: Int, OC: Int, accumulateInput: Bool = true) {
         gemm(m: N, n: IC, k: OC, a: dout, lda: OC, b: weight, ldb: OC, transB: .transposed,
              c: dinp, ldc: IC, accumulate: accumulateInput)
