@@ -16,6 +16,9 @@ struct Bench: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            if !BuildFeatures.hasFusedMultiplyAdd {
+                Terminal.error("warning: this build has no FMA code generation (\(BuildFeatures.simdName)); the kernels run ~150x slower. Build with `swift build -c release` on x86-64-v3 or aarch64.")
+            }
             let (gptConfig, B): (GPTConfig, Int)
             switch config {
             case "baby": (gptConfig, B) = (GPTConfig(vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128), 12)

@@ -22,7 +22,10 @@ enum Linear {
         gemm(m: IC, n: OC, k: N, a: inp, lda: IC, transA: .transposed, b: dout, ldb: OC,
              c: dweight, ldc: OC, accumulate: true)
         if let dbias {
-            for n in 0..<N { addInPlace(dbias, dout + n * OC, OC) }
+            // Column ranges per thread: no shared writes, fixed summation order.
+            parallelRanges(OC, granule: 8, minimumParallel: N * OC >= 1 << 15 ? 1 : OC + 1) { cols in
+                for n in 0..<N { addInPlace(dbias + cols.lowerBound, dout + n * OC + cols.lowerBound, cols.count) }
+            }
         }
     }
 }
