@@ -26,7 +26,7 @@ public final class GPT {
     }
     private var weights16: UnsafeMutablePointer<BFloat16>?
 
-    /// Clock-angle distances between positions, [blockSize, blockSize] (angular bias only).
+    /// Distances D between positions for the attention bias, [blockSize, blockSize] (nil without one).
     let angularDistances: FloatBuffer?
     private var acts: ActivationSet?
     private var dActs: ActivationSet?
@@ -46,7 +46,11 @@ public final class GPT {
         gradients = FloatBuffer(count: layout.totalCount)
         tokens = .allocate(capacity: 1)
         targets = .allocate(capacity: 1)
-        angularDistances = config.attentionBias == .angular ? FloatBuffer(LatticeFeatures.angularDistances(blockSize: config.blockSize)) : nil
+        switch config.attentionBias {
+        case .none: angularDistances = nil
+        case .angular: angularDistances = FloatBuffer(LatticeFeatures.angularDistances(blockSize: config.blockSize))
+        case .linear: angularDistances = FloatBuffer(LatticeFeatures.linearDistances(blockSize: config.blockSize))
+        }
         var rng = Xoshiro256(seed: seed)
         let residualStd = 0.02 / (2.0 * Double(config.nLayer)).squareRoot()
         for t in layout.tensors {

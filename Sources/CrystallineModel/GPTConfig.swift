@@ -8,8 +8,9 @@
 public enum EmbeddingInit: String, Codable, CaseIterable, Sendable { case standard, lattice }
 /// Learned position table, or the fixed clock-lattice encoding (stored in the same table).
 public enum PositionalEncoding: String, Codable, CaseIterable, Sendable { case learned, lattice }
-/// Optional additive attention bias from clock-lattice geometry.
-public enum AttentionBias: String, Codable, CaseIterable, Sendable { case none, angular }
+/// Optional additive attention bias: `angular` uses clock-lattice geometry; `linear` is the
+/// ALiBi-style control (plain distance i − j), with the same learned slopes and range.
+public enum AttentionBias: String, Codable, CaseIterable, Sendable { case none, angular, linear }
 
 /// Storage precision of the weight matrices in the matrix products (see `GPT.precision`).
 public enum Precision: String, Codable, CaseIterable, Sendable { case fp32, bf16 }

@@ -56,6 +56,14 @@ public enum LatticeFeatures {
         return d
     }
 
+    /// The control for the angular bias: D[i][j] = π·|i − j|/T, the same range [0, π] but
+    /// monotone in distance, as in ALiBi.
+    public static func linearDistances(blockSize T: Int) -> [Float] {
+        var d = [Float](repeating: 0, count: T * T)
+        for i in 0..<T { for j in 0..<T { d[i * T + j] = Float(Double.pi * Double(abs(i - j)) / Double(T)) } }
+        return d
+    }
+
     /// Initial per-head slopes: a geometric sequence as in ALiBi, stretched so that the largest
     /// distance (π) of the first head costs about T/4 in logit units.
     public static func initialSlopes(heads: Int, blockSize T: Int) -> [Float] {

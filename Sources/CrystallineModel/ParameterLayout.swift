@@ -59,7 +59,7 @@ public struct ParameterLayout: Sendable {
             o.fcBias = add(p + "mlp.c_fc.bias", [4 * C])
             o.fcProjWeight = add(p + "mlp.c_proj.weight", [4 * C, C], decays: true)
             o.fcProjBias = add(p + "mlp.c_proj.bias", [C])
-            if config.attentionBias == .angular { o.latticeSlope = add(p + "attn.lattice_slope", [config.nHead]) }
+            if config.attentionBias != .none { o.latticeSlope = add(p + "attn.lattice_slope", [config.nHead]) }
             layers.append(o)
         }
         self.layers = layers

@@ -13,6 +13,9 @@ public struct ExperimentVariant: Sendable {
         ExperimentVariant(name: "lattice positions") { $0.positional = .lattice },
         ExperimentVariant(name: "angular attention bias") { $0.attentionBias = .angular },
         ExperimentVariant(name: "ulam vocab order") { $0.vocabOrder = .ulam },
+        // Control: the same learned-slope bias over plain distance |i − j| (ALiBi-like), to tell
+        // whether the lattice geometry or any distance bias is what matters.
+        ExperimentVariant(name: "linear-distance bias (control)") { $0.attentionBias = .linear },
         ExperimentVariant(name: "all crystalline") {
             $0.embeddingInit = .lattice; $0.positional = .lattice; $0.attentionBias = .angular; $0.vocabOrder = .ulam
         },
@@ -41,6 +44,13 @@ public enum CrystallineExperiment {
                 c.sampleTokens = 0
                 c.out = outputRoot.appendingPathComponent("\(v.name.replacingOccurrences(of: " ", with: "-"))-seed\(seed)").path
                 v.apply(&c)
+                // A finished run of the same settings is reused (the experiment can be extended
+                // with new variants or seeds without retraining the rest).
+                if let done = finishedRun(at: URL(fileURLWithPath: c.out), variant: v.name, seed: seed, steps: c.maxSteps) {
+                    runs.append(done)
+                    progress(done)
+                    continue
+                }
                 let trainer = try Trainer(config: c)
                 var curve: [(Int, Double)] = []
                 let summary = try trainer.run { if case .evaluated(let step, let val, _) = $0 { curve.append((step, val)) } }
@@ -51,6 +61,22 @@ public enum CrystallineExperiment {
             }
         }
         return runs
+    }
+
+    /// Reads a completed run back from its metrics.jsonl (nil unless it reached `steps`).
+    static func finishedRun(at dir: URL, variant: String, seed: UInt64, steps: Int) -> ExperimentRun? {
+        guard let text = try? String(contentsOf: dir.appendingPathComponent("metrics.jsonl"), encoding: .utf8) else { return nil }
+        var curve: [(Int, Double)] = []
+        var lastStep = 0, seconds = 0.0
+        for line in text.split(separator: "\n") {
+            guard let o = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], let step = o["step"] as? Int else { continue }
+            lastStep = step
+            seconds = o["elapsed_s"] as? Double ?? seconds
+            if let v = o["val_loss"] as? Double { curve.append((step, v)) }
+        }
+        guard lastStep == steps, let final = curve.last, final.0 == steps else { return nil }
+        return ExperimentRun(variant: variant, seed: seed, finalValLoss: final.1, bestValLoss: curve.map(\.1).min()!,
+                             curve: curve, seconds: seconds)
     }
 
     /// Markdown table: final val loss mean ± std over seeds, and the mean first evaluation step

@@ -28,7 +28,7 @@ struct Train: ParsableCommand {
     @Option(help: "Dropout probability (training only).") var dropout: Float?
     @Option(help: "Token embedding init: standard or lattice (the corrected clock-lattice formula).") var embeddingInit: EmbeddingInit?
     @Option(help: "Positions: learned, or lattice (fixed clock-lattice encoding).") var positional: PositionalEncoding?
-    @Option(help: "Attention bias: none, or angular (learned per-head slope × clock-angle distance).") var attentionBias: AttentionBias?
+    @Option(help: "Attention bias: none, angular (learned per-head slope × clock-angle distance) or linear (the same over |i − j|, an ALiBi-like control).") var attentionBias: AttentionBias?
     @Option(help: "Token ids: standard, or ulam (Ulam-spiral locality of frequency rank).") var vocabOrder: VocabOrder?
     @Option(help: "Sequences per micro-batch.") var batchSize: Int?
     @Option(help: "Micro-batches accumulated per optimizer step.") var gradAccum: Int?
