@@ -50,7 +50,7 @@ let package = Package(
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fast),
         // Shared test helpers (the PyTorch reference fixture loader).
-        .target(name: "TestSupport", dependencies: ["CrystallineModel"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CrystallineModel", "CrystallineCompute"], path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["CrystallineCompute"]),
         .testTarget(name: "ModelTests", dependencies: ["CrystallineModel", "CrystallineLattice", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["CrystallineTokenizers"]),

@@ -80,7 +80,7 @@ def bench(name, compile_model, steps, warmup):
     tps = B * T / (ms / 1000)
     out = dict(config=name, mode="torch.compile" if compile_model else "eager", threads=torch.get_num_threads(),
                ms_per_step=ms, tokens_per_s=tps, gflops=flops_per_token(cfg, n_params) * tps / 1e9,
-               torch=torch.__version__)
+               torch=torch.__version__, isa=torch.backends.cpu.get_cpu_capability())
     out["generate_tokens_per_s"] = generate_speed(cfg) if not compile_model else None
     return out
 

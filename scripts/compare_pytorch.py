@@ -9,8 +9,8 @@ import argparse, json, os, statistics, subprocess, sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-def run_json(cmd):
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+def run_json(cmd, env=None):
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True, env=env).stdout
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 def main():
@@ -19,7 +19,13 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--torch-isa", choices=["native", "avx2"], default="native",
+                    help="avx2: keep PyTorch (ATen and oneDNN) on AVX2 kernels, as on an AVX2-only machine; "
+                         "cllm is always built for x86-64-v3 (AVX2 + FMA)")
     a = ap.parse_args()
+    torch_env = dict(os.environ)
+    if a.torch_isa == "avx2":
+        torch_env.update(ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2")
     cllm = os.path.join(ROOT, ".build", "release", "cllm")
     if not os.path.exists(cllm):
         sys.exit("build first: swift build -c release")
@@ -27,13 +33,13 @@ def main():
     for r in range(a.rounds):
         ours += run_json([cllm, "bench", "--config", a.config, "--steps", str(a.steps), "--json"])
         cmd = [sys.executable, "scripts/bench_pytorch.py", "--config", a.config, "--steps", str(a.steps)]
-        for row in run_json(cmd + (["--compile"] if a.compile else [])):
+        for row in run_json(cmd + (["--compile"] if a.compile else []), env=torch_env):
             (compiled if row.get("mode") == "torch.compile" else eager).append(row)
         print(f"round {r + 1}/{a.rounds}: cllm {ours[-1]['tokens_per_s']:.0f} tok/s, "
               f"pytorch eager {eager[-1]['tokens_per_s']:.0f} tok/s"
               + (f", compiled {compiled[-1].get('tokens_per_s', float('nan')):.0f} tok/s" if compiled else ""), flush=True)
     med = lambda rows, k: statistics.median([x[k] for x in rows if x.get(k) is not None]) if any(x.get(k) is not None for x in rows) else None
-    print(f"\nconfig {a.config}, {a.rounds} rounds, medians")
+    print(f"\nconfig {a.config}, {a.rounds} rounds, medians; PyTorch ISA: {a.torch_isa}")
     print(f"{'':24}{'ms/step':>10}{'tokens/s':>12}{'GFLOP/s':>10}{'gen tok/s':>12}")
     rows = [("cllm", ours), ("pytorch eager", eager)] + ([("pytorch torch.compile", compiled)] if compiled else [])
     for name, data in rows:

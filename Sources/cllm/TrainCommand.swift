@@ -60,8 +60,21 @@ struct Train: ParsableCommand {
     @Flag(help: "Report per-tensor weight/gradient norms, max |grad|, nonzero fraction and update/weight ratio.")
     var diagnostics = false
 
+    /// The flags that may change when a run is resumed: length, evaluation and logging.
+    func applyRunSettings(to c: inout TrainingConfig) {
+        if let maxSteps { c.maxSteps = maxSteps; c.epochs = nil }
+        if let epochs { c.epochs = epochs }
+        if let evalInterval { c.evalInterval = evalInterval }
+        if let evalIters { c.evalIters = evalIters }
+        if let patience { c.patience = patience }
+        if let logInterval { c.logInterval = logInterval }
+        if let sampleTokens { c.sampleTokens = sampleTokens }
+        if diagnostics { c.diagnostics = true }
+    }
+
     /// Applies every flag the user gave.
     func apply(to c: inout TrainingConfig) {
+        applyRunSettings(to: &c)
         if let corpus { c.corpus = corpus }
         if let val { c.val = val }
         if let tokenizer { c.tokenizer = tokenizer }
@@ -80,8 +93,6 @@ struct Train: ParsableCommand {
         if let lr { c.lr = lr }
         if let minLR { c.minLR = minLR }
         if let warmupSteps { c.warmupSteps = warmupSteps }
-        if let maxSteps { c.maxSteps = maxSteps; c.epochs = nil }
-        if let epochs { c.epochs = epochs }
         if let scheduler { c.scheduler = scheduler }
         if let stepSize { c.stepSize = stepSize }
         if let stepFactor { c.stepFactor = stepFactor }
@@ -94,14 +105,8 @@ struct Train: ParsableCommand {
         if let beta2 { c.beta2 = beta2 }
         if let gradClip { c.gradClip = gradClip }
         if let precision { c.precision = precision }
-        if let evalInterval { c.evalInterval = evalInterval }
-        if let evalIters { c.evalIters = evalIters }
-        if let patience { c.patience = patience }
-        if let logInterval { c.logInterval = logInterval }
         if let seed { c.seed = seed }
         if let out { c.out = out }
-        if let sampleTokens { c.sampleTokens = sampleTokens }
-        if diagnostics { c.diagnostics = true }
     }
 
     func run() throws {
@@ -110,16 +115,7 @@ struct Train: ParsableCommand {
             let trainer: Trainer
             if resume {
                 let dir = URL(fileURLWithPath: out ?? TrainingConfig().out)
-                trainer = try Trainer.resume(from: dir, adjust: { c in
-                    if let maxSteps { c.maxSteps = maxSteps; c.epochs = nil }
-                    if let epochs { c.epochs = epochs }
-                    if let evalInterval { c.evalInterval = evalInterval }
-                    if let evalIters { c.evalIters = evalIters }
-                    if let patience { c.patience = patience }
-                    if let logInterval { c.logInterval = logInterval }
-                    if let sampleTokens { c.sampleTokens = sampleTokens }
-                    if diagnostics { c.diagnostics = true }
-                }, log: { print($0) })
+                trainer = try Trainer.resume(from: dir, adjust: applyRunSettings, log: { print($0) })
             } else {
                 var c = TrainingConfig()
                 if let config { c = try TrainingConfig.load(from: URL(fileURLWithPath: config)) }

@@ -1,5 +1,6 @@
 import Foundation
 import CrystallineModel
+import CrystallineCompute
 
 /// The PyTorch reference written by scripts/make_reference.py.
 public struct ReferenceFixture: Decodable {
@@ -43,4 +44,35 @@ public func relativeMaxError(_ a: [Float], _ b: [Double]) -> Double {
     var worst = 0.0, scale = 0.0
     for i in 0..<a.count { worst = max(worst, abs(Double(a[i]) - b[i])); scale = max(scale, abs(b[i])) }
     return worst / max(scale, 1e-30)
+}
+
+/// Whole-model gradient check: runs one training forward/backward on the batch (dropout masks
+/// held fixed by restoring `dropoutSeed` before every pass), then compares the analytic gradient
+/// at `probes` with central differences of step `h`. Returns the largest error relative to the
+/// largest gradient magnitude, and each probe's (numeric, analytic) pair for checks that need a
+/// per-entry scale (a tensor whose gradients are small next to the largest one).
+public func wholeModelGradientError(_ model: GPT, tokens: [Int32], targets: [Int32], B: Int, T: Int,
+                                    probes: [Int], dropoutSeed: Xoshiro256 = Xoshiro256(seed: 9), h: Float = 1e-2)
+    -> (error: Double, gradient: [Float], pairs: [Int: (numeric: Double, analytic: Double)]) {
+    func loss() -> Double {
+        model.dropoutRNG = dropoutSeed
+        return Double(try! model.forward(tokens: tokens, targets: targets, B: B, T: T, training: true)!)
+    }
+    _ = loss()
+    model.zeroGradients()
+    model.backward()
+    let analytic = model.gradients.array
+    let scale = analytic.map { abs(Double($0)) }.max()!
+    var worst = 0.0
+    var pairs: [Int: (numeric: Double, analytic: Double)] = [:]
+    for i in probes {
+        let saved = model.parameters[i]
+        model.parameters[i] = saved + h; let up = loss()
+        model.parameters[i] = saved - h; let down = loss()
+        model.parameters[i] = saved
+        let numeric = (up - down) / Double(2 * h)
+        pairs[i] = (numeric, Double(analytic[i]))
+        worst = max(worst, abs(numeric - Double(analytic[i])) / scale)
+    }
+    return (worst, analytic, pairs)
 }
