@@ -82,7 +82,27 @@ def main():
     except ImportError as e:
         skip("tokenizers ids", f"{e.name} not installed")
 
-    # 3. GGUF
+    # 3. The other way: a GPT-2 saved by transformers (random weights, our tokenizer.json) loads in cllm.
+    try:
+        import shutil, torch
+        from transformers import GPT2Config, GPT2LMHeadModel
+        cfg = json.load(open(os.path.join(model, "config.json")))
+        foreign = os.path.join(work, "hf-made")
+        torch.manual_seed(0)
+        hf = GPT2LMHeadModel(GPT2Config(vocab_size=cfg["vocab_size"], n_positions=cfg["n_positions"], n_embd=48,
+                                        n_layer=2, n_head=3, activation_function="gelu_new",
+                                        bos_token_id=0, eos_token_id=0)).eval()
+        hf.save_pretrained(foreign, safe_serialization=True)
+        shutil.copy(os.path.join(model, "tokenizer.json"), foreign)
+        ours = json.loads(cllm("logits", "--model", foreign, "--text", TEXT))
+        with torch.no_grad():
+            theirs = hf(torch.tensor([ours["ids"]])).logits[0]
+        diff = (theirs - torch.tensor(ours["logits"])).abs().max().item()
+        check("import: transformers-saved GPT-2 runs in cllm", diff <= 1e-4, f"max abs diff {diff:.2e}")
+    except ImportError as e:
+        skip("import from transformers", f"{e.name} not installed")
+
+    # 4. GGUF
     try:
         import numpy as np
         from gguf import GGUFReader
