@@ -37,7 +37,7 @@ public struct Sampler {
         if probs.count != n { probs = [Float](repeating: 0, count: n); order = Array(0..<n) }
         let invT = 1 / options.temperature
         for i in 0..<n { probs[i] = logits[i] * invT }
-        probs.withUnsafeMutableBufferPointer { softmaxInPlace($0.baseAddress!, n) }
+        _ = probs.withUnsafeMutableBufferPointer { softmaxInPlace($0.baseAddress!, n) }
         for i in 0..<n { order[i] = i }
         order.sort { probs[$0] > probs[$1] || (probs[$0] == probs[$1] && $0 < $1) }
         var keep = n

@@ -323,7 +323,7 @@ final class MetricsLog {
     private let encoder = JSONEncoder()
 
     init(url: URL) throws {
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         handle = try FileHandle(forWritingTo: url)
         try handle.seekToEnd()
         encoder.outputFormatting = [.sortedKeys]
@@ -338,7 +338,7 @@ final class MetricsLog {
     func appendDiagnostics(step: Int, _ stats: [TensorDiagnostics], directory: URL) throws {
         struct Line: Encodable { let step: Int; let tensors: [TensorDiagnostics] }
         let url = directory.appendingPathComponent("diagnostics.jsonl")
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         let h = try FileHandle(forWritingTo: url)
         try h.seekToEnd()
         try h.write(contentsOf: encoder.encode(Line(step: step, tensors: stats)) + Data("\n".utf8))
