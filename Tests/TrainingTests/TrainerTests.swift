@@ -188,3 +188,32 @@ final class CrystallineTrainingTests: XCTestCase {
         XCTAssertEqual(ulam.dataset.train.count, plain.dataset.train.count)
     }
 }
+
+final class DiagnosticsTests: XCTestCase {
+    /// --diagnostics reports every tensor; with a healthy step each one has gradients and moves.
+    func testDiagnosticsCoverEveryTensor() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("run"))
+        c.diagnostics = true
+        c.maxSteps = 1
+        var reported: [TensorDiagnostics] = []
+        let trainer = try Trainer(config: c)
+        try trainer.run { if case .diagnostics(_, let stats) = $0 { reported = stats } }
+        XCTAssertEqual(reported.map(\.name), trainer.model.layout.tensors.map(\.name))
+        for s in reported {
+            XCTAssertGreaterThan(s.gradNorm, 0, s.name)
+            XCTAssertGreaterThan(s.maxAbsGrad, 0, s.name)
+            XCTAssertGreaterThan(s.nonzeroGradFraction, 0, s.name)
+            XCTAssertGreaterThan(s.weightNorm, 0, s.name)
+            XCTAssertGreaterThan(s.updateRatio, 0, "\(s.name) did not move")
+            // Biases start at zero, so their first update is their whole value (ratio 1);
+            // weight matrices move by a small fraction.
+            if s.name.hasSuffix("_attn.weight") || s.name.hasSuffix("c_fc.weight") { XCTAssertLessThan(s.updateRatio, 0.1, s.name) }
+        }
+        let lines = try String(contentsOf: dir.appendingPathComponent("run/diagnostics.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(lines.count, 1)
+        XCTAssertTrue(lines[0].contains("\"update_ratio\""))
+        XCTAssertFalse(TensorDiagnostics.table(reported).isEmpty)
+    }
+}
