@@ -23,7 +23,7 @@ let cFast: [CSetting] = [.unsafeFlags(simdFlags.filter { $0 != "-Xcc" })]
 
 let package = Package(
     name: "Crystalline",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],  // Synchronization.Atomic
     products: [
         .executable(name: "cllm", targets: ["cllm"]),
         .library(name: "CrystallineModel", targets: ["CrystallineModel"]),
