@@ -107,7 +107,7 @@ public enum ModelDirectory {
         }
         let hf = dir.appendingPathComponent(HuggingFaceTokenizer.fileName)
         guard FileManager.default.fileExists(atPath: hf.path) else {
-            throw TrainingError.checkpoint("\(dir.path) has neither \(TokenizerFile.fileName) nor tokenizer.json")
+            throw TrainingError.modelDirectory("\(dir.path) has neither \(TokenizerFile.fileName) nor tokenizer.json")
         }
         return try HuggingFaceTokenizer.read(hf)
     }
@@ -115,7 +115,7 @@ public enum ModelDirectory {
     /// Loads a model directory: config, weights, tokenizer.
     public static func load(from dir: URL) throws -> (model: GPT, tokenizer: any Tokenizer, info: ModelInfo?) {
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(weightsFile).path) else {
-            throw TrainingError.checkpoint("\(dir.path) is not a model directory (no \(weightsFile))")
+            throw TrainingError.modelDirectory("\(dir.path) is not a model directory (no \(weightsFile))")
         }
         let (config, info) = try readConfig(from: dir)
         var inference = config
@@ -124,7 +124,7 @@ public enum ModelDirectory {
         try loadWeights(into: model, from: dir.appendingPathComponent(weightsFile))
         let tokenizer = try loadTokenizer(from: dir)
         guard tokenizer.vocabSize <= config.vocabSize else {
-            throw TrainingError.checkpoint("tokenizer has \(tokenizer.vocabSize) tokens but the model only \(config.vocabSize)")
+            throw TrainingError.modelDirectory("tokenizer has \(tokenizer.vocabSize) tokens but the model only \(config.vocabSize)")
         }
         return (model, tokenizer, info)
     }

@@ -54,7 +54,7 @@ public struct ModelStore {
         let dir = root.appendingPathComponent(name)
         guard !name.contains("/"), name != "..", name != ".",
               FileManager.default.fileExists(atPath: dir.appendingPathComponent(ModelDirectory.weightsFile).path) else {
-            throw TrainingError.checkpoint("no model named '\(name)' in \(root.path)")
+            throw TrainingError.modelDirectory("no model named '\(name)' in \(root.path)")
         }
         try FileManager.default.removeItem(at: dir)
     }

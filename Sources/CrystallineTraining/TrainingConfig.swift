@@ -129,6 +129,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     case corpus(String)
     case nonFiniteLoss(step: Int, loss: Float)
     case checkpoint(String)
+    case modelDirectory(String)
 
     public var description: String {
         switch self {
@@ -136,6 +137,7 @@ public enum TrainingError: Error, CustomStringConvertible {
         case .corpus(let s): return s
         case .nonFiniteLoss(let step, let loss): return "loss became \(loss) at step \(step); stopped without saving the broken weights (the last checkpoint and best model are intact). Try a lower --lr or --grad-clip."
         case .checkpoint(let s): return "checkpoint: \(s)"
+        case .modelDirectory(let s): return "model: \(s)"
         }
     }
 }

@@ -49,6 +49,7 @@ struct Generate: ParsableCommand {
         try reportingErrors {
             let (gpt, tokenizer, _) = try model.load()
             let options = SamplingOptions(temperature: temperature, topK: topK > 0 ? topK : nil, topP: topP < 1 ? topP : nil)
+            _ = try tokenizer.encode(prompt)  // fail before printing anything if the prompt cannot be encoded
             print(prompt, terminator: "")
             _ = try generateText(model: gpt, tokenizer: tokenizer, prompt: prompt, maxTokens: maxTokens, options: options, seed: seed) {
                 print($0, terminator: ""); fflush(stdout)
