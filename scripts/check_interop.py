@@ -5,9 +5,10 @@
    on the same ids (max abs diff <= 1e-4).
 2. tokenizers: Tokenizer.from_file(DIR/tokenizer.json) encodes a text with odd Unicode to
    exactly the ids of `cllm tokenize`.
-3. gguf: `cllm export --gguf` (f32 and f16) reads back with the gguf package: architecture,
-   tensor names, shapes and values; llama-cpp-python, if installed, loads it and its logits
-   are compared too.
+3. import: a GPT-2 saved by transformers' save_pretrained loads and runs in cllm (same logits).
+4. gguf: `cllm export --gguf` (f32 and f16) reads back with the gguf package: architecture,
+   tensor names, shapes and values; llama-cpp-python, if installed, loads it, and its logits
+   and tokenizer ids are compared with cllm's.
 
 Needs: pip install torch transformers tokenizers safetensors gguf  (each missing one is skipped
 with a message). Usage: swift build -c release && python3 scripts/check_interop.py [--model DIR]
@@ -133,6 +134,8 @@ def main():
             llm.eval(ours["ids"])
             diff = float(np.abs(np.array(llm.scores[: len(ours["ids"])]) - np.array(ours["logits"])).max())
             check("llama-cpp-python logits", diff <= 1e-3, f"max abs diff {diff:.2e}")
+            ids = llm.tokenize(TEXT.encode("utf-8"), add_bos=False, special=False)
+            check("llama-cpp-python tokenizer ids", ids[: len(ours["ids"])] == ours["ids"], f"{len(ids)} ids")
         except ImportError:
             skip("llama-cpp-python", "not installed (pip install llama-cpp-python builds llama.cpp from source)")
     except ImportError as e:
