@@ -19,6 +19,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--compile", action="store_true")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="cllm's --precision")
     ap.add_argument("--torch-isa", choices=["native", "avx2"], default="native",
                     help="avx2: keep PyTorch (ATen and oneDNN) on AVX2 kernels, as on an AVX2-only machine; "
                          "cllm is always built for x86-64-v3 (AVX2 + FMA)")
@@ -31,7 +32,7 @@ def main():
         sys.exit("build first: swift build -c release")
     ours, eager, compiled = [], [], []
     for r in range(a.rounds):
-        ours += run_json([cllm, "bench", "--config", a.config, "--steps", str(a.steps), "--json"])
+        ours += run_json([cllm, "bench", "--config", a.config, "--steps", str(a.steps), "--json", "--precision", a.precision])
         cmd = [sys.executable, "scripts/bench_pytorch.py", "--config", a.config, "--steps", str(a.steps)]
         for row in run_json(cmd + (["--compile"] if a.compile else []), env=torch_env):
             (compiled if row.get("mode") == "torch.compile" else eager).append(row)

@@ -25,6 +25,8 @@ public final class GPT {
         }
     }
     private var weights16: UnsafeMutablePointer<BFloat16>?
+    /// The bfloat16 copy of the parameters (nil unless `precision == .bf16`).
+    var lowPrecisionWeights: UnsafePointer<BFloat16>? { weights16.map { UnsafePointer($0) } }
 
     /// Distances D between positions for the attention bias, [blockSize, blockSize] (nil without one).
     let angularDistances: FloatBuffer?

@@ -53,6 +53,16 @@ public final class InferenceSession {
     }
 
     private func compute(token: Int32, at pos: Int) {
+        // Generation is memory-bound (every weight is read once per token): with bf16 weights
+        // the products stream half the bytes.
+        if model.precision == .bf16, let w = model.lowPrecisionWeights {
+            compute(token: token, at: pos, weights: w)
+        } else {
+            compute(token: token, at: pos, weights: UnsafePointer(model.parameters.pointer))
+        }
+    }
+
+    private func compute<W: GEMMElement>(token: Int32, at pos: Int, weights w: UnsafePointer<W>) {
         let c = model.config, C = c.nEmbd, NH = c.nHead, hs = C / NH, T = c.blockSize
         let lay = model.layout, p = model.parameters.pointer
         let x = self.x.pointer, ln = self.ln.pointer, qkv = self.qkv.pointer, atty = self.atty.pointer
@@ -62,7 +72,7 @@ public final class InferenceSession {
         let scale = 1 / Float(hs).squareRoot()
         for (l, o) in lay.layers.enumerated() {
             layerNorm(ln, x, p + o.ln1Weight, p + o.ln1Bias, C, c.layerNormEpsilon)
-            matVec(qkv, ln, p + o.qkvWeight, p + o.qkvBias, C, 3 * C)
+            matVec(qkv, ln, w + o.qkvWeight, p + o.qkvBias, C, 3 * C)
             let kc = kCache.pointer + l * T * C, vc = vCache.pointer + l * T * C
             (kc + pos * C).update(from: qkv + C, count: C)
             (vc + pos * C).update(from: qkv + 2 * C, count: C)
@@ -78,24 +88,31 @@ public final class InferenceSession {
                 y.update(repeating: 0, count: hs)
                 for t2 in 0...pos { axpy(y, scores[t2], vc + t2 * C + h * hs, hs) }
             }
-            matVec(tmp.pointer, atty, p + o.attnProjWeight, p + o.attnProjBias, C, C)
+            matVec(tmp.pointer, atty, w + o.attnProjWeight, p + o.attnProjBias, C, C)
             addInPlace(x, tmp.pointer, C)
             layerNorm(ln, x, p + o.ln2Weight, p + o.ln2Bias, C, c.layerNormEpsilon)
-            matVec(fc, ln, p + o.fcWeight, p + o.fcBias, C, 4 * C)
+            matVec(fc, ln, w + o.fcWeight, p + o.fcBias, C, 4 * C)
             GELU.forward(out: fcg, inp: fc, count: 4 * C)
-            matVec(tmp.pointer, fcg, p + o.fcProjWeight, p + o.fcProjBias, 4 * C, C)
+            matVec(tmp.pointer, fcg, w + o.fcProjWeight, p + o.fcProjBias, 4 * C, C)
             addInPlace(x, tmp.pointer, C)
         }
         layerNorm(ln, x, p + lay.lnfWeight, p + lay.lnfBias, C, c.layerNormEpsilon)
-        let wte = p + lay.wte, out = logitsBuffer.pointer, V = c.vocabSize
+        // The tied LM head reads the same weight storage as the batched forward.
+        let out = logitsBuffer.pointer, V = c.vocabSize
         let parts = V * C >= 1 << 16 ? ThreadPool.shared.threadCount : 1
         ThreadPool.shared.parallelFor(parts) { part, _ in
-            for v in chunk(part, of: parts, count: V) { out[v] = dot(ln, wte + v * C, C) }
+            if W.self == Float.self {
+                let wte = UnsafeRawPointer(w + lay.wte).assumingMemoryBound(to: Float.self)
+                for v in chunk(part, of: parts, count: V) { out[v] = dot(ln, wte + v * C, C) }
+            } else {
+                let wte = UnsafeRawPointer(w + lay.wte).assumingMemoryBound(to: UInt16.self)
+                for v in chunk(part, of: parts, count: V) { out[v] = dotBF16(ln, wte + v * C, C) }
+            }
         }
     }
 
     /// y[OC] = x[IC]·W[IC,OC] + b, streaming W row by row (memory-bound; split over columns).
-    private func matVec(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+    private func matVec<W: GEMMElement>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<W>,
                         _ b: UnsafePointer<Float>, _ IC: Int, _ OC: Int) {
         let parts = IC * OC >= 1 << 16 ? ThreadPool.shared.threadCount : 1
         ThreadPool.shared.parallelFor(parts) { part, _ in
@@ -103,7 +120,13 @@ public final class InferenceSession {
             if cols.isEmpty { return }
             let y0 = y + cols.lowerBound, n = cols.count
             y0.update(from: b + cols.lowerBound, count: n)
-            for i in 0..<IC { axpy(y0, x[i], w + i * OC + cols.lowerBound, n) }
+            if W.self == Float.self {
+                let wf = UnsafeRawPointer(w).assumingMemoryBound(to: Float.self)
+                for i in 0..<IC { axpy(y0, x[i], wf + i * OC + cols.lowerBound, n) }
+            } else {
+                let wb = UnsafeRawPointer(w).assumingMemoryBound(to: UInt16.self)
+                for i in 0..<IC { axpyBF16(y0, x[i], wb + i * OC + cols.lowerBound, n) }
+            }
         }
     }
 

@@ -68,6 +68,25 @@ final class InferenceTests: XCTestCase {
 }
 
 final class MixedPrecisionTests: XCTestCase {
+    /// With bf16 weights the KV-cached session reads the same bf16 copy as the batched forward.
+    func testBF16CachedGenerationMatchesBF16Forward() throws {
+        let fx = try ReferenceFixture.load()
+        let model = try fx.makeModel()
+        model.precision = .bf16
+        let T = fx.config.block_size, V = fx.config.vocab_size
+        let sequence = Array(fx.tokens[0..<T])
+        try model.forward(tokens: sequence, targets: nil, B: 1, T: T)
+        let full = Array(model.lastLogits)
+        let session = InferenceSession(model: model)
+        for t in 0..<T {
+            try session.step(sequence[t])
+            for v in 0..<V { XCTAssertEqual(session.logits[v], full[t * V + v], accuracy: 1e-4 * max(1, abs(full[t * V + v]))) }
+        }
+        model.precision = .fp32
+        try model.forward(tokens: sequence, targets: nil, B: 1, T: T)
+        XCTAssertNotEqual(Array(model.lastLogits), full, "the bf16 session must not silently use fp32 weights")
+    }
+
     func testBFloat16Rounding() {
         XCTAssertEqual(BFloat16(1).floatValue, 1)
         XCTAssertEqual(BFloat16(-2.5).floatValue, -2.5)
