@@ -44,8 +44,8 @@ extension Tokenizer {
     public func decode(_ ids: [Int32]) -> String { String(decoding: decodeBytes(ids), as: UTF8.self) }
 }
 
-/// Validates UTF-8 and returns the text, or the offset of the first invalid byte.
-func validatedText(_ bytes: [UInt8]) throws -> String {
+/// Validates UTF-8 and returns the text; throws `invalidUTF8` with the offset of the first bad byte.
+public func validatedText(_ bytes: [UInt8]) throws -> String {
     var iterator = bytes.makeIterator()
     var decoder = UTF8()
     var offset = 0

@@ -38,7 +38,7 @@ public struct Corpus {
             }
             if data.isEmpty { corpus.skipped.append((full, "empty")); continue }
             let bytes = [UInt8](data)
-            if bytes.contains(0) || !isValidUTF8(bytes) {
+            if bytes.contains(0) || (try? validatedText(bytes)) == nil {
                 corpus.skipped.append((full, "binary (not UTF-8 text)")); continue
             }
             if !corpus.bytes.isEmpty { corpus.bytes.append(0x0A) }
@@ -50,15 +50,30 @@ public struct Corpus {
     }
 }
 
-func isValidUTF8(_ bytes: [UInt8]) -> Bool {
-    var it = bytes.makeIterator()
-    var decoder = UTF8()
-    while true {
-        switch decoder.decode(&it) {
-        case .scalarValue: continue
-        case .emptyInput: return true
-        case .error: return false
+/// A corpus turned into a tokenizer and train/validation token streams: the one path that both
+/// `cllm train` and `cllm prepare` take.
+public struct EncodedCorpus {
+    public var tokenizer: any Tokenizer
+    public var train: [Int32]
+    public var val: [Int32]
+    public var source: Corpus
+
+    /// The tokenizer is built from the corpus (plus the validation corpus for char and word,
+    /// whose vocabularies must cover it; BPE merges are learned from training text only). Without
+    /// a validation corpus the last `valFraction` of the tokens is held out, as in nanoGPT.
+    public static func build(corpus path: String, val valPath: String?, kind: TokenizerKind, vocabSize: Int?,
+                             valFraction: Double) throws -> EncodedCorpus {
+        let corpus = try Corpus.load(path)
+        let valCorpus = try valPath.map { try Corpus.load($0) }
+        var vocabText = corpus.bytes
+        if let v = valCorpus, kind != .bpe { vocabText += [0x0A] + v.bytes }
+        let tokenizer = try trainTokenizer(kind: kind, corpus: vocabText, vocabSize: vocabSize)
+        let tokens = try tokenizer.encode(corpus.bytes)
+        if let v = valCorpus {
+            return EncodedCorpus(tokenizer: tokenizer, train: tokens, val: try tokenizer.encode(v.bytes), source: corpus)
         }
+        let (train, val) = TokenDataset.split(tokens, valFraction: valFraction)
+        return EncodedCorpus(tokenizer: tokenizer, train: train, val: val, source: corpus)
     }
 }
 
@@ -69,8 +84,14 @@ public struct TokenDataset {
 
     /// Splits one stream: the first (1 − valFraction) for training, the rest for validation (nanoGPT).
     public init(tokens: [Int32], valFraction: Double, blockSize: Int) throws {
+        let (train, val) = Self.split(tokens, valFraction: valFraction)
+        try self.init(train: train, val: val, blockSize: blockSize)
+    }
+
+    /// The first (1 − valFraction) of the stream, and the rest.
+    public static func split(_ tokens: [Int32], valFraction: Double) -> (train: [Int32], val: [Int32]) {
         let cut = Int(Double(tokens.count) * (1 - valFraction))
-        try self.init(train: Array(tokens[..<cut]), val: Array(tokens[cut...]), blockSize: blockSize)
+        return (Array(tokens[..<cut]), Array(tokens[cut...]))
     }
 
     public init(train: [Int32], val: [Int32], blockSize: Int) throws {

@@ -72,20 +72,8 @@ public enum PreparedData {
 
     public static func prepare(corpus: String, val: String?, kind: TokenizerKind, vocabSize: Int?, valFraction: Double,
                                out: URL) throws -> (tokenizer: any Tokenizer, train: Int, val: Int) {
-        let text = try Corpus.load(corpus)
-        let valText = try val.map { try Corpus.load($0) }
-        var vocabText = text.bytes
-        if let v = valText, kind != .bpe { vocabText += [0x0A] + v.bytes }
-        let tokenizer = try trainTokenizer(kind: kind, corpus: vocabText, vocabSize: vocabSize)
-        let tokens = try tokenizer.encode(text.bytes)
-        let trainTokens: [Int32], valTokens: [Int32]
-        if let v = valText {
-            trainTokens = tokens
-            valTokens = try tokenizer.encode(v.bytes)
-        } else {
-            let cut = Int(Double(tokens.count) * (1 - valFraction))
-            trainTokens = Array(tokens[..<cut]); valTokens = Array(tokens[cut...])
-        }
+        let encoded = try EncodedCorpus.build(corpus: corpus, val: val, kind: kind, vocabSize: vocabSize, valFraction: valFraction)
+        let (tokenizer, trainTokens, valTokens) = (encoded.tokenizer, encoded.train, encoded.val)
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         try TokenShard.write(trainTokens, to: out.appendingPathComponent("train.bin"))
         try TokenShard.write(valTokens, to: out.appendingPathComponent("val.bin"))

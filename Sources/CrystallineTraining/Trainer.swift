@@ -83,19 +83,12 @@ public final class Trainer {
                                        val: try TokenShard.read(dir.appendingPathComponent("val.bin")), blockSize: config.blockSize)
             log("data: prepared shards in \(config.corpus) (\(tokenizer.kind.rawValue), vocab \(tokenizer.vocabSize)); train \(dataset.train.count), val \(dataset.val.count) tokens")
         } else {
-            let corpus = try Corpus.load(config.corpus)
-            for s in corpus.skipped { log("note: skipped \(s.path) (\(s.reason))") }
-            let valCorpus = try config.val.map { try Corpus.load($0) }
-            var vocabText = corpus.bytes
-            if let v = valCorpus, config.tokenizer != .bpe { vocabText += [0x0A] + v.bytes }
-            tokenizer = try trainTokenizer(kind: config.tokenizer, corpus: vocabText, vocabSize: config.vocabSize)
-            let trainTokens = try tokenizer.encode(corpus.bytes)
-            if let v = valCorpus {
-                dataset = try TokenDataset(train: trainTokens, val: try tokenizer.encode(v.bytes), blockSize: config.blockSize)
-            } else {
-                dataset = try TokenDataset(tokens: trainTokens, valFraction: config.valFraction, blockSize: config.blockSize)
-            }
-            log("corpus: \(corpus.files.count) file(s), \(corpus.bytes.count) bytes -> \(trainTokens.count) tokens (\(config.tokenizer.rawValue), vocab \(tokenizer.vocabSize)); train \(dataset.train.count), val \(dataset.val.count)")
+            let encoded = try EncodedCorpus.build(corpus: config.corpus, val: config.val, kind: config.tokenizer,
+                                                  vocabSize: config.vocabSize, valFraction: config.valFraction)
+            for s in encoded.source.skipped { log("note: skipped \(s.path) (\(s.reason))") }
+            tokenizer = encoded.tokenizer
+            dataset = try TokenDataset(train: encoded.train, val: encoded.val, blockSize: config.blockSize)
+            log("corpus: \(encoded.source.files.count) file(s), \(encoded.source.bytes.count) bytes -> \(encoded.train.count + encoded.val.count) tokens (\(config.tokenizer.rawValue), vocab \(tokenizer.vocabSize)); train \(dataset.train.count), val \(dataset.val.count)")
         }
         if config.vocabOrder == .ulam {
             (tokenizer, dataset) = try Self.ulamOrder(tokenizer, dataset, blockSize: config.blockSize)
