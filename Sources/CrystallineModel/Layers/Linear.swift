@@ -17,10 +17,24 @@ enum Linear {
     static func backward<W: GEMMElement>(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
                          dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<W>,
                          N: Int, IC: Int, OC: Int, accumulateInput: Bool = true) {
-        gemm(m: N, n: IC, k: OC, a: dout, lda: OC, b: weight, ldb: OC, transB: .transposed,
-             c: dinp, ldc: IC, accumulate: accumulateInput)
-        gemm(m: IC, n: OC, k: N, a: inp, lda: IC, transA: .transposed, b: dout, ldb: OC,
-             c: dweight, ldc: OC, accumulate: true)
+        let inputGradient = { (worker: Int?) in
+            gemm(m: N, n: IC, k: OC, a: dout, lda: OC, b: weight, ldb: OC, transB: .transposed,
+                 c: dinp, ldc: IC, accumulate: accumulateInput, worker: worker)
+        }
+        let weightGradient = { (worker: Int?) in
+            gemm(m: IC, n: OC, k: N, a: inp, lda: IC, transA: .transposed, b: dout, ldb: OC,
+                 c: dweight, ldc: OC, accumulate: true, worker: worker)
+        }
+        if ThreadPool.shared.threadCount == 2 && N * IC * OC >= 1 << 18 {
+            // Two cores: the two products are independent and equal in work, so each runs whole
+            // on its own core (no duplicated packing, no split of small matrices).
+            ThreadPool.shared.parallelFor(2) { task, worker in
+                if task == 0 { inputGradient(worker) } else { weightGradient(worker) }
+            }
+        } else {
+            inputGradient(nil)
+            weightGradient(nil)
+        }
         if let dbias {
             // Column ranges per thread: no shared writes, fixed summation order.
             parallelRanges(OC, granule: 8, minimumParallel: N * OC >= 1 << 15 ? 1 : OC + 1) { cols in
