@@ -46,7 +46,7 @@ let package = Package(
                 dependencies: ["CrystallineModel", "CrystallineTokenizers", "CrystallineFormats", "CrystallineCompute", "CrystallineLattice"],
                 swiftSettings: fast),
         .executableTarget(name: "cllm",
-                dependencies: ["CrystallineTraining", "CrystallineLattice", .product(name: "BigInt", package: "BigInt"),
+                dependencies: ["CrystallineTraining", "CrystallineLattice", "CrystallineFormats", .product(name: "BigInt", package: "BigInt"),
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fast),
         // Shared test helpers (the PyTorch reference fixture loader).

@@ -2,6 +2,7 @@
 import ArgumentParser
 import BigInt
 import Foundation
+import CrystallineFormats
 import CrystallineLattice
 
 struct Lattice: ParsableCommand {
@@ -58,6 +59,7 @@ struct Lattice: ParsableCommand {
         @Option(help: "Side of the square drawn (numbers 1…size²).") var size = 9
         @Option(help: "Coordinates of one number.") var number: Int?
         @Option(help: "Write an SVG of the spiral with the primes marked.") var svg: String?
+        @Option(help: "Write a PNG of the spiral with the primes marked.") var png: String?
         func run() throws {
             if let number { let c = UlamSpiral.coordinates(number); print("\(number) -> (\(c.x), \(c.y))") }
             if number == nil && size <= 15 {
@@ -70,6 +72,7 @@ struct Lattice: ParsableCommand {
                 }
             }
             if let svg { try LatticeDrawing.ulamSVG(size: size).write(toFile: svg, atomically: true, encoding: .utf8); print("wrote \(svg)") }
+            if let png { try AtomicFile.write(LatticeDrawing.ulamPNG(size: size), to: URL(fileURLWithPath: png)); print("wrote \(png)") }
         }
     }
 
@@ -122,6 +125,24 @@ enum LatticeDrawing {
         }
         out += "<rect x=\"\(h * cell)\" y=\"\(h * cell)\" width=\"\(cell)\" height=\"\(cell)\" fill=\"#e74c3c\"/>\n</svg>\n"
         return out
+    }
+
+    /// The spiral as a PNG: primes dark blue, 1 red, one square of `cell` pixels per number.
+    static func ulamPNG(size: Int) -> Data {
+        let cell = max(1, min(8, 800 / max(size, 1))), h = size / 2, w = size * cell
+        var rgb = [UInt8](repeating: 255, count: w * w * 3)
+        for y in stride(from: h, through: -h, by: -1) {
+            for x in -h...h {
+                let n = UlamSpiral.number(x: x, y: y)
+                let color: [UInt8]? = n == 1 ? [231, 76, 60] : (Primes.isPrime(n) ? [31, 58, 147] : nil)
+                guard let color else { continue }
+                for dy in 0..<cell { for dx in 0..<cell {
+                    let i = (((h - y) * cell + dy) * w + (x + h) * cell + dx) * 3
+                    rgb[i] = color[0]; rgb[i + 1] = color[1]; rgb[i + 2] = color[2]
+                } }
+            }
+        }
+        return PNG.encode(width: w, height: w, rgb: rgb)
     }
 
     static func clockSVG(count: Int) -> String {
