@@ -130,14 +130,10 @@ public final class InferenceSession {
         }
     }
 
+    /// One row through the same LayerNorm kernel the batched forward uses.
     private func layerNorm(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                            _ b: UnsafePointer<Float>, _ C: Int, _ eps: Float) {
-        var m: Float = 0
-        for i in 0..<C { m += x[i] }
-        m /= Float(C)
-        var v: Float = 0
-        for i in 0..<C { let d = x[i] - m; v += d * d }
-        let s = 1 / (v / Float(C) + eps).squareRoot()
-        for i in 0..<C { y[i] = (x[i] - m) * s * w[i] + b[i] }
+        var mean: Float = 0, rstd: Float = 0
+        LayerNorm.forward(out: y, mean: &mean, rstd: &rstd, inp: x, weight: w, bias: b, N: 1, C: C, eps: eps)
     }
 }

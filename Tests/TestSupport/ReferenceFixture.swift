@@ -76,3 +76,23 @@ public func wholeModelGradientError(_ model: GPT, tokens: [Int32], targets: [Int
     }
     return (worst, analytic, pairs)
 }
+
+/// Runs `sequence` once through the batched forward and once token by token through a
+/// KV-cached session; returns the largest |cached − full| / max(1, |full|), the largest absolute
+/// difference, and the full logits.
+public func cachedVersusFullLogitsError(_ model: GPT, _ sequence: [Int32]) throws -> (worst: Float, worstAbsolute: Float, full: [Float]) {
+    try model.forward(tokens: sequence, targets: nil, B: 1, T: sequence.count)
+    let full = Array(model.lastLogits)
+    let V = model.config.vocabSize
+    let session = InferenceSession(model: model)
+    var worst: Float = 0, worstAbsolute: Float = 0
+    for (t, token) in sequence.enumerated() {
+        try session.step(token)
+        for v in 0..<V {
+            let d = abs(session.logits[v] - full[t * V + v])
+            worst = max(worst, d / max(1, abs(full[t * V + v])))
+            worstAbsolute = max(worstAbsolute, d)
+        }
+    }
+    return (worst, worstAbsolute, full)
+}
