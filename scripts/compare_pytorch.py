@@ -20,19 +20,21 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="cllm's --precision")
-    ap.add_argument("--torch-isa", choices=["native", "avx2"], default="native",
-                    help="avx2: keep PyTorch (ATen and oneDNN) on AVX2 kernels, as on an AVX2-only machine; "
-                         "cllm is always built for x86-64-v3 (AVX2 + FMA)")
+    ap.add_argument("--isa", choices=["native", "avx2"], default="native",
+                    help="native: each side uses the widest SIMD this CPU has (AVX-512 where present); "
+                         "avx2: hold both to AVX2 + FMA, as on an AVX2-only machine (PyTorch through "
+                         "ATEN_CPU_CAPABILITY/ONEDNN_MAX_CPU_ISA, cllm through CLLM_GEMM_KERNEL=simd8)")
     a = ap.parse_args()
-    torch_env = dict(os.environ)
-    if a.torch_isa == "avx2":
+    torch_env, cllm_env = dict(os.environ), dict(os.environ)
+    if a.isa == "avx2":
         torch_env.update(ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2")
+        cllm_env.update(CLLM_GEMM_KERNEL="simd8")
     cllm = os.path.join(ROOT, ".build", "release", "cllm")
     if not os.path.exists(cllm):
         sys.exit("build first: swift build -c release")
     ours, eager, compiled = [], [], []
     for r in range(a.rounds):
-        ours += run_json([cllm, "bench", "--config", a.config, "--steps", str(a.steps), "--json", "--precision", a.precision])
+        ours += run_json([cllm, "bench", "--config", a.config, "--steps", str(a.steps), "--json", "--precision", a.precision], env=cllm_env)
         cmd = [sys.executable, "scripts/bench_pytorch.py", "--config", a.config, "--steps", str(a.steps)]
         for row in run_json(cmd + (["--compile"] if a.compile else []), env=torch_env):
             (compiled if row.get("mode") == "torch.compile" else eager).append(row)
@@ -40,7 +42,7 @@ def main():
               f"pytorch eager {eager[-1]['tokens_per_s']:.0f} tok/s"
               + (f", compiled {compiled[-1].get('tokens_per_s', float('nan')):.0f} tok/s" if compiled else ""), flush=True)
     med = lambda rows, k: statistics.median([x[k] for x in rows if x.get(k) is not None]) if any(x.get(k) is not None for x in rows) else None
-    print(f"\nconfig {a.config}, {a.rounds} rounds, medians; PyTorch ISA: {a.torch_isa}")
+    print(f"\nconfig {a.config}, {a.rounds} rounds, medians; ISA: {a.isa} (cllm kernel: {ours[-1].get('simd')})")
     print(f"{'':24}{'ms/step':>10}{'tokens/s':>12}{'GFLOP/s':>10}{'gen tok/s':>12}")
     rows = [("cllm", ours), ("pytorch eager", eager)] + ([("pytorch torch.compile", compiled)] if compiled else [])
     for name, data in rows:

@@ -1,10 +1,15 @@
 // Packed single-precision matrix multiply (Goto/BLIS design) for the three products backprop
 // needs: A·B (forward), A·Bᵀ (input gradient), Aᵀ·B (weight gradient).
 //
-// A and B are packed into MR-row and NR-column panels so that one 6×16 micro-kernel (twelve
-// SIMD8 accumulators, FMA) serves every transpose combination. Blocks are sized for the caches
-// of a typical x86 core (KC×NR of B in L1, MC×KC of A in L2). Work is split over the shared
-// ThreadPool along the larger output dimension; each thread packs into its own scratch.
+// A and B are packed into MR-row and NR-column panels so that one micro-kernel serves every
+// transpose combination: 6×16 (twelve SIMD8 accumulators, FMA) in portable Swift, or 6×32
+// (twelve 16-lane zmm accumulators) in C where the CPU has AVX-512 (chosen at run time, see
+// `GEMMKernel`). Blocks are sized for the caches of a typical x86 core (KC×NR of B in L1,
+// MC×KC of A in L2). Work is split over the shared ThreadPool along the larger output
+// dimension; each thread packs into its own scratch.
+import CAVX512Kernels
+import CCPUFeatures
+import Foundation
 
 /// An element type the B operand may be stored in; the arithmetic is always float32.
 public protocol GEMMElement { var floatValue: Float { get } }
@@ -28,8 +33,44 @@ public struct BFloat16: GEMMElement, Equatable, Sendable {
 public enum Transpose: Sendable { case none, transposed }
 
 public enum GEMMBlocking {
-    public static let mr = 6, nr = 16
+    public static let mr = 6
     public static let kc = 256, mc = 120, nc = 1024
+}
+
+/// The micro-kernel a product runs on.
+///
+/// The build targets x86-64-v3 (AVX2 + FMA) so that it runs on any recent x86 machine; where
+/// the CPU also has AVX-512 (checked at run time with CPUID/XGETBV), the 512-bit kernel does
+/// twice the work per instruction. `CLLM_GEMM_KERNEL=simd8` forces the portable kernel, e.g. to
+/// compare with a library held to AVX2.
+public enum GEMMKernel: String, Sendable, CaseIterable {
+    /// 6×16 tile of SIMD8<Float> accumulators, in Swift (AVX2+FMA on x86, NEON on aarch64).
+    case simd8
+    /// 6×32 tile of 16-lane accumulators, in C with AVX-512F intrinsics.
+    case avx512
+
+    /// Columns per packed B panel (the tile width).
+    public var panelWidth: Int { self == .avx512 ? 32 : 16 }
+    /// Float lanes per register: the FMA width the peak of this kernel is measured with.
+    public var lanes: Int { self == .avx512 ? 16 : 8 }
+    /// The kernels this CPU can run.
+    public static let available: [GEMMKernel] = cllm_cpu_has_avx512() != 0 ? [.simd8, .avx512] : [.simd8]
+    /// The kernel every product uses unless told otherwise: the widest available, unless the
+    /// environment variable `CLLM_GEMM_KERNEL` names another available one.
+    public static let active: GEMMKernel = {
+        if let name = ProcessInfo.processInfo.environment["CLLM_GEMM_KERNEL"],
+           let chosen = GEMMKernel(rawValue: name.lowercased()), available.contains(chosen) {
+            return chosen
+        }
+        return available.last!
+    }()
+    /// Name for reports: the ISA the kernel's instructions use.
+    public var isaName: String {
+        switch self {
+        case .avx512: return "AVX-512"
+        case .simd8: return cllm_compiled_with_fma() != 0 ? String(cString: cllm_compiled_simd_name()) : "portable (no FMA)"
+        }
+    }
 }
 
 /// Per-thread packing buffers, allocated once per pool thread and reused for every call.
@@ -37,8 +78,11 @@ final class PackScratch: @unchecked Sendable {
     let a: UnsafeMutablePointer<Float>
     let b: UnsafeMutablePointer<Float>
     init() {
-        a = .allocate(capacity: GEMMBlocking.mc * GEMMBlocking.kc)
-        b = .allocate(capacity: GEMMBlocking.kc * GEMMBlocking.nc)
+        // Cache-line aligned: a 64-byte zmm load that straddles two lines costs two loads.
+        a = UnsafeMutableRawPointer.allocate(byteCount: 4 * GEMMBlocking.mc * GEMMBlocking.kc, alignment: 64)
+            .bindMemory(to: Float.self, capacity: GEMMBlocking.mc * GEMMBlocking.kc)
+        b = UnsafeMutableRawPointer.allocate(byteCount: 4 * GEMMBlocking.kc * GEMMBlocking.nc, alignment: 64)
+            .bindMemory(to: Float.self, capacity: GEMMBlocking.kc * GEMMBlocking.nc)
     }
     static let perThread: [PackScratch] = (0..<ThreadPool.shared.threadCount).map { _ in PackScratch() }
 }
@@ -51,11 +95,12 @@ final class PackScratch: @unchecked Sendable {
 ///   - accumulate: add into C instead of overwriting it.
 ///   - worker: when called from inside a `ThreadPool` task, that task's worker index; the
 ///     product then runs on the calling thread with that worker's packing scratch.
+///   - kernel: the micro-kernel; the default is the fastest this CPU runs.
 public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                  a: UnsafePointer<Float>, lda: Int, transA: Transpose = .none,
                  b: UnsafePointer<BElement>, ldb: Int, transB: Transpose = .none,
                  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false,
-                 worker: Int? = nil) {
+                 worker: Int? = nil, kernel: GEMMKernel = .active) {
     if m == 0 || n == 0 { return }
     if k == 0 {
         if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
@@ -68,7 +113,7 @@ public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
     let parts = (worker == nil && flops > 400_000) ? pool.threadCount : 1
     if parts == 1 {
         gemmSerial(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, csB: csB,
-                   c: c, ldc: ldc, accumulate: accumulate, scratch: PackScratch.perThread[worker ?? 0])
+                   c: c, ldc: ldc, accumulate: accumulate, scratch: PackScratch.perThread[worker ?? 0], kernel: kernel)
         return
     }
     // Split the larger output dimension; keep chunks aligned to the micro-tile.
@@ -80,13 +125,13 @@ public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
             if r.isEmpty { return }
             gemmSerial(m: r.count, n: n, k: k, a: a + r.lowerBound * rsA, rsA: rsA, csA: csA,
                        b: b, rsB: rsB, csB: csB, c: c + r.lowerBound * ldc, ldc: ldc,
-                       accumulate: accumulate, scratch: scratch)
+                       accumulate: accumulate, scratch: scratch, kernel: kernel)
         } else {
-            let r = chunk(part, of: parts, count: n, granule: GEMMBlocking.nr)
+            let r = chunk(part, of: parts, count: n, granule: kernel.panelWidth)
             if r.isEmpty { return }
             gemmSerial(m: m, n: r.count, k: k, a: a, rsA: rsA, csA: csA,
                        b: b + r.lowerBound * csB, rsB: rsB, csB: csB, c: c + r.lowerBound, ldc: ldc,
-                       accumulate: accumulate, scratch: scratch)
+                       accumulate: accumulate, scratch: scratch, kernel: kernel)
         }
     }
 }
@@ -94,15 +139,16 @@ public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
 func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                 a: UnsafePointer<Float>, rsA: Int, csA: Int,
                 b: UnsafePointer<BElement>, rsB: Int, csB: Int,
-                c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: PackScratch) {
-    let MR = GEMMBlocking.mr, NR = GEMMBlocking.nr
+                c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: PackScratch,
+                kernel: GEMMKernel) {
+    let MR = GEMMBlocking.mr, NR = kernel.panelWidth
     var jc = 0
     while jc < n {
         let nc = min(GEMMBlocking.nc, n - jc)
         var pc = 0
         while pc < k {
             let kc = min(GEMMBlocking.kc, k - pc)
-            packB(kc: kc, nc: nc, b: b + pc * rsB + jc * csB, rsB: rsB, csB: csB, into: scratch.b)
+            packB(kc: kc, nc: nc, panelWidth: NR, b: b + pc * rsB + jc * csB, rsB: rsB, csB: csB, into: scratch.b)
             let add = accumulate || pc > 0
             var ic = 0
             while ic < m {
@@ -117,7 +163,9 @@ func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                         let mr = min(MR, mc - ir)
                         let ap = UnsafePointer(scratch.a + ir * kc)
                         let cp = c + (ic + ir) * ldc + jc + jr
-                        if mr == MR && nr == NR {
+                        if kernel == .avx512 {
+                            cllm_sgemm_6x32_avx512(kc, ap, bp, cp, ldc, add ? 1 : 0, Int32(mr), Int32(nr))
+                        } else if mr == MR && nr == NR {
                             microKernel6x16(kc: kc, a: ap, b: bp, c: cp, ldc: ldc, accumulate: add)
                         } else {
                             microKernelEdge(kc: kc, a: ap, b: bp, c: cp, ldc: ldc, rows: mr, cols: nr, accumulate: add)

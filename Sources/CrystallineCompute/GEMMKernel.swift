@@ -1,7 +1,7 @@
 // The GEMM micro-kernel and the packing routines that feed it.
 //
-// Packed A: panels of 6 rows, laid out k-major (a[p*6 + r]); packed B: panels of 16 columns,
-// k-major (b[p*16 + c]). Panels past the matrix edge are zero-padded, so the kernel never branches.
+// Packed A: panels of 6 rows, laid out k-major (a[p*6 + r]); packed B: panels of NR columns
+// (16 for the SIMD8 kernel, 32 for the AVX-512 one), k-major (b[p*NR + c]). Panels past the matrix edge are zero-padded, so the kernel never branches.
 
 /// C[6×16] (+)= Apanel[6×kc] · Bpanel[kc×16]; twelve accumulators stay in registers.
 @inline(__always)
@@ -77,30 +77,32 @@ func packA(mc: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, into d
     }
 }
 
-/// Packs a kc×nc block of B (element (p,j) at b[p*rsB + j*csB]) into 16-column panels,
-/// widening bfloat16 to float on the way (the micro-kernel always works in float32).
+/// Packs a kc×nc block of B (element (p,j) at b[p*rsB + j*csB]) into `panelWidth`-column
+/// panels, widening bfloat16 to float on the way (the micro-kernel always works in float32).
 @inline(__always)
-func packB<T: GEMMElement>(kc: Int, nc: Int, b: UnsafePointer<T>, rsB: Int, csB: Int, into dst: UnsafeMutablePointer<Float>) {
+func packB<T: GEMMElement>(kc: Int, nc: Int, panelWidth NR: Int, b: UnsafePointer<T>, rsB: Int, csB: Int,
+                           into dst: UnsafeMutablePointer<Float>) {
     if T.self == Float.self {
-        packB(kc: kc, nc: nc, b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self), rsB: rsB, csB: csB, into: dst)
+        packB(kc: kc, nc: nc, panelWidth: NR, b: UnsafeRawPointer(b).assumingMemoryBound(to: Float.self),
+              rsB: rsB, csB: csB, into: dst)
         return
     }
-    let NR = GEMMBlocking.nr
     var out = dst
     var j = 0
     while j < nc {
         let cols = min(NR, nc - j)
         for p in 0..<kc {
             for c in 0..<NR { out[c] = c < cols ? b[p * rsB + (j + c) * csB].floatValue : 0 }
-            out += 16
+            out += NR
         }
         j += NR
     }
 }
 
-/// Packs a kc×nc block of B (element (p,j) at b[p*rsB + j*csB]) into 16-column panels.
-func packB(kc: Int, nc: Int, b: UnsafePointer<Float>, rsB: Int, csB: Int, into dst: UnsafeMutablePointer<Float>) {
-    let NR = GEMMBlocking.nr
+/// Packs a kc×nc block of B (element (p,j) at b[p*rsB + j*csB]) into `panelWidth`-column panels
+/// (a multiple of 8).
+func packB(kc: Int, nc: Int, panelWidth NR: Int, b: UnsafePointer<Float>, rsB: Int, csB: Int,
+           into dst: UnsafeMutablePointer<Float>) {
     var out = dst
     var j = 0
     while j < nc {
@@ -108,14 +110,15 @@ func packB(kc: Int, nc: Int, b: UnsafePointer<Float>, rsB: Int, csB: Int, into d
         if cols == NR && csB == 1 {
             for p in 0..<kc {
                 let src = b + p * rsB + j
-                store8(load8(src), out); store8(load8(src + 8), out + 8)
-                out += 16
+                var c = 0
+                while c < NR { store8(load8(src + c), out + c); c += 8 }
+                out += NR
             }
         } else if csB == 1 {
             for p in 0..<kc {
                 let src = b + p * rsB + j
                 for c in 0..<NR { out[c] = c < cols ? src[c] : 0 }
-                out += 16
+                out += NR
             }
         } else {
             // B read transposed: column j of op(B) is row j of storage, contiguous in p.
@@ -123,13 +126,13 @@ func packB(kc: Int, nc: Int, b: UnsafePointer<Float>, rsB: Int, csB: Int, into d
                 if c < cols {
                     let src = b + (j + c) * csB
                     var o = out + c
-                    for p in 0..<kc { o.pointee = src[p * rsB]; o += 16 }
+                    for p in 0..<kc { o.pointee = src[p * rsB]; o += NR }
                 } else {
                     var o = out + c
-                    for _ in 0..<kc { o.pointee = 0; o += 16 }
+                    for _ in 0..<kc { o.pointee = 0; o += NR }
                 }
             }
-            out += 16 * kc
+            out += NR * kc
         }
         j += NR
     }

@@ -1,26 +1,30 @@
 // Micro-benchmarks of the machine itself: the FMA peak and GEMM throughput at given shapes.
+import CAVX512Kernels
 import Foundation
 
 public enum MachineBenchmark {
-    /// Peak single-precision GFLOP/s of `threads` cores: twelve independent SIMD8 FMA chains per
-    /// thread, no memory traffic (the same register shape as the GEMM micro-kernel).
-    public static func peakGFLOPS(threads: Int, seconds: Double = 0.2) -> Double {
+    /// Peak single-precision GFLOP/s of `threads` cores with the given kernel's registers: twelve
+    /// independent FMA chains per thread (SIMD8 or 16-lane zmm), no memory traffic (the same
+    /// register shape as the GEMM micro-kernel).
+    public static func peakGFLOPS(threads: Int, kernel: GEMMKernel = .active) -> Double {
         let pool = ThreadPool.shared
         let parts = min(threads, pool.threadCount)
         let iterations = 2_000_000
         var best = 0.0
         for _ in 0..<3 {
             let start = DispatchTime.now().uptimeNanoseconds
-            pool.parallelFor(parts) { _, _ in blackHole(fmaChains(iterations)) }
+            pool.parallelFor(parts) { _, _ in
+                blackHole(kernel == .avx512 ? cllm_fma_chains_avx512(iterations) : fmaChains(iterations))
+            }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            best = max(best, Double(parts * iterations * 12 * 16) / elapsed / 1e9)
+            best = max(best, Double(parts * iterations * 12 * 2 * kernel.lanes) / elapsed / 1e9)
         }
         return best
     }
 
     /// Median GFLOP/s of C = op(A)·op(B) at m×n×k, on the whole pool or (singleThread) one core.
     public static func gemmGFLOPS(m: Int, n: Int, k: Int, transA: Transpose, transB: Transpose,
-                                  singleThread: Bool, repeats: Int = 15) -> Double {
+                                  singleThread: Bool, repeats: Int = 15, kernel: GEMMKernel = .active) -> Double {
         let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k), b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
         let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
         defer { a.deallocate(); b.deallocate(); c.deallocate() }
@@ -30,7 +34,7 @@ public enum MachineBenchmark {
         for _ in 0..<(repeats + 2) {
             let start = DispatchTime.now().uptimeNanoseconds
             gemm(m: m, n: n, k: k, a: a, lda: transA == .none ? k : m, transA: transA,
-                 b: b, ldb: transB == .none ? n : k, transB: transB, c: c, ldc: n, worker: singleThread ? 0 : nil)
+                 b: b, ldb: transB == .none ? n : k, transB: transB, c: c, ldc: n, worker: singleThread ? 0 : nil, kernel: kernel)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         let median = times.dropFirst(2).sorted()[repeats / 2]

@@ -3,7 +3,6 @@ import ArgumentParser
 import Foundation
 import CrystallineCompute
 import CrystallineModel
-import CrystallineCompute
 import CrystallineTraining
 
 struct Bench: ParsableCommand {
@@ -32,14 +31,15 @@ struct Bench: ParsableCommand {
             if json {
                 let object: [String: Any] = ["config": config, "precision": precision.rawValue, "ms_per_step": result.msPerStep, "tokens_per_s": result.tokensPerSecond,
                                              "gflops": result.gflops, "generate_tokens_per_s": result.generateTokensPerSecond,
-                                             "threads": ThreadPool.shared.threadCount, "simd": BuildFeatures.simdName,
+                                             "threads": ThreadPool.shared.threadCount, "simd": GEMMKernel.active.isaName,
+                                             "gemm_kernel": GEMMKernel.active.rawValue,
                                              "peak_gflops": peakAll, "peak_gflops_1core": peak1,
                                              "percent_of_peak": 100 * result.gflops / peakAll]
                 print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
             } else {
                 print(String(format: "%@: %.2f ms/step (median of %d), %@ tokens/s, %.1f GFLOP/s (%.0f%% of the %.0f GFLOP/s peak); generation %.0f tokens/s [%@, %d threads]",
                              config, result.msPerStep, steps, Terminal.thousands(result.tokensPerSecond), result.gflops,
-                             100 * result.gflops / peakAll, peakAll, result.generateTokensPerSecond, BuildFeatures.simdName,
+                             100 * result.gflops / peakAll, peakAll, result.generateTokensPerSecond, GEMMKernel.active.isaName,
                              ThreadPool.shared.threadCount))
             }
         }
@@ -49,7 +49,8 @@ struct Bench: ParsableCommand {
 /// GFLOP/s of the three products at the model's linear-layer shapes (N = B·T rows).
 func printGEMMTable(_ c: GPTConfig, batch: Int, peak1: Double, peakAll: Double) {
     let N = batch * c.blockSize, C = c.nEmbd
-    print(String(format: "peak: %.1f GFLOP/s on 1 core, %.1f on %d (12 FMA chains, no memory)", peak1, peakAll, ThreadPool.shared.threadCount))
+    print(String(format: "peak: %.1f GFLOP/s on 1 core, %.1f on %d (12 %@ FMA chains, no memory)", peak1, peakAll,
+                 ThreadPool.shared.threadCount, GEMMKernel.active.isaName))
     print("shape (layer)              form        1 core   %peak    all cores  %peak")
     let layers: [(String, Int, Int)] = [("qkv", C, 3 * C), ("attn proj", C, C), ("mlp fc", C, 4 * C), ("mlp proj", 4 * C, C)]
     for (name, IC, OC) in layers {

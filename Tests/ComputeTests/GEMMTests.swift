@@ -17,10 +17,16 @@ final class GEMMTests: XCTestCase {
         return c
     }
 
+    /// Every micro-kernel this CPU runs (the SIMD8 one always, the AVX-512 one where present).
     func testAllTransposeFormsMatchReference() {
+        for kernel in GEMMKernel.available { checkAllTransposeForms(kernel) }
+    }
+
+    func checkAllTransposeForms(_ kernel: GEMMKernel) {
         var rng = Xoshiro256(seed: 1)
-        // Shapes straddle every blocking edge: MR=6, NR=16, KC=256, MC=120, NC=1024.
-        let shapes = [(1, 1, 1), (7, 17, 5), (6, 16, 256), (13, 33, 300), (121, 40, 257), (64, 1030, 20), (200, 65, 128)]
+        // Shapes straddle every blocking edge: MR=6, NR=16 or 32, KC=256, MC=120, NC=1024.
+        let shapes = [(1, 1, 1), (7, 17, 5), (6, 16, 256), (6, 32, 256), (13, 33, 300), (121, 40, 257),
+                      (64, 1030, 20), (200, 65, 128), (130, 100, 7)]
         for (m, n, k) in shapes {
             for ta in [Transpose.none, .transposed] { for tb in [Transpose.none, .transposed] {
                 let a = (0..<(m * k)).map { _ in rng.nextFloat() * 2 - 1 }
@@ -31,13 +37,13 @@ final class GEMMTests: XCTestCase {
                     a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
                         gemm(m: m, n: n, k: k, a: ap.baseAddress!, lda: ta == .none ? k : m, transA: ta,
                              b: bp.baseAddress!, ldb: tb == .none ? n : k, transB: tb,
-                             c: cp.baseAddress!, ldc: n, accumulate: accumulate)
+                             c: cp.baseAddress!, ldc: n, accumulate: accumulate, kernel: kernel)
                     } } }
                     let ref = reference(m, n, k, a, ta, b, tb)
                     for i in 0..<(m * n) {
                         let expected = ref[i] + (accumulate ? Double(c0[i]) : 0)
                         XCTAssertEqual(Double(c[i]), expected, accuracy: 1e-4 * Double(k).squareRoot() + 1e-5,
-                                       "m\(m) n\(n) k\(k) \(ta) \(tb) acc \(accumulate) at \(i)")
+                                       "\(kernel) m\(m) n\(n) k\(k) \(ta) \(tb) acc \(accumulate) at \(i)")
                         if abs(Double(c[i]) - expected) > 1e-3 { return }
                     }
                 }
