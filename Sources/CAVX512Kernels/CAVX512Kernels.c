@@ -19,20 +19,26 @@ int cllm_cpu_has_avx512(void) {
 
 #define K512 __attribute__((target("avx512f,fma")))
 
-K512 void cllm_sgemm_6x32_avx512(long kc, const float *a, const float *b, float *c, long ldc,
-                                 int accumulate, int rows, int cols) {
+/* The 6×32 tile. Row r of A at step p is a[r*rsA + p*csA]: packed panels have rsA = 1,
+   csA = 6; a row-major matrix read in place has rsA = lda, csA = 1. Both callers pass
+   constants or a fixed stride, so each specialisation keeps one index add per step. */
+static inline __attribute__((always_inline, target("avx512f,fma")))
+void kernel_6x32(long kc, const float *a, long rsA, long csA, const float *b, float *c, long ldc,
+                 int accumulate, int rows, int cols) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
     __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    for (long p = 0; p < kc; p++) {
-        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    const float *a0 = a, *a1 = a + rsA, *a2 = a + 2 * rsA, *a3 = a + 3 * rsA, *a4 = a + 4 * rsA, *a5 = a + 5 * rsA;
+    long idx = 0;
+    for (long p = 0; p < kc; p++, idx += csA) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
         __m512 av;
-        av = _mm512_set1_ps(a[0]); c00 = _mm512_fmadd_ps(av, b0, c00); c01 = _mm512_fmadd_ps(av, b1, c01);
-        av = _mm512_set1_ps(a[1]); c10 = _mm512_fmadd_ps(av, b0, c10); c11 = _mm512_fmadd_ps(av, b1, c11);
-        av = _mm512_set1_ps(a[2]); c20 = _mm512_fmadd_ps(av, b0, c20); c21 = _mm512_fmadd_ps(av, b1, c21);
-        av = _mm512_set1_ps(a[3]); c30 = _mm512_fmadd_ps(av, b0, c30); c31 = _mm512_fmadd_ps(av, b1, c31);
-        av = _mm512_set1_ps(a[4]); c40 = _mm512_fmadd_ps(av, b0, c40); c41 = _mm512_fmadd_ps(av, b1, c41);
-        av = _mm512_set1_ps(a[5]); c50 = _mm512_fmadd_ps(av, b0, c50); c51 = _mm512_fmadd_ps(av, b1, c51);
-        a += 6; b += 32;
+        av = _mm512_set1_ps(a0[idx]); c00 = _mm512_fmadd_ps(av, b0, c00); c01 = _mm512_fmadd_ps(av, b1, c01);
+        av = _mm512_set1_ps(a1[idx]); c10 = _mm512_fmadd_ps(av, b0, c10); c11 = _mm512_fmadd_ps(av, b1, c11);
+        av = _mm512_set1_ps(a2[idx]); c20 = _mm512_fmadd_ps(av, b0, c20); c21 = _mm512_fmadd_ps(av, b1, c21);
+        av = _mm512_set1_ps(a3[idx]); c30 = _mm512_fmadd_ps(av, b0, c30); c31 = _mm512_fmadd_ps(av, b1, c31);
+        av = _mm512_set1_ps(a4[idx]); c40 = _mm512_fmadd_ps(av, b0, c40); c41 = _mm512_fmadd_ps(av, b1, c41);
+        av = _mm512_set1_ps(a5[idx]); c50 = _mm512_fmadd_ps(av, b0, c50); c51 = _mm512_fmadd_ps(av, b1, c51);
+        b += 32;
     }
     __m512 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
     if (rows == 6 && cols == 32) {
@@ -58,6 +64,16 @@ K512 void cllm_sgemm_6x32_avx512(long kc, const float *a, const float *b, float 
     }
 }
 
+K512 void cllm_sgemm_6x32_avx512(long kc, const float *a, const float *b, float *c, long ldc,
+                                 int accumulate, int rows, int cols) {
+    kernel_6x32(kc, a, 1, 6, b, c, ldc, accumulate, rows, cols);
+}
+
+K512 void cllm_sgemm_6x32_rows_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc,
+                                      int accumulate, int cols) {
+    kernel_6x32(kc, a, lda, 1, b, c, ldc, accumulate, 6, cols);
+}
+
 K512 float cllm_fma_chains_avx512(long iterations) {
     __m512 a[12];
     for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps(1.0f);
@@ -80,6 +96,11 @@ int cllm_cpu_has_avx512(void) { return 0; }
 void cllm_sgemm_6x32_avx512(long kc, const float *a, const float *b, float *c, long ldc,
                             int accumulate, int rows, int cols) {
     (void)kc; (void)a; (void)b; (void)c; (void)ldc; (void)accumulate; (void)rows; (void)cols;
+    __builtin_trap();
+}
+void cllm_sgemm_6x32_rows_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc,
+                                 int accumulate, int cols) {
+    (void)kc; (void)a; (void)lda; (void)b; (void)c; (void)ldc; (void)accumulate; (void)cols;
     __builtin_trap();
 }
 float cllm_fma_chains_avx512(long iterations) { (void)iterations; __builtin_trap(); }

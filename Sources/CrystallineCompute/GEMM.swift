@@ -93,6 +93,7 @@ final class PackScratch: @unchecked Sendable {
 ///   - a: storage of A; if `transA == .none` it is m×k with row stride `lda`, otherwise k×m.
 ///   - b: storage of B; if `transB == .none` it is k×n with row stride `ldb`, otherwise n×k.
 ///   - accumulate: add into C instead of overwriting it.
+///   - bias: without `accumulate`, C = bias + op(A)·op(B), the n-vector added to every row.
 ///   - worker: when called from inside a `ThreadPool` task, that task's worker index; the
 ///     product then runs on the calling thread with that worker's packing scratch.
 ///   - kernel: the micro-kernel; the default is the fastest this CPU runs.
@@ -100,39 +101,56 @@ public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                  a: UnsafePointer<Float>, lda: Int, transA: Transpose = .none,
                  b: UnsafePointer<BElement>, ldb: Int, transB: Transpose = .none,
                  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false,
+                 bias: UnsafePointer<Float>? = nil,
                  worker: Int? = nil, kernel: GEMMKernel = .active) {
     if m == 0 || n == 0 { return }
     if k == 0 {
-        if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+        if !accumulate { fillRows(c, ldc: ldc, rows: 0..<m, columns: 0..<n, bias: bias) }
         return
     }
+    // With a bias, each thread first fills the rows/columns of C it owns with the bias and then
+    // accumulates into them: the fill is parallel and its lines are still in cache.
+    let seeded = !accumulate && bias != nil
     let (rsA, csA) = transA == .none ? (lda, 1) : (1, lda)
     let (rsB, csB) = transB == .none ? (ldb, 1) : (1, ldb)
     let pool = ThreadPool.shared
     let flops = 2 * m * n * k
     let parts = (worker == nil && flops > 400_000) ? pool.threadCount : 1
     if parts == 1 {
+        if seeded { fillRows(c, ldc: ldc, rows: 0..<m, columns: 0..<n, bias: bias) }
         gemmSerial(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, csB: csB,
-                   c: c, ldc: ldc, accumulate: accumulate, scratch: PackScratch.perThread[worker ?? 0], kernel: kernel)
+                   c: c, ldc: ldc, accumulate: accumulate || seeded, scratch: PackScratch.perThread[worker ?? 0], kernel: kernel)
         return
     }
-    // Split the larger output dimension; keep chunks aligned to the micro-tile.
+    // Split the larger output dimension; keep chunks aligned to the micro-tile. (Splitting
+    // columns whenever A is read in place, so that no thread packs B columns it does not use,
+    // measured slower at the baby shapes, where n is only 128 to 512.)
     let splitRows = m >= n
     pool.parallelFor(parts) { part, worker in
         let scratch = PackScratch.perThread[worker]
         if splitRows {
             let r = chunk(part, of: parts, count: m, granule: GEMMBlocking.mr)
             if r.isEmpty { return }
+            if seeded { fillRows(c, ldc: ldc, rows: r, columns: 0..<n, bias: bias) }
             gemmSerial(m: r.count, n: n, k: k, a: a + r.lowerBound * rsA, rsA: rsA, csA: csA,
                        b: b, rsB: rsB, csB: csB, c: c + r.lowerBound * ldc, ldc: ldc,
-                       accumulate: accumulate, scratch: scratch, kernel: kernel)
+                       accumulate: accumulate || seeded, scratch: scratch, kernel: kernel)
         } else {
             let r = chunk(part, of: parts, count: n, granule: kernel.panelWidth)
             if r.isEmpty { return }
+            if seeded { fillRows(c, ldc: ldc, rows: 0..<m, columns: r, bias: bias) }
             gemmSerial(m: m, n: r.count, k: k, a: a, rsA: rsA, csA: csA,
                        b: b + r.lowerBound * csB, rsB: rsB, csB: csB, c: c + r.lowerBound, ldc: ldc,
-                       accumulate: accumulate, scratch: scratch, kernel: kernel)
+                       accumulate: accumulate || seeded, scratch: scratch, kernel: kernel)
         }
+    }
+}
+
+/// C[rows, columns] = bias[columns] broadcast over the rows, or 0 without a bias.
+func fillRows(_ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Range<Int>, columns: Range<Int>, bias: UnsafePointer<Float>?) {
+    for i in rows {
+        let row = c + i * ldc + columns.lowerBound
+        if let bias { row.update(from: bias + columns.lowerBound, count: columns.count) } else { row.update(repeating: 0, count: columns.count) }
     }
 }
 
@@ -142,6 +160,10 @@ func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: PackScratch,
                 kernel: GEMMKernel) {
     let MR = GEMMBlocking.mr, NR = kernel.panelWidth
+    // A row-major A (csA == 1) is read in place by the micro-kernel, six rows at a time: only a
+    // partial panel at the bottom edge is packed (zero-padded). A transposed A is packed, since
+    // its rows would be strided gathers.
+    let inPlaceA = csA == 1
     var jc = 0
     while jc < n {
         let nc = min(GEMMBlocking.nc, n - jc)
@@ -153,7 +175,11 @@ func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
             var ic = 0
             while ic < m {
                 let mc = min(GEMMBlocking.mc, m - ic)
-                packA(mc: mc, kc: kc, a: a + ic * rsA + pc * csA, rsA: rsA, csA: csA, into: scratch.a)
+                let aBlock = a + ic * rsA + pc * csA
+                let fullPanels = inPlaceA ? mc / MR * MR : 0
+                if fullPanels < mc {
+                    packA(mc: mc - fullPanels, kc: kc, a: aBlock + fullPanels * rsA, rsA: rsA, csA: csA, into: scratch.a)
+                }
                 var jr = 0
                 while jr < nc {
                     let nr = min(NR, nc - jr)
@@ -161,14 +187,25 @@ func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                     var ir = 0
                     while ir < mc {
                         let mr = min(MR, mc - ir)
-                        let ap = UnsafePointer(scratch.a + ir * kc)
                         let cp = c + (ic + ir) * ldc + jc + jr
-                        if kernel == .avx512 {
-                            cllm_sgemm_6x32_avx512(kc, ap, bp, cp, ldc, add ? 1 : 0, Int32(mr), Int32(nr))
-                        } else if mr == MR && nr == NR {
-                            microKernel6x16(kc: kc, a: ap, b: bp, c: cp, ldc: ldc, accumulate: add)
+                        if ir < fullPanels {
+                            let ap = aBlock + ir * rsA
+                            if kernel == .avx512 {
+                                cllm_sgemm_6x32_rows_avx512(kc, ap, rsA, bp, cp, ldc, add ? 1 : 0, Int32(nr))
+                            } else if nr == NR {
+                                microKernel6x16Rows(kc: kc, a: ap, lda: rsA, b: bp, c: cp, ldc: ldc, accumulate: add)
+                            } else {
+                                microKernelEdge(kc: kc, a: ap, lda: rsA, b: bp, c: cp, ldc: ldc, rows: mr, cols: nr, accumulate: add)
+                            }
                         } else {
-                            microKernelEdge(kc: kc, a: ap, b: bp, c: cp, ldc: ldc, rows: mr, cols: nr, accumulate: add)
+                            let ap = UnsafePointer(scratch.a + (ir - fullPanels) * kc)
+                            if kernel == .avx512 {
+                                cllm_sgemm_6x32_avx512(kc, ap, bp, cp, ldc, add ? 1 : 0, Int32(mr), Int32(nr))
+                            } else if mr == MR && nr == NR {
+                                microKernel6x16Packed(kc: kc, a: ap, b: bp, c: cp, ldc: ldc, accumulate: add)
+                            } else {
+                                microKernelEdge(kc: kc, a: ap, b: bp, c: cp, ldc: ldc, rows: mr, cols: nr, accumulate: add)
+                            }
                         }
                         ir += MR
                     }

@@ -3,22 +3,26 @@
 // Packed A: panels of 6 rows, laid out k-major (a[p*6 + r]); packed B: panels of NR columns
 // (16 for the SIMD8 kernel, 32 for the AVX-512 one), k-major (b[p*NR + c]). Panels past the matrix edge are zero-padded, so the kernel never branches.
 
-/// C[6×16] (+)= Apanel[6×kc] · Bpanel[kc×16]; twelve accumulators stay in registers.
+/// C[6×16] (+)= A[6×kc] · Bpanel[kc×16]; twelve accumulators stay in registers. Row r of A at
+/// step p is a[r*rsA + p*csA]: packed panels have rsA = 1, csA = 6; a row-major matrix read in
+/// place has rsA = lda, csA = 1.
 @inline(__always)
-func microKernel6x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+func microKernel6x16(kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, b: UnsafePointer<Float>,
                      c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
     var c00 = Vec8(), c01 = Vec8(), c10 = Vec8(), c11 = Vec8(), c20 = Vec8(), c21 = Vec8()
     var c30 = Vec8(), c31 = Vec8(), c40 = Vec8(), c41 = Vec8(), c50 = Vec8(), c51 = Vec8()
-    var ap = a, bp = b
+    let a0 = a, a1 = a + rsA, a2 = a + 2 * rsA, a3 = a + 3 * rsA, a4 = a + 4 * rsA, a5 = a + 5 * rsA
+    var bp = b
+    var idx = 0
     for _ in 0..<kc {
         let b0 = load8(bp), b1 = load8(bp + 8)
-        var av = Vec8(repeating: ap[0]); c00 = c00.addingProduct(av, b0); c01 = c01.addingProduct(av, b1)
-        av = Vec8(repeating: ap[1]); c10 = c10.addingProduct(av, b0); c11 = c11.addingProduct(av, b1)
-        av = Vec8(repeating: ap[2]); c20 = c20.addingProduct(av, b0); c21 = c21.addingProduct(av, b1)
-        av = Vec8(repeating: ap[3]); c30 = c30.addingProduct(av, b0); c31 = c31.addingProduct(av, b1)
-        av = Vec8(repeating: ap[4]); c40 = c40.addingProduct(av, b0); c41 = c41.addingProduct(av, b1)
-        av = Vec8(repeating: ap[5]); c50 = c50.addingProduct(av, b0); c51 = c51.addingProduct(av, b1)
-        ap += 6; bp += 16
+        var av = Vec8(repeating: a0[idx]); c00 = c00.addingProduct(av, b0); c01 = c01.addingProduct(av, b1)
+        av = Vec8(repeating: a1[idx]); c10 = c10.addingProduct(av, b0); c11 = c11.addingProduct(av, b1)
+        av = Vec8(repeating: a2[idx]); c20 = c20.addingProduct(av, b0); c21 = c21.addingProduct(av, b1)
+        av = Vec8(repeating: a3[idx]); c30 = c30.addingProduct(av, b0); c31 = c31.addingProduct(av, b1)
+        av = Vec8(repeating: a4[idx]); c40 = c40.addingProduct(av, b0); c41 = c41.addingProduct(av, b1)
+        av = Vec8(repeating: a5[idx]); c50 = c50.addingProduct(av, b0); c51 = c51.addingProduct(av, b1)
+        idx += csA; bp += 16
     }
     @inline(__always) func put(_ row: Int, _ v0: Vec8, _ v1: Vec8) {
         let p = c + row * ldc
@@ -32,14 +36,33 @@ func microKernel6x16(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
     put(3, c30, c31); put(4, c40, c41); put(5, c50, c51)
 }
 
-/// Partial tile at the right or bottom edge: compute the full 6×16 product into a stack tile,
-/// then write only the valid `rows × cols`.
+/// Full tile from a packed A panel.
 @inline(never)
-func microKernelEdge(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+func microKernel6x16Packed(kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                           c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    microKernel6x16(kc: kc, a: a, rsA: 1, csA: 6, b: b, c: c, ldc: ldc, accumulate: accumulate)
+}
+
+/// Full tile with six rows of a row-major A read in place (row stride `lda`).
+@inline(never)
+func microKernel6x16Rows(kc: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+                         c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool) {
+    microKernel6x16(kc: kc, a: a, rsA: lda, csA: 1, b: b, c: c, ldc: ldc, accumulate: accumulate)
+}
+
+/// Partial tile at the right or bottom edge: compute the full 6×16 product into a stack tile,
+/// then write only the valid `rows × cols`. `a` is a packed panel, or six in-place rows when
+/// `lda` is given.
+@inline(never)
+func microKernelEdge(kc: Int, a: UnsafePointer<Float>, lda: Int? = nil, b: UnsafePointer<Float>,
                      c: UnsafeMutablePointer<Float>, ldc: Int, rows: Int, cols: Int, accumulate: Bool) {
     withUnsafeTemporaryAllocation(of: Float.self, capacity: 96) { tile in
         let t = tile.baseAddress!
-        microKernel6x16(kc: kc, a: a, b: b, c: t, ldc: 16, accumulate: false)
+        if let lda {
+            microKernel6x16(kc: kc, a: a, rsA: lda, csA: 1, b: b, c: t, ldc: 16, accumulate: false)
+        } else {
+            microKernel6x16(kc: kc, a: a, rsA: 1, csA: 6, b: b, c: t, ldc: 16, accumulate: false)
+        }
         for r in 0..<rows {
             let dst = c + r * ldc, src = t + r * 16
             if accumulate { for j in 0..<cols { dst[j] += src[j] } } else { for j in 0..<cols { dst[j] = src[j] } }

@@ -219,8 +219,7 @@ public final class GPT {
         if dActs == nil || dActs!.B != a.B || dActs!.T != a.T {
             dActs = ActivationSet(config: config, B: a.B, T: a.T, withMasks: false, forGradients: true)
         }
-        // Activation gradients are written by their single producer, so nothing is zeroed
-        // except the one buffer LayerNorm accumulates into first.
+        // Activation gradients are written by their single producer, so nothing is zeroed.
         if precision == .bf16, let w = weights16 {
             backwardLayers(weights: UnsafePointer(w), lossScale: lossScale)
         } else {
@@ -239,30 +238,37 @@ public final class GPT {
                               gradScale: lossScale / Float(N), N: N, C: C, V: V)
         let lastResidual = a.layers.last!.resid3
         let dLastResidual = d.layers.last!.resid3
-        dLastResidual.update(repeating: 0, count: N * C)
-        LayerNorm.backward(dinp: dLastResidual, dweight: g + layout.lnfWeight, dbias: g + layout.lnfBias,
+        LayerNorm.backward(dinp: dLastResidual, mode: .write, dweight: g + layout.lnfWeight, dbias: g + layout.lnfBias,
                            dout: d.lnf, inp: lastResidual, weight: p + layout.lnfWeight,
                            mean: a.lnfMean, rstd: a.lnfRstd, N: N, C: C)
         for l in stride(from: config.nLayer - 1, through: 0, by: -1) {
             let o = layout.layers[l], L = a.layers[l], D = d.layers[l]
             let residual = l == 0 ? a.encoded : a.layers[l - 1].resid3
             let dResidual = l == 0 ? d.encoded : d.layers[l - 1].resid3
-            // resid3 = resid2 + dropout(fcProj): the gradient passes to both.
-            D.resid2.update(from: D.resid3, count: N * C)
-            D.fcProj.update(from: D.resid3, count: N * C)
-            if dropping, let m = L.fcProjMask { Dropout.apply(D.fcProj, mask: m, count: N * C) }
-            Linear.backward(dinp: D.fcGelu, dweight: g + o.fcProjWeight, dbias: g + o.fcProjBias, dout: D.fcProj,
+            // resid3 = resid2 + dropout(fcProj): the gradient passes to both. Without dropout
+            // the branch reads D.resid3 itself; the skip connection's copy is folded into the
+            // LayerNorm backward below, which writes D.resid2 = D.resid3 + ∂ln2.
+            var dFcProj = UnsafePointer(D.resid3)
+            if dropping, let m = L.fcProjMask {
+                D.fcProj.update(from: D.resid3, count: N * C)
+                Dropout.apply(D.fcProj, mask: m, count: N * C)
+                dFcProj = UnsafePointer(D.fcProj)
+            }
+            Linear.backward(dinp: D.fcGelu, dweight: g + o.fcProjWeight, dbias: g + o.fcProjBias, dout: dFcProj,
                             inp: L.fcGelu, weight: w + o.fcProjWeight, N: N, IC: 4 * C, OC: C, accumulateInput: false)
             GELU.backward(dinp: D.fc, inp: L.fc, dout: D.fcGelu, count: N * 4 * C, accumulate: false)
             Linear.backward(dinp: D.ln2, dweight: g + o.fcWeight, dbias: g + o.fcBias, dout: D.fc,
                             inp: L.ln2, weight: w + o.fcWeight, N: N, IC: C, OC: 4 * C, accumulateInput: false)
-            LayerNorm.backward(dinp: D.resid2, dweight: g + o.ln2Weight, dbias: g + o.ln2Bias, dout: D.ln2,
-                               inp: L.resid2, weight: p + o.ln2Weight, mean: L.ln2Mean, rstd: L.ln2Rstd, N: N, C: C)
-            // resid2 = residual + dropout(attProj)
-            dResidual.update(from: D.resid2, count: N * C)
-            D.attProj.update(from: D.resid2, count: N * C)
-            if dropping, let m = L.attProjMask { Dropout.apply(D.attProj, mask: m, count: N * C) }
-            Linear.backward(dinp: D.atty, dweight: g + o.attnProjWeight, dbias: g + o.attnProjBias, dout: D.attProj,
+            LayerNorm.backward(dinp: D.resid2, mode: .residual(D.resid3), dweight: g + o.ln2Weight, dbias: g + o.ln2Bias,
+                               dout: D.ln2, inp: L.resid2, weight: p + o.ln2Weight, mean: L.ln2Mean, rstd: L.ln2Rstd, N: N, C: C)
+            // resid2 = residual + dropout(attProj), likewise.
+            var dAttProj = UnsafePointer(D.resid2)
+            if dropping, let m = L.attProjMask {
+                D.attProj.update(from: D.resid2, count: N * C)
+                Dropout.apply(D.attProj, mask: m, count: N * C)
+                dAttProj = UnsafePointer(D.attProj)
+            }
+            Linear.backward(dinp: D.atty, dweight: g + o.attnProjWeight, dbias: g + o.attnProjBias, dout: dAttProj,
                             inp: L.atty, weight: w + o.attnProjWeight, N: N, IC: C, OC: C, accumulateInput: false)
             let bias = angularBias(o, partials: d.slopeGradPartials)
             Attention.backward(dqkv: D.qkv, dout: D.atty, qkv: L.qkv, att: L.att, dropMask: dropping ? L.attMask : nil,
@@ -272,8 +278,8 @@ public final class GPT {
             }
             Linear.backward(dinp: D.ln1, dweight: g + o.qkvWeight, dbias: g + o.qkvBias, dout: D.qkv,
                             inp: L.ln1, weight: w + o.qkvWeight, N: N, IC: C, OC: 3 * C, accumulateInput: false)
-            LayerNorm.backward(dinp: dResidual, dweight: g + o.ln1Weight, dbias: g + o.ln1Bias, dout: D.ln1,
-                               inp: residual, weight: p + o.ln1Weight, mean: L.ln1Mean, rstd: L.ln1Rstd, N: N, C: C)
+            LayerNorm.backward(dinp: dResidual, mode: .residual(D.resid2), dweight: g + o.ln1Weight, dbias: g + o.ln1Bias,
+                               dout: D.ln1, inp: residual, weight: p + o.ln1Weight, mean: L.ln1Mean, rstd: L.ln1Rstd, N: N, C: C)
         }
         if dropping, let m = a.encodedMask { Dropout.apply(d.encoded, mask: m, count: N * C) }
         Encoder.backward(dwte: g + layout.wte, dwpe: g + layout.wpe, dout: d.encoded, tokens: tokens, B: B, T: T, C: C)

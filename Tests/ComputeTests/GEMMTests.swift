@@ -51,6 +51,24 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// C = bias + A·B, serial and split over threads (the bias fill is per thread).
+    func testBiasEpilogue() {
+        var rng = Xoshiro256(seed: 2)
+        for kernel in GEMMKernel.available {
+            for (m, n, k) in [(5, 7, 3), (300, 70, 40), (40, 300, 70)] {
+                let a = (0..<(m * k)).map { _ in rng.nextFloat() - 0.5 }
+                let b = (0..<(k * n)).map { _ in rng.nextFloat() - 0.5 }
+                let bias = (0..<n).map { _ in rng.nextFloat() }
+                var c = [Float](repeating: .nan, count: m * n)
+                gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, bias: bias, kernel: kernel)
+                let ref = reference(m, n, k, a, .none, b, .none)
+                for i in 0..<m { for j in 0..<n {
+                    XCTAssertEqual(Double(c[i * n + j]), ref[i * n + j] + Double(bias[j]), accuracy: 1e-4, "\(kernel) \(m)x\(n)x\(k) at \(i),\(j)")
+                } }
+            }
+        }
+    }
+
     func testFusedMultiplyAddCompiledIn() {
         XCTAssertTrue(BuildFeatures.hasFusedMultiplyAdd,
                       "kernels were built without FMA code generation (\(BuildFeatures.simdName)); expect ~150x slower math")

@@ -13,8 +13,14 @@ int cllm_cpu_has_avx512(void);
 /// C[rows×cols] (+)= Apanel[6×kc] · Bpanel[kc×32] with rows ≤ 6, cols ≤ 32.
 /// Apanel is k-major with 6 floats per step, Bpanel k-major with 32 floats per step; both are
 /// zero-padded past the matrix edge. Partial tiles are written with masked stores.
+/// Bpanel must be 64-byte aligned.
 void cllm_sgemm_6x32_avx512(long kc, const float *a, const float *b, float *c, long ldc,
                             int accumulate, int rows, int cols);
+
+/// The same product with A read in place: six full rows of a row-major matrix with row stride
+/// `lda` (row r, step p at a[r*lda + p]), which spares packing A.
+void cllm_sgemm_6x32_rows_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc,
+                                 int accumulate, int cols);
 
 /// Runs twelve independent 16-lane FMA chains `iterations` times (12·32 flops per iteration)
 /// and returns a value that depends on all of them, so the work cannot be optimised away.

@@ -1,4 +1,7 @@
 // LayerNorm over the channel dimension: y = (x − mean)·rstd·w + b, rstd = 1/sqrt(var + eps).
+//
+// The row kernels are vectorised eight lanes wide with explicit SIMD accumulators: a plain
+// `sum += x[i]` loop is a strict float reduction that the compiler must keep scalar.
 import CrystallineCompute
 
 enum LayerNorm {
@@ -6,63 +9,148 @@ enum LayerNorm {
     static func forward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                         inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                         N: Int, C: Int, eps: Float) {
-        ThreadPool.shared.parallelFor(N >= 64 ? ThreadPool.shared.threadCount : 1) { part, _ in
-            let rows = chunk(part, of: N >= 64 ? ThreadPool.shared.threadCount : 1, count: N)
-            for n in rows {
-                let x = inp + n * C, y = out + n * C
-                var m: Float = 0
-                for i in 0..<C { m += x[i] }
-                m /= Float(C)
-                var v: Float = 0
-                for i in 0..<C { let d = x[i] - m; v += d * d }
-                v /= Float(C)
-                let s = 1 / (v + eps).squareRoot()
-                for i in 0..<C { y[i] = (x[i] - m) * s * weight[i] + bias[i] }
-                mean[n] = m
-                rstd[n] = s
-            }
+        let parts = N >= 64 ? ThreadPool.shared.threadCount : 1
+        ThreadPool.shared.parallelFor(parts) { part, _ in
+            forwardRows(chunk(part, of: parts, count: N), out: out, mean: mean, rstd: rstd, inp: inp,
+                        weight: weight, bias: bias, C: C, eps: eps)
         }
     }
 
-    /// dinp += …, dweight += Σ dout·x̂, dbias += Σ dout. Weight/bias gradients are reduced
-    /// serially so that threads never race on them.
-    static func backward(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
+    @inline(never)
+    static func forwardRows(_ rows: Range<Int>, out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
+                            rstd: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                            bias: UnsafePointer<Float>, C: Int, eps: Float) {
+        let vectorEnd = C & ~7
+        for n in rows {
+            let x = inp + n * C, y = out + n * C
+            var acc = Vec8()
+            var i = 0
+            while i < vectorEnd { acc += load8(x + i); i += 8 }
+            var sum = acc.sum()
+            while i < C { sum += x[i]; i += 1 }
+            let m = sum / Float(C)
+            let mv = Vec8(repeating: m)
+            acc = Vec8()
+            i = 0
+            while i < vectorEnd { let d = load8(x + i) - mv; acc = acc.addingProduct(d, d); i += 8 }
+            var v = acc.sum()
+            while i < C { let d = x[i] - m; v += d * d; i += 1 }
+            v /= Float(C)
+            let s = 1 / (v + eps).squareRoot()
+            let sv = Vec8(repeating: s)
+            i = 0
+            while i < vectorEnd {
+                store8(((load8(x + i) - mv) * sv) * load8(weight + i) + load8(bias + i), y + i)
+                i += 8
+            }
+            while i < C { y[i] = (x[i] - m) * s * weight[i] + bias[i]; i += 1 }
+            mean[n] = m
+            rstd[n] = s
+        }
+    }
+
+    /// How the input gradient is delivered.
+    enum InputGradient {
+        /// dinp += …
+        case accumulate
+        /// dinp = … (it has no other contributor; spares zeroing it first)
+        case write
+        /// dinp = residual + … : the gradient that reaches the same residual-stream tensor
+        /// through the skip connection, added in the same pass instead of by a separate copy.
+        case residual(UnsafePointer<Float>)
+    }
+
+    /// Input gradient per `mode`; dweight += Σ dout·x̂, dbias += Σ dout.
+    static func backward(dinp: UnsafeMutablePointer<Float>, mode: InputGradient = .accumulate,
+                         dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
                          dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                          mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int, C: Int) {
         let parts = N >= 64 ? ThreadPool.shared.threadCount : 1
         ThreadPool.shared.parallelFor(parts) { part, _ in
-            for n in chunk(part, of: parts, count: N) {
-                let x = inp + n * C, dy = dout + n * C, dx = dinp + n * C
-                let m = mean[n], s = rstd[n]
-                var dnormMean: Float = 0, dnormNormMean: Float = 0
-                for i in 0..<C {
-                    let xhat = (x[i] - m) * s
-                    let dnorm = weight[i] * dy[i]
-                    dnormMean += dnorm
-                    dnormNormMean += dnorm * xhat
-                }
-                dnormMean /= Float(C)
-                dnormNormMean /= Float(C)
-                for i in 0..<C {
-                    let xhat = (x[i] - m) * s
-                    let dnorm = weight[i] * dy[i]
-                    dx[i] += (dnorm - dnormMean - xhat * dnormNormMean) * s
-                }
-            }
+            backwardRows(chunk(part, of: parts, count: N), dinp: dinp, mode: mode, dout: dout, inp: inp,
+                         weight: weight, mean: mean, rstd: rstd, C: C)
         }
         // Parameter gradients: each thread owns a range of channels and sums over all rows, so
         // no two threads write the same element and the sum order is fixed.
         let channelParts = N * C >= 1 << 14 ? ThreadPool.shared.threadCount : 1
         ThreadPool.shared.parallelFor(channelParts) { part, _ in
             let cols = chunk(part, of: channelParts, count: C, granule: 8)
-            if cols.isEmpty { return }
-            for n in 0..<N {
-                let x = inp + n * C, dy = dout + n * C
-                let m = mean[n], s = rstd[n]
-                for i in cols {
-                    dbias[i] += dy[i]
-                    dweight[i] += (x[i] - m) * s * dy[i]
-                }
+            if !cols.isEmpty {
+                parameterGradients(cols, dweight: dweight, dbias: dbias, dout: dout, inp: inp, mean: mean, rstd: rstd, N: N, C: C)
+            }
+        }
+    }
+
+    @inline(never)
+    static func backwardRows(_ rows: Range<Int>, dinp: UnsafeMutablePointer<Float>, mode: InputGradient,
+                             dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
+                             mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, C: Int) {
+        let vectorEnd = C & ~7
+        for n in rows {
+            let x = inp + n * C, dy = dout + n * C, dx = dinp + n * C
+            let m = mean[n], s = rstd[n]
+            let mv = Vec8(repeating: m), sv = Vec8(repeating: s)
+            // Σ dnorm and Σ dnorm·x̂, where dnorm = w·dy and x̂ = (x − m)·s.
+            var accD = Vec8(), accDX = Vec8()
+            var i = 0
+            while i < vectorEnd {
+                let dnorm = load8(weight + i) * load8(dy + i)
+                accD += dnorm
+                accDX = accDX.addingProduct(dnorm, (load8(x + i) - mv) * sv)
+                i += 8
+            }
+            var dnormMean = accD.sum(), dnormNormMean = accDX.sum()
+            while i < C {
+                let dnorm = weight[i] * dy[i]
+                dnormMean += dnorm
+                dnormNormMean += dnorm * (x[i] - m) * s
+                i += 1
+            }
+            dnormMean /= Float(C)
+            dnormNormMean /= Float(C)
+            let meanV = Vec8(repeating: dnormMean), normMeanV = Vec8(repeating: dnormNormMean)
+            let base: UnsafePointer<Float>?
+            switch mode {
+            case .accumulate: base = UnsafePointer(dx)
+            case .write: base = nil
+            case .residual(let r): base = r + n * C
+            }
+            i = 0
+            while i < vectorEnd {
+                let xhat = (load8(x + i) - mv) * sv
+                let dnorm = load8(weight + i) * load8(dy + i)
+                let term = (dnorm - meanV - xhat * normMeanV) * sv
+                store8(base.map { load8($0 + i) + term } ?? term, dx + i)
+                i += 8
+            }
+            while i < C {
+                let xhat = (x[i] - m) * s
+                let dnorm = weight[i] * dy[i]
+                dx[i] = (base?[i] ?? 0) + (dnorm - dnormMean - xhat * dnormNormMean) * s
+                i += 1
+            }
+        }
+    }
+
+    @inline(never)
+    static func parameterGradients(_ cols: Range<Int>, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
+                                   dout: UnsafePointer<Float>, inp: UnsafePointer<Float>,
+                                   mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int, C: Int) {
+        for n in 0..<N {
+            let x = inp + n * C, dy = dout + n * C
+            let m = mean[n], s = rstd[n]
+            let mv = Vec8(repeating: m), sv = Vec8(repeating: s)
+            var i = cols.lowerBound
+            while i + 8 <= cols.upperBound {
+                let g = load8(dy + i)
+                store8(load8(dbias + i) + g, dbias + i)
+                store8(load8(dweight + i).addingProduct((load8(x + i) - mv) * sv, g), dweight + i)
+                i += 8
+            }
+            while i < cols.upperBound {
+                dbias[i] += dy[i]
+                dweight[i] += (x[i] - m) * s * dy[i]
+                i += 1
             }
         }
     }

@@ -5,10 +5,7 @@ enum Linear {
     /// `weight` may be float32 or bfloat16 (mixed precision); products accumulate in float32.
     static func forward<W: GEMMElement>(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
                         weight: UnsafePointer<W>, bias: UnsafePointer<Float>?, N: Int, IC: Int, OC: Int) {
-        if let bias {
-            for n in 0..<N { (out + n * OC).update(from: bias, count: OC) }
-        }
-        gemm(m: N, n: OC, k: IC, a: inp, lda: IC, b: weight, ldb: OC, c: out, ldc: OC, accumulate: bias != nil)
+        gemm(m: N, n: OC, k: IC, a: inp, lda: IC, b: weight, ldb: OC, c: out, ldc: OC, bias: bias)
     }
 
     /// dinp (+)= dout·Wᵀ, dW += inpᵀ·dout, dbias += Σ_n dout. With `accumulateInput` false the
