@@ -2,7 +2,7 @@
 // Crystalline: a GPT trainer for ordinary CPUs, written in Swift.
 //
 // Module layering (lower never imports higher):
-//   CCPUFeatures, CAVX512Kernels -> CrystallineCompute, CrystallineFormats, CrystallineTokenizers, CrystallineLattice
+//   CCPUFeatures, CKernels -> CrystallineCompute, CrystallineFormats, CrystallineTokenizers, CrystallineLattice
 //     -> CrystallineModel -> CrystallineTraining -> cllm
 import PackageDescription
 
@@ -35,8 +35,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CCPUFeatures", cSettings: cFast),
-        .target(name: "CAVX512Kernels", cSettings: cFast),
-        .target(name: "CrystallineCompute", dependencies: ["CCPUFeatures", "CAVX512Kernels"],
+        .target(name: "CKernels", cSettings: cFast),
+        .target(name: "CrystallineCompute", dependencies: ["CCPUFeatures", "CKernels"],
                 swiftSettings: kernels),
         .target(name: "CrystallineFormats"),
         .target(name: "CrystallineLattice", dependencies: [.product(name: "BigInt", package: "BigInt")], swiftSettings: fast),

@@ -7,7 +7,7 @@
 // `GEMMKernel`). Blocks are sized for the caches of a typical x86 core (KC×NR of B in L1,
 // MC×KC of A in L2). Work is split over the shared ThreadPool along the larger output
 // dimension; each thread packs into its own scratch.
-import CAVX512Kernels
+import CKernels
 import CCPUFeatures
 import Foundation
 

@@ -1,7 +1,9 @@
 // The GEMM micro-kernel and the packing routines that feed it.
 //
 // Packed A: panels of 6 rows, laid out k-major (a[p*6 + r]); packed B: panels of NR columns
-// (16 for the SIMD8 kernel, 32 for the AVX-512 one), k-major (b[p*NR + c]). Panels past the matrix edge are zero-padded, so the kernel never branches.
+// (16 for the SIMD8 kernel, 32 for the AVX-512 one), k-major (b[p*NR + c]). Panels past the
+// matrix edge are zero-padded, so the kernel never branches.
+import CKernels
 
 /// C[6×16] (+)= A[6×kc] · Bpanel[kc×16]; twelve accumulators stay in registers. Row r of A at
 /// step p is a[r*rsA + p*csA]: packed panels have rsA = 1, csA = 6; a row-major matrix read in
@@ -85,11 +87,8 @@ func packA(mc: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, into d
             }
         } else if rows == MR && rsA == 1 {
             // A read transposed: the 6 rows of a panel are contiguous for each p.
-            for p in 0..<kc {
-                let src = a + i + p * csA
-                out[0] = src[0]; out[1] = src[1]; out[2] = src[2]; out[3] = src[3]; out[4] = src[4]; out[5] = src[5]
-                out += 6
-            }
+            cllm_pack_a_transposed(kc, a + i, csA, out)
+            out += 6 * kc
         } else {
             for p in 0..<kc {
                 for r in 0..<MR { out[r] = r < rows ? a[(i + r) * rsA + p * csA] : 0 }
@@ -143,17 +142,14 @@ func packB(kc: Int, nc: Int, panelWidth NR: Int, b: UnsafePointer<Float>, rsB: I
                 for c in 0..<NR { out[c] = c < cols ? src[c] : 0 }
                 out += NR
             }
-        } else {
+        } else if rsB == 1 {
             // B read transposed: column j of op(B) is row j of storage, contiguous in p.
+            cllm_pack_b_transposed(kc, cols, NR, b + j * csB, csB, out)
+            out += NR * kc
+        } else {
             for c in 0..<NR {
-                if c < cols {
-                    let src = b + (j + c) * csB
-                    var o = out + c
-                    for p in 0..<kc { o.pointee = src[p * rsB]; o += NR }
-                } else {
-                    var o = out + c
-                    for _ in 0..<kc { o.pointee = 0; o += NR }
-                }
+                var o = out + c
+                for p in 0..<kc { o.pointee = c < cols ? b[p * rsB + (j + c) * csB] : 0; o += NR }
             }
             out += NR * kc
         }

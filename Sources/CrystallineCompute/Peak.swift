@@ -1,5 +1,5 @@
 // Micro-benchmarks of the machine itself: the FMA peak and GEMM throughput at given shapes.
-import CAVX512Kernels
+import CKernels
 import Foundation
 
 public enum MachineBenchmark {
@@ -57,3 +57,4 @@ public enum MachineBenchmark {
 }
 
 @inline(never) func blackHole(_ x: Float) { if x == .infinity { print("") } }
+

@@ -1,6 +1,6 @@
 // AVX-512 GEMM micro-kernel (6×32 tile: twelve zmm accumulators) and its run-time CPU check.
-// See include/CAVX512Kernels.h for why this is C.
-#include "CAVX512Kernels.h"
+// See include/CKernels.h for why this is C.
+#include "CKernels.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>

@@ -1,0 +1,64 @@
+// Packing of transposed GEMM operands into the micro-kernels' panel layout.
+//
+// op(B) = storageᵀ: each output step p needs one float from each of nr storage rows. Reading 8
+// rows × 8 consecutive p as eight vectors and transposing them in registers turns 64 strided
+// scalar copies into 8 loads, 24 shuffles and 8 stores.
+#include "CKernels.h"
+
+#if defined(__AVX2__)
+#include <immintrin.h>
+
+static inline void transpose8x8(__m256 *r) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0)), s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0)), s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0)), s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0)), s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20); r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+#endif
+
+void cllm_pack_b_transposed(long kc, long cols, long nr, const float *b, long ldb, float *out) {
+    long c0 = 0;
+#if defined(__AVX2__)
+    for (; c0 + 8 <= cols; c0 += 8) {            /* eight storage rows at a time */
+        long p = 0;
+        for (; p + 8 <= kc; p += 8) {
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(b + (c0 + i) * ldb + p);
+            transpose8x8(r);
+            for (int i = 0; i < 8; i++) _mm256_storeu_ps(out + (p + i) * nr + c0, r[i]);
+        }
+        for (; p < kc; p++)
+            for (int i = 0; i < 8; i++) out[p * nr + c0 + i] = b[(c0 + i) * ldb + p];
+    }
+#endif
+    for (long c = c0; c < nr; c++) {
+        float *o = out + c;
+        if (c < cols) {
+            const float *src = b + c * ldb;
+            for (long p = 0; p < kc; p++) o[p * nr] = src[p];
+        } else {
+            for (long p = 0; p < kc; p++) o[p * nr] = 0;
+        }
+    }
+}
+
+void cllm_pack_a_transposed(long kc, const float *a, long lda, float *out) {
+    for (long p = 0; p < kc; p++) {
+        const float *src = a + p * lda;
+#if defined(__AVX2__)
+        _mm_storeu_ps(out, _mm_loadu_ps(src));
+        _mm_storel_pi((__m64 *)(out + 4), _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(src + 4)));
+#else
+        for (int r = 0; r < 6; r++) out[r] = src[r];
+#endif
+        out += 6;
+    }
+}

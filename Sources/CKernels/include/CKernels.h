@@ -1,0 +1,39 @@
+// CKernels: the few kernels Swift cannot express well, called from CrystallineCompute's GEMM.
+//
+// - The AVX-512 micro-kernel and FMA-peak probe. Swift cannot compile one function for a wider
+//   ISA than the rest of the module, and the build must run on AVX2-only machines (x86-64-v3).
+//   So the 512-bit kernel lives here, compiled with a per-function target attribute, and is
+//   called only after `cllm_cpu_has_avx512()` confirmed, at run time, that both the CPU and
+//   the OS support it.
+// - Packing of transposed operands, which needs 8×8 register transposes (lane shuffles that
+//   Swift's SIMD types do not expose). Portable C elsewhere.
+#ifndef CKERNELS_H
+#define CKERNELS_H
+
+/// 1 when the CPU has AVX-512F and the OS saves the zmm/opmask state (CPUID + XGETBV).
+int cllm_cpu_has_avx512(void);
+
+/// C[rows×cols] (+)= Apanel[6×kc] · Bpanel[kc×32] with rows ≤ 6, cols ≤ 32.
+/// Apanel is k-major with 6 floats per step, Bpanel k-major with 32 floats per step; both are
+/// zero-padded past the matrix edge. Partial tiles are written with masked stores.
+/// Bpanel must be 64-byte aligned.
+void cllm_sgemm_6x32_avx512(long kc, const float *a, const float *b, float *c, long ldc,
+                            int accumulate, int rows, int cols);
+
+/// The same product with A read in place: six full rows of a row-major matrix with row stride
+/// `lda` (row r, step p at a[r*lda + p]), which spares packing A.
+void cllm_sgemm_6x32_rows_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc,
+                                 int accumulate, int cols);
+
+/// Runs twelve independent 16-lane FMA chains `iterations` times (12·32 flops per iteration)
+/// and returns a value that depends on all of them, so the work cannot be optimised away.
+float cllm_fma_chains_avx512(long iterations);
+
+/// Packs one B panel from a transposed view: out[p*nr + c] = b[c*ldb + p] for c < cols, and 0
+/// for cols ≤ c < nr, for p < kc. (Column c of op(B) is row c of storage, contiguous in p.)
+void cllm_pack_b_transposed(long kc, long cols, long nr, const float *b, long ldb, float *out);
+
+/// Packs one full 6-row A panel from a transposed view: out[p*6 + r] = a[p*lda + r], p < kc.
+void cllm_pack_a_transposed(long kc, const float *a, long lda, float *out);
+
+#endif
