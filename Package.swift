@@ -56,7 +56,9 @@ let package = Package(
         .testTarget(name: "ModelTests", dependencies: ["CrystallineModel", "CrystallineLattice", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["CrystallineTokenizers"]),
         .testTarget(name: "LatticeTests", dependencies: ["CrystallineLattice"]),
-        .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "CrystallineLattice", "TestSupport"]),
+        // Counts heap allocations by standing in for malloc (Linux/glibc); tests only.
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "CrystallineLattice", "TestSupport", "CAllocationCounter"]),
     ],
     swiftLanguageModes: [.v5]
 )

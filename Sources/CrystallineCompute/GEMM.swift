@@ -125,23 +125,39 @@ public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
     // Split the larger output dimension; keep chunks aligned to the micro-tile. (Splitting
     // columns whenever A is read in place, so that no thread packs B columns it does not use,
     // measured slower at the baby shapes, where n is only 128 to 512.)
-    let splitRows = m >= n
-    pool.parallelFor(parts) { part, worker in
+    pool.parallelFor(parts, GEMMSplit(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, csB: csB,
+                                      c: c, ldc: ldc, accumulate: accumulate, bias: seeded ? bias : nil,
+                                      parts: parts, splitRows: m >= n, kernel: kernel))
+}
+
+/// One thread's share of a product split over the pool: a block of rows or of columns of C.
+struct GEMMSplit<BElement: GEMMElement>: ParallelJob {
+    let m: Int, n: Int, k: Int
+    let a: UnsafePointer<Float>, rsA: Int, csA: Int
+    let b: UnsafePointer<BElement>, rsB: Int, csB: Int
+    let c: UnsafeMutablePointer<Float>, ldc: Int
+    let accumulate: Bool
+    /// Seeds this thread's block of C before accumulating into it.
+    let bias: UnsafePointer<Float>?
+    let parts: Int, splitRows: Bool
+    let kernel: GEMMKernel
+
+    func run(task part: Int, worker: Int) {
         let scratch = PackScratch.perThread[worker]
         if splitRows {
             let r = chunk(part, of: parts, count: m, granule: GEMMBlocking.mr)
             if r.isEmpty { return }
-            if seeded { fillRows(c, ldc: ldc, rows: r, columns: 0..<n, bias: bias) }
+            if bias != nil { fillRows(c, ldc: ldc, rows: r, columns: 0..<n, bias: bias) }
             gemmSerial(m: r.count, n: n, k: k, a: a + r.lowerBound * rsA, rsA: rsA, csA: csA,
                        b: b, rsB: rsB, csB: csB, c: c + r.lowerBound * ldc, ldc: ldc,
-                       accumulate: accumulate || seeded, scratch: scratch, kernel: kernel)
+                       accumulate: accumulate || bias != nil, scratch: scratch, kernel: kernel)
         } else {
             let r = chunk(part, of: parts, count: n, granule: kernel.panelWidth)
             if r.isEmpty { return }
-            if seeded { fillRows(c, ldc: ldc, rows: 0..<m, columns: r, bias: bias) }
+            if bias != nil { fillRows(c, ldc: ldc, rows: 0..<m, columns: r, bias: bias) }
             gemmSerial(m: m, n: r.count, k: k, a: a, rsA: rsA, csA: csA,
                        b: b + r.lowerBound * csB, rsB: rsB, csB: csB, c: c + r.lowerBound, ldc: ldc,
-                       accumulate: accumulate || seeded, scratch: scratch, kernel: kernel)
+                       accumulate: accumulate || bias != nil, scratch: scratch, kernel: kernel)
         }
     }
 }

@@ -20,7 +20,9 @@ public final class ThreadPool: @unchecked Sendable {
     private let sleeping: [SleepFlag]
     private let wakeups: [DispatchSemaphore]
     private var taskCount = 0
-    private var job: ((Int, Int) -> Void)?
+    /// The running region's job: a pointer to the caller's copy (on its stack) and its type.
+    private var jobPointer: UnsafeRawPointer?
+    private var jobType: (any ParallelJob.Type)?
 
     /// Spin iterations (each a CPU pause, tens of nanoseconds) before a worker sleeps.
     private static let spinLimit = 20_000
@@ -47,14 +49,30 @@ public final class ThreadPool: @unchecked Sendable {
     /// Runs `body(task, worker)` for every task in `0..<tasks`, spread over the pool; returns when
     /// all are done. `worker` is in `0..<threadCount` and is stable for the duration of one task,
     /// so it can index per-thread scratch buffers. Nested or concurrent calls run serially.
+    ///
+    /// Handing a closure to other threads costs one small heap box per call
+    /// (`withoutActuallyEscaping`); the kernels of a training step use the `ParallelJob`
+    /// overload instead, which allocates nothing.
     public func parallelFor(_ tasks: Int, _ body: (_ task: Int, _ worker: Int) -> Void) {
         if tasks <= 0 { return }
-        if tasks == 1 || threadCount == 1 || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+        if tasks == 1 || threadCount == 1 {
             for t in 0..<tasks { body(t, 0) }
             return
         }
-        withoutActuallyEscaping(body) { escapable in
-            job = escapable
+        withoutActuallyEscaping(body) { parallelFor(tasks, ClosureJob(body: $0)) }
+    }
+
+    /// Runs `job.run(task:worker:)` for every task in `0..<tasks`, spread over the pool; returns
+    /// when all are done. The job is passed to the workers by address, so nothing is allocated.
+    public func parallelFor<Job: ParallelJob>(_ tasks: Int, _ job: Job) {
+        if tasks <= 0 { return }
+        if tasks == 1 || threadCount == 1 || !busy.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
+            for t in 0..<tasks { job.run(task: t, worker: 0) }
+            return
+        }
+        withUnsafePointer(to: job) { pointer in
+            jobPointer = UnsafeRawPointer(pointer)
+            jobType = Job.self
             taskCount = tasks
             nextTask.store(0, ordering: .relaxed)
             running.store(threadCount - 1, ordering: .relaxed)
@@ -64,18 +82,19 @@ public final class ThreadPool: @unchecked Sendable {
             }
             drain(worker: 0)
             while running.load(ordering: .acquiring) != 0 { cllm_spin_pause() }
-            job = nil
+            jobPointer = nil
+            jobType = nil
         }
         busy.store(false, ordering: .releasing)
     }
 
     private func drain(worker: Int) {
-        guard let job else { return }
+        guard let jobPointer, let jobType else { return }
         let n = taskCount
         while true {
             let t = nextTask.add(1, ordering: .relaxed).oldValue
             if t >= n { break }
-            job(t, worker)
+            jobType.run(jobPointer, task: t, worker: worker)
         }
     }
 
@@ -102,6 +121,27 @@ public final class ThreadPool: @unchecked Sendable {
             running.subtract(1, ordering: .releasing)
         }
     }
+}
+
+/// A unit of parallel work for `ThreadPool.parallelFor(_:_:)`: a value holding the region's
+/// arguments (pointers and sizes), whose `run(task:worker:)` is called once per task index on
+/// some pool thread. Being a plain value passed by address, it costs no allocation and no
+/// reference counting, unlike a closure handed to other threads.
+public protocol ParallelJob {
+    func run(task: Int, worker: Int)
+}
+
+extension ParallelJob {
+    /// Calls `run` on the job stored at `pointer` (the pool keeps only the address and the type).
+    static func run(_ pointer: UnsafeRawPointer, task: Int, worker: Int) {
+        pointer.assumingMemoryBound(to: Self.self).pointee.run(task: task, worker: worker)
+    }
+}
+
+/// Adapts a closure to `ParallelJob` (for the closure overload of `parallelFor`).
+private struct ClosureJob: ParallelJob {
+    let body: (Int, Int) -> Void
+    func run(task: Int, worker: Int) { body(task, worker) }
 }
 
 /// Atomics are not copyable, so each worker's flag lives in its own object.
@@ -131,5 +171,34 @@ public func parallelRanges(_ count: Int, granule: Int = 8, minimumParallel: Int 
     pool.parallelFor(parts) { part, _ in
         let r = chunk(part, of: parts, count: count, granule: granule)
         if !r.isEmpty { body(r) }
+    }
+}
+
+/// A job over a range of indices, for `parallelRanges(_:granule:minimumParallel:_:)`.
+public protocol RangeJob {
+    func run(_ range: Range<Int>)
+}
+
+/// Runs `job` over contiguous sub-ranges of `0..<count`, one per thread (serially below
+/// `minimumParallel`), without allocating.
+@inlinable
+public func parallelRanges<Job: RangeJob>(_ count: Int, granule: Int = 8, minimumParallel: Int = 1 << 14, _ job: Job) {
+    let pool = ThreadPool.shared
+    let parts = count >= minimumParallel ? pool.threadCount : 1
+    if parts == 1 { job.run(0..<count); return }
+    pool.parallelFor(parts, RangeSplit(job: job, parts: parts, count: count, granule: granule))
+}
+
+/// Task `part` of `parts` runs the job on its chunk of the range.
+@usableFromInline
+struct RangeSplit<Job: RangeJob>: ParallelJob {
+    @usableFromInline let job: Job
+    @usableFromInline let parts: Int, count: Int, granule: Int
+    @usableFromInline init(job: Job, parts: Int, count: Int, granule: Int) {
+        self.job = job; self.parts = parts; self.count = count; self.granule = granule
+    }
+    @usableFromInline func run(task: Int, worker: Int) {
+        let r = chunk(task, of: parts, count: count, granule: granule)
+        if !r.isEmpty { job.run(r) }
     }
 }

@@ -27,8 +27,7 @@ public final class FloatBuffer: @unchecked Sendable {
     }
 
     public func zero() {
-        let p = pointer
-        parallelRanges(count, granule: 1024, minimumParallel: 1 << 16) { r in (p + r.lowerBound).update(repeating: 0, count: r.count) }
+        parallelRanges(count, granule: 1024, minimumParallel: 1 << 16, ZeroJob(x: pointer))
     }
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
     public func slice(_ offset: Int, _ n: Int) -> [Float] { Array(UnsafeBufferPointer(start: pointer + offset, count: n)) }
@@ -36,4 +35,10 @@ public final class FloatBuffer: @unchecked Sendable {
     public func load(_ values: [Float], at offset: Int = 0) {
         values.withUnsafeBufferPointer { (pointer + offset).update(from: $0.baseAddress!, count: values.count) }
     }
+}
+
+/// x[range] = 0.
+struct ZeroJob: RangeJob {
+    let x: UnsafeMutablePointer<Float>
+    func run(_ r: Range<Int>) { (x + r.lowerBound).update(repeating: 0, count: r.count) }
 }

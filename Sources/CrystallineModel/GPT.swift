@@ -87,8 +87,7 @@ public final class GPT {
     /// Re-rounds the bfloat16 weight copy from the float32 master parameters.
     public func refreshLowPrecisionWeights() {
         guard let w = weights16 else { return }
-        let p = parameters.pointer
-        parallelRanges(layout.totalCount) { r in for i in r { w[i] = BFloat16(p[i]) } }
+        parallelRanges(layout.totalCount, RoundToBFloat16Job(source: parameters.pointer, destination: w))
     }
 
     public var parameterCount: Int { layout.totalCount }
@@ -291,4 +290,10 @@ func residualAdd(out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ 
     var i = 0
     while i + 8 <= n { store8(load8(a + i) + load8(b + i), out + i); i += 8 }
     while i < n { out[i] = a[i] + b[i]; i += 1 }
+}
+
+/// destination[i] = bfloat16(source[i]), round to nearest even.
+struct RoundToBFloat16Job: RangeJob {
+    let source: UnsafeMutablePointer<Float>, destination: UnsafeMutablePointer<BFloat16>
+    func run(_ r: Range<Int>) { for i in r { destination[i] = BFloat16(source[i]) } }
 }

@@ -30,14 +30,24 @@ public final class Optimizer {
     public let v: FloatBuffer
     /// Number of steps taken (Adam's bias correction uses it).
     public internal(set) var stepCount = 0
-    private let tensors: [ParameterTensor]
+    /// The trainable tensors as spans of the flat buffer with their weight-decay flag, sorted by
+    /// offset; kept as raw storage so that the update job carries only pointers.
+    private let spans: UnsafeMutablePointer<UpdateSpan>
+    private let spanCount: Int
 
     public init(settings: OptimizerSettings, layout: ParameterLayout) {
         self.settings = settings
-        tensors = layout.tensors
+        let trainable = layout.tensors.filter(\.trainable).sorted { $0.offset < $1.offset }
+        spanCount = trainable.count
+        spans = .allocate(capacity: max(1, trainable.count))
+        for (i, t) in trainable.enumerated() {
+            spans[i] = UpdateSpan(start: t.offset, end: t.offset + t.count, decays: t.decays || settings.decayAll)
+        }
         m = FloatBuffer(count: layout.totalCount)
         v = FloatBuffer(count: settings.kind == .sgd ? 0 : layout.totalCount)
     }
+
+    deinit { spans.deallocate() }
 
     /// Applies one update to `parameters` from `gradients` with learning rate `lr`.
     public func step(parameters: FloatBuffer, gradients: FloatBuffer, lr: Double) {
@@ -47,36 +57,14 @@ public final class Optimizer {
         let t = Double(stepCount)
         let c1 = 1 - pow(s.beta1, t), c2 = 1 - pow(s.beta2, t)
         let b1 = Float(s.beta1), b2 = Float(s.beta2), eps = Float(s.eps), mu = Float(s.momentum)
-        let firstSGDStep = stepCount == 1
-        for tensor in tensors where tensor.trainable {
-            let wd = (tensor.decays || s.decayAll) ? Float(s.weightDecay) : 0
-            let range = tensor.offset..<(tensor.offset + tensor.count)
-            switch s.kind {
-            case .adamw, .adam:
-                // p −= lr/c1 · m / (√v/√c2 + eps), written so the bias corrections are scalars.
-                let stepSize = Float(lr / c1), invSqrtC2 = Float(1 / c2.squareRoot())
-                let decayFactor: Float = s.kind == .adamw ? 1 - Float(lr) * wd : 1
-                let l2: Float = s.kind == .adam ? wd : 0
-                parallelRanges(range.count) { sub in
-                    for i in (sub.lowerBound + range.lowerBound)..<(sub.upperBound + range.lowerBound) {
-                        let grad = g[i] + l2 * p[i]
-                        let mi = b1 * m[i] + (1 - b1) * grad
-                        let vi = b2 * v[i] + (1 - b2) * grad * grad
-                        m[i] = mi; v[i] = vi
-                        p[i] = p[i] * decayFactor - stepSize * mi / (vi.squareRoot() * invSqrtC2 + eps)
-                    }
-                }
-            case .sgd:
-                let lrf = Float(lr)
-                for i in range {
-                    let grad = g[i] + wd * p[i]
-                    let buf = firstSGDStep ? grad : mu * m[i] + grad
-                    m[i] = buf
-                    let update = s.nesterov ? grad + mu * buf : buf
-                    p[i] -= lrf * update
-                }
-            }
-        }
+        let lrf = Float(lr), wd = Float(s.weightDecay)
+        // One parallel pass over the whole flat buffer: each thread takes a contiguous chunk and
+        // walks the tensors that overlap it.
+        let job = UpdateJob(kind: s.kind, p: p, g: g, m: m, v: v, spans: spans, spanCount: spanCount,
+                            weightDecay: wd, lr: lrf, b1: b1, b2: b2, eps: eps,
+                            stepSize: Float(lr / c1), invSqrtC2: Float(1 / c2.squareRoot()),
+                            momentum: mu, nesterov: s.nesterov, firstSGDStep: stepCount == 1)
+        parallelRanges(parameters.count, granule: 16, job)
     }
 
     /// Restores state saved by a checkpoint.
@@ -87,6 +75,61 @@ public final class Optimizer {
     }
 }
 
+/// A trainable tensor's span of the flat parameter buffer.
+struct UpdateSpan {
+    var start: Int, end: Int
+    var decays: Bool
+}
+
+/// The optimizer update of one chunk of the flat parameter buffer.
+struct UpdateJob: RangeJob {
+    let kind: OptimizerKind
+    let p: UnsafeMutablePointer<Float>, g: UnsafeMutablePointer<Float>
+    let m: UnsafeMutablePointer<Float>, v: UnsafeMutablePointer<Float>
+    let spans: UnsafeMutablePointer<UpdateSpan>, spanCount: Int
+    let weightDecay: Float, lr: Float, b1: Float, b2: Float, eps: Float
+    /// Adam: lr/c1 and 1/√c2 (bias corrections folded into scalars).
+    let stepSize: Float, invSqrtC2: Float
+    let momentum: Float, nesterov: Bool, firstSGDStep: Bool
+
+    func run(_ chunk: Range<Int>) {
+        for s in 0..<spanCount {
+            let span = spans[s]
+            let lo = max(span.start, chunk.lowerBound), hi = min(span.end, chunk.upperBound)
+            if lo >= hi { continue }
+            let wd: Float = span.decays ? weightDecay : 0
+            switch kind {
+            case .adamw, .adam:
+                // p −= lr/c1 · m / (√v/√c2 + eps); AdamW decays p itself, Adam adds wd·p to g.
+                adam(lo..<hi, decayFactor: kind == .adamw ? 1 - lr * wd : 1, l2: kind == .adam ? wd : 0)
+            case .sgd:
+                sgd(lo..<hi, wd: wd)
+            }
+        }
+    }
+
+    @inline(__always)
+    func adam(_ r: Range<Int>, decayFactor: Float, l2: Float) {
+        for i in r {
+            let grad = g[i] + l2 * p[i]
+            let mi = b1 * m[i] + (1 - b1) * grad
+            let vi = b2 * v[i] + (1 - b2) * grad * grad
+            m[i] = mi; v[i] = vi
+            p[i] = p[i] * decayFactor - stepSize * mi / (vi.squareRoot() * invSqrtC2 + eps)
+        }
+    }
+
+    @inline(__always)
+    func sgd(_ r: Range<Int>, wd: Float) {
+        for i in r {
+            let grad = g[i] + wd * p[i]
+            let buf = firstSGDStep ? grad : momentum * m[i] + grad
+            m[i] = buf
+            p[i] -= lr * (nesterov ? grad + momentum * buf : buf)
+        }
+    }
+}
+
 /// Global L2 norm of all gradients (accumulated in Double, per thread, then summed in order so
 /// the result does not depend on timing).
 public func globalNorm(_ buffer: FloatBuffer) -> Double {
@@ -94,10 +137,8 @@ public func globalNorm(_ buffer: FloatBuffer) -> Double {
     return withUnsafeTemporaryAllocation(of: Double.self, capacity: threads) { partial in
         partial.initialize(repeating: 0)
         let parts = buffer.count >= 1 << 14 ? threads : 1
-        ThreadPool.shared.parallelFor(parts) { part, _ in
-            let r = chunk(part, of: parts, count: buffer.count, granule: 8)
-            partial[part] = sumOfSquares(buffer.pointer + r.lowerBound, r.count)
-        }
+        ThreadPool.shared.parallelFor(parts, SumOfSquaresJob(x: buffer.pointer, count: buffer.count, parts: parts,
+                                                             partial: partial.baseAddress!))
         return partial.reduce(0, +).squareRoot()
     }
 }
@@ -109,7 +150,23 @@ public func clipGradients(_ gradients: FloatBuffer, maxNorm: Double) -> Double {
     if maxNorm > 0, norm > maxNorm, norm.isFinite {
         let scale = Float(maxNorm / (norm + 1e-6))
         let g = gradients.pointer
-        parallelRanges(gradients.count) { r in for i in r { g[i] *= scale } }
+        parallelRanges(gradients.count, ScaleJob(x: g, scale: scale))
     }
     return norm
+}
+
+/// Per-thread partial sums of squares (in Double), in a fixed chunking.
+struct SumOfSquaresJob: ParallelJob {
+    let x: UnsafeMutablePointer<Float>, count: Int, parts: Int
+    let partial: UnsafeMutablePointer<Double>
+    func run(task part: Int, worker: Int) {
+        let r = chunk(part, of: parts, count: count, granule: 8)
+        partial[part] = sumOfSquares(x + r.lowerBound, r.count)
+    }
+}
+
+/// x[i] *= scale.
+struct ScaleJob: RangeJob {
+    let x: UnsafeMutablePointer<Float>, scale: Float
+    func run(_ r: Range<Int>) { for i in r { x[i] *= scale } }
 }

@@ -13,14 +13,8 @@ enum CrossEntropy {
     /// Per-position losses and log-partitions; returns the mean loss.
     static func forward(losses: UnsafeMutablePointer<Float>, logPartition: UnsafeMutablePointer<Float>,
                         logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, N: Int, V: Int) -> Float {
-        parallelRanges(N, granule: 1, minimumParallel: N * V >= 1 << 14 ? 1 : N + 1) { rows in
-            for n in rows {
-                let row = logits + n * V
-                let lse = logSumExp(row, V)
-                logPartition[n] = lse
-                losses[n] = lse - row[Int(targets[n])]
-            }
-        }
+        parallelRanges(N, granule: 1, minimumParallel: N * V >= 1 << 14 ? 1 : N + 1,
+                       LossJob(losses: losses, logPartition: logPartition, logits: logits, targets: targets, V: V))
         var total: Double = 0
         for n in 0..<N { total += Double(losses[n]) }
         return Float(total / Double(N))
@@ -31,9 +25,33 @@ enum CrossEntropy {
     static func backward<W: GEMMElement>(dx: UnsafeMutablePointer<Float>, dwte: UnsafeMutablePointer<Float>, dlogits: UnsafeMutablePointer<Float>,
                          logits: UnsafePointer<Float>, logPartition: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
                          x: UnsafePointer<Float>, wte: UnsafePointer<W>, gradScale: Float, N: Int, C: Int, V: Int) {
-        let parts = N * V >= 1 << 14 ? ThreadPool.shared.threadCount : 1
-        ThreadPool.shared.parallelFor(parts) { part, _ in
-            for n in chunk(part, of: parts, count: N) {
+        parallelRanges(N, granule: 1, minimumParallel: N * V >= 1 << 14 ? 1 : N + 1,
+                       LogitGradientJob(dlogits: dlogits, logits: logits, logPartition: logPartition, targets: targets,
+                                        gradScale: gradScale, V: V))
+        gemm(m: N, n: C, k: V, a: dlogits, lda: V, b: wte, ldb: C, c: dx, ldc: C)
+        gemm(m: V, n: C, k: N, a: dlogits, lda: V, transA: .transposed, b: x, ldb: C, c: dwte, ldc: C, accumulate: true)
+    }
+
+    /// Per-row log-partition and loss.
+    struct LossJob: RangeJob {
+        let losses: UnsafeMutablePointer<Float>, logPartition: UnsafeMutablePointer<Float>
+        let logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>, V: Int
+        func run(_ rows: Range<Int>) {
+            for n in rows {
+                let row = logits + n * V
+                let lse = logSumExp(row, V)
+                logPartition[n] = lse
+                losses[n] = lse - row[Int(targets[n])]
+            }
+        }
+    }
+
+    /// dlogits = (softmax − onehot)·gradScale, per row.
+    struct LogitGradientJob: RangeJob {
+        let dlogits: UnsafeMutablePointer<Float>, logits: UnsafePointer<Float>, logPartition: UnsafePointer<Float>
+        let targets: UnsafePointer<Int32>, gradScale: Float, V: Int
+        func run(_ rows: Range<Int>) {
+            for n in rows {
                 let row = logits + n * V, d = dlogits + n * V
                 let lse = Vec8(repeating: logPartition[n]), g = Vec8(repeating: gradScale)
                 var i = 0
@@ -42,7 +60,5 @@ enum CrossEntropy {
                 d[Int(targets[n])] -= gradScale
             }
         }
-        gemm(m: N, n: C, k: V, a: dlogits, lda: V, b: wte, ldb: C, c: dx, ldc: C)
-        gemm(m: V, n: C, k: N, a: dlogits, lda: V, transA: .transposed, b: x, ldb: C, c: dwte, ldc: C, accumulate: true)
     }
 }

@@ -6,9 +6,19 @@ enum GELU {
     static let k1: Float = 0.044715
 
     static func forward(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, count: Int) {
-        let parts = count >= 1 << 15 ? ThreadPool.shared.threadCount : 1
-        ThreadPool.shared.parallelFor(parts) { part, _ in
-            let r = chunk(part, of: parts, count: count, granule: 8)
+        parallelRanges(count, minimumParallel: 1 << 15, ForwardJob(out: out, inp: inp))
+    }
+
+    /// dinp (+)= dout · d/dx gelu(x); written instead of added when `accumulate` is false.
+    static func backward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>, count: Int,
+                         accumulate: Bool = true) {
+        parallelRanges(count, minimumParallel: 1 << 15, BackwardJob(dinp: dinp, inp: inp, dout: dout, accumulate: accumulate))
+    }
+
+    struct ForwardJob: RangeJob {
+        let out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>
+
+        func run(_ r: Range<Int>) {
             var i = r.lowerBound
             while i + 8 <= r.upperBound {
                 let x = load8(inp + i)
@@ -24,12 +34,11 @@ enum GELU {
         }
     }
 
-    /// dinp (+)= dout · d/dx gelu(x); written instead of added when `accumulate` is false.
-    static func backward(dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>, count: Int,
-                         accumulate: Bool = true) {
-        let parts = count >= 1 << 15 ? ThreadPool.shared.threadCount : 1
-        ThreadPool.shared.parallelFor(parts) { part, _ in
-            let r = chunk(part, of: parts, count: count, granule: 8)
+    struct BackwardJob: RangeJob {
+        let dinp: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>, dout: UnsafePointer<Float>
+        let accumulate: Bool
+
+        func run(_ r: Range<Int>) {
             var i = r.lowerBound
             while i + 8 <= r.upperBound {
                 let x = load8(inp + i)

@@ -9,10 +9,16 @@ enum LayerNorm {
     static func forward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
                         inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                         N: Int, C: Int, eps: Float) {
-        let parts = N >= 64 ? ThreadPool.shared.threadCount : 1
-        ThreadPool.shared.parallelFor(parts) { part, _ in
-            forwardRows(chunk(part, of: parts, count: N), out: out, mean: mean, rstd: rstd, inp: inp,
-                        weight: weight, bias: bias, C: C, eps: eps)
+        parallelRanges(N, granule: 1, minimumParallel: 64,
+                       ForwardJob(out: out, mean: mean, rstd: rstd, inp: inp, weight: weight, bias: bias, C: C, eps: eps))
+    }
+
+    struct ForwardJob: RangeJob {
+        let out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>
+        let inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>
+        let C: Int, eps: Float
+        func run(_ rows: Range<Int>) {
+            forwardRows(rows, out: out, mean: mean, rstd: rstd, inp: inp, weight: weight, bias: bias, C: C, eps: eps)
         }
     }
 
@@ -65,19 +71,29 @@ enum LayerNorm {
                          dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>,
                          dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>,
                          mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int, C: Int) {
-        let parts = N >= 64 ? ThreadPool.shared.threadCount : 1
-        ThreadPool.shared.parallelFor(parts) { part, _ in
-            backwardRows(chunk(part, of: parts, count: N), dinp: dinp, mode: mode, dout: dout, inp: inp,
-                         weight: weight, mean: mean, rstd: rstd, C: C)
-        }
+        parallelRanges(N, granule: 1, minimumParallel: 64,
+                       BackwardJob(dinp: dinp, mode: mode, dout: dout, inp: inp, weight: weight, mean: mean, rstd: rstd, C: C))
         // Parameter gradients: each thread owns a range of channels and sums over all rows, so
         // no two threads write the same element and the sum order is fixed.
-        let channelParts = N * C >= 1 << 14 ? ThreadPool.shared.threadCount : 1
-        ThreadPool.shared.parallelFor(channelParts) { part, _ in
-            let cols = chunk(part, of: channelParts, count: C, granule: 8)
-            if !cols.isEmpty {
-                parameterGradients(cols, dweight: dweight, dbias: dbias, dout: dout, inp: inp, mean: mean, rstd: rstd, N: N, C: C)
-            }
+        parallelRanges(C, granule: 8, minimumParallel: N * C >= 1 << 14 ? 1 : C + 1,
+                       ParameterGradientJob(dweight: dweight, dbias: dbias, dout: dout, inp: inp, mean: mean, rstd: rstd, N: N, C: C))
+    }
+
+    struct BackwardJob: RangeJob {
+        let dinp: UnsafeMutablePointer<Float>, mode: InputGradient
+        let dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<Float>
+        let mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, C: Int
+        func run(_ rows: Range<Int>) {
+            backwardRows(rows, dinp: dinp, mode: mode, dout: dout, inp: inp, weight: weight, mean: mean, rstd: rstd, C: C)
+        }
+    }
+
+    struct ParameterGradientJob: RangeJob {
+        let dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>
+        let dout: UnsafePointer<Float>, inp: UnsafePointer<Float>
+        let mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, N: Int, C: Int
+        func run(_ cols: Range<Int>) {
+            parameterGradients(cols, dweight: dweight, dbias: dbias, dout: dout, inp: inp, mean: mean, rstd: rstd, N: N, C: C)
         }
     }
 

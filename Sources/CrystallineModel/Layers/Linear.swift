@@ -14,29 +14,49 @@ enum Linear {
     static func backward<W: GEMMElement>(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
                          dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<W>,
                          N: Int, IC: Int, OC: Int, accumulateInput: Bool = true) {
-        let inputGradient = { (worker: Int?) in
-            gemm(m: N, n: IC, k: OC, a: dout, lda: OC, b: weight, ldb: OC, transB: .transposed,
-                 c: dinp, ldc: IC, accumulate: accumulateInput, worker: worker)
-        }
-        let weightGradient = { (worker: Int?) in
-            gemm(m: IC, n: OC, k: N, a: inp, lda: IC, transA: .transposed, b: dout, ldb: OC,
-                 c: dweight, ldc: OC, accumulate: true, worker: worker)
-        }
+        let products = GradientProducts(dinp: dinp, dweight: dweight, dout: dout, inp: inp, weight: weight,
+                                        N: N, IC: IC, OC: OC, accumulateInput: accumulateInput)
         if ThreadPool.shared.threadCount == 2 && N * IC * OC >= 1 << 18 {
             // Two cores: the two products are independent and equal in work, so each runs whole
             // on its own core (no duplicated packing, no split of small matrices).
-            ThreadPool.shared.parallelFor(2) { task, worker in
-                if task == 0 { inputGradient(worker) } else { weightGradient(worker) }
-            }
+            ThreadPool.shared.parallelFor(2, products)
         } else {
-            inputGradient(nil)
-            weightGradient(nil)
+            products.inputGradient(worker: nil)
+            products.weightGradient(worker: nil)
         }
         if let dbias {
             // Column ranges per thread: no shared writes, fixed summation order.
-            parallelRanges(OC, granule: 8, minimumParallel: N * OC >= 1 << 15 ? 1 : OC + 1) { cols in
-                for n in 0..<N { addInPlace(dbias + cols.lowerBound, dout + n * OC + cols.lowerBound, cols.count) }
-            }
+            parallelRanges(OC, granule: 8, minimumParallel: N * OC >= 1 << 15 ? 1 : OC + 1,
+                           BiasGradientJob(dbias: dbias, dout: dout, N: N, OC: OC))
+        }
+    }
+
+    /// The input gradient (task 0) and the weight gradient (task 1) of one layer.
+    struct GradientProducts<W: GEMMElement>: ParallelJob {
+        let dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>
+        let dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<W>
+        let N: Int, IC: Int, OC: Int, accumulateInput: Bool
+
+        func run(task: Int, worker: Int) {
+            if task == 0 { inputGradient(worker: worker) } else { weightGradient(worker: worker) }
+        }
+        /// dinp (+)= dout·Wᵀ
+        func inputGradient(worker: Int?) {
+            gemm(m: N, n: IC, k: OC, a: dout, lda: OC, b: weight, ldb: OC, transB: .transposed,
+                 c: dinp, ldc: IC, accumulate: accumulateInput, worker: worker)
+        }
+        /// dW += inpᵀ·dout
+        func weightGradient(worker: Int?) {
+            gemm(m: IC, n: OC, k: N, a: inp, lda: IC, transA: .transposed, b: dout, ldb: OC,
+                 c: dweight, ldc: OC, accumulate: true, worker: worker)
+        }
+    }
+
+    /// dbias[cols] += Σ_n dout[n, cols].
+    struct BiasGradientJob: RangeJob {
+        let dbias: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, N: Int, OC: Int
+        func run(_ cols: Range<Int>) {
+            for n in 0..<N { addInPlace(dbias + cols.lowerBound, dout + n * OC + cols.lowerBound, cols.count) }
         }
     }
 }
