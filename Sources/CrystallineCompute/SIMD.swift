@@ -5,13 +5,13 @@
 
 public typealias Vec8 = SIMD8<Float>
 
-@inline(__always) public func load8(_ p: UnsafePointer<Float>) -> Vec8 {
+@inlinable @inline(__always) public func load8(_ p: UnsafePointer<Float>) -> Vec8 {
     UnsafeRawPointer(p).loadUnaligned(as: Vec8.self)
 }
-@inline(__always) public func load8(_ p: UnsafeMutablePointer<Float>) -> Vec8 {
+@inlinable @inline(__always) public func load8(_ p: UnsafeMutablePointer<Float>) -> Vec8 {
     UnsafeRawPointer(p).loadUnaligned(as: Vec8.self)
 }
-@inline(__always) public func store8(_ v: Vec8, _ p: UnsafeMutablePointer<Float>) {
+@inlinable @inline(__always) public func store8(_ v: Vec8, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec8.self)
 }
 
@@ -21,7 +21,7 @@ public typealias Vec8 = SIMD8<Float>
 /// Rounding and the float→int conversion use the 1.5·2²³ "magic number" trick: adding it
 /// rounds to the nearest integer and leaves that integer in the low mantissa bits. (Swift's
 /// generic SIMD conversions compile to scalar loops, which made this function 3× slower.)
-@inline(__always) public func exp8(_ x: Vec8) -> Vec8 {
+@inlinable @inline(__always) public func exp8(_ x: Vec8) -> Vec8 {
     let magic = Vec8(repeating: 12_582_912)  // 1.5 · 2^23
     let xc = clamp8(x, -87.3, 88.3)
     let shifted = xc * 1.442695040888963 + magic
@@ -41,7 +41,7 @@ public typealias Vec8 = SIMD8<Float>
 
 /// tanh(x) for eight lanes via tanh(x) = 1 - 2/(e^{2x}+1), with a Taylor branch near zero
 /// where that form would lose relative precision.
-@inline(__always) public func tanh8(_ x: Vec8) -> Vec8 {
+@inlinable @inline(__always) public func tanh8(_ x: Vec8) -> Vec8 {
     let e = exp8(2 * x)
     let big = 1 - 2 / (e + 1)
     let x2 = x * x
@@ -53,19 +53,19 @@ public typealias Vec8 = SIMD8<Float>
 }
 
 /// Lane-wise clamp through compare-and-blend (the generic `clamped` compiles to scalar loops).
-@inline(__always) public func clamp8(_ x: Vec8, _ lo: Float, _ hi: Float) -> Vec8 {
+@inlinable @inline(__always) public func clamp8(_ x: Vec8, _ lo: Float, _ hi: Float) -> Vec8 {
     let l = Vec8(repeating: lo), h = Vec8(repeating: hi)
     return x.replacing(with: l, where: x .< l).replacing(with: h, where: x .> h)
 }
 
-@inline(__always) public func select(_ m: SIMDMask<SIMD8<Int32>>, _ a: Vec8, _ b: Vec8) -> Vec8 {
+@inlinable @inline(__always) public func select(_ m: SIMDMask<SIMD8<Int32>>, _ a: Vec8, _ b: Vec8) -> Vec8 {
     b.replacing(with: a, where: m)
 }
 
-@inline(__always) func abs(_ v: Vec8) -> Vec8 {
+@inlinable @inline(__always) func abs(_ v: Vec8) -> Vec8 {
     unsafeBitCast(unsafeBitCast(v, to: SIMD8<UInt32>.self) & 0x7fff_ffff, to: Vec8.self)
 }
 
 /// Scalar helpers that agree with the vector versions.
-@inline(__always) public func fastExp(_ x: Float) -> Float { exp8(Vec8(repeating: x))[0] }
-@inline(__always) public func fastTanh(_ x: Float) -> Float { tanh8(Vec8(repeating: x))[0] }
+@inlinable @inline(__always) public func fastExp(_ x: Float) -> Float { exp8(Vec8(repeating: x))[0] }
+@inlinable @inline(__always) public func fastTanh(_ x: Float) -> Float { tanh8(Vec8(repeating: x))[0] }

@@ -25,8 +25,11 @@ func sumOfExponentials(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float,
 
 @inline(__always)
 func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var m = -Float.infinity
-    for i in 0..<n where x[i] > m { m = x[i] }
+    var mv = Vec8(repeating: -.infinity)
+    var i = 0
+    while i + 8 <= n { let v = load8(x + i); mv = mv.replacing(with: v, where: v .> mv); i += 8 }
+    var m = mv.max()
+    while i < n { if x[i] > m { m = x[i] }; i += 1 }
     return m
 }
 

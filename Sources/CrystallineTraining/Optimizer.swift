@@ -4,6 +4,7 @@
 // layout marks as decaying. Adam: the classic coupled L2 (g ← g + wd·p). SGD: momentum
 // (PyTorch convention: buf ← μ·buf + g, first step buf = g) with an optional Nesterov step.
 import Foundation
+import CKernels
 import CrystallineCompute
 import CrystallineModel
 
@@ -110,13 +111,8 @@ struct UpdateJob: RangeJob {
 
     @inline(__always)
     func adam(_ r: Range<Int>, decayFactor: Float, l2: Float) {
-        for i in r {
-            let grad = g[i] + l2 * p[i]
-            let mi = b1 * m[i] + (1 - b1) * grad
-            let vi = b2 * v[i] + (1 - b2) * grad * grad
-            m[i] = mi; v[i] = vi
-            p[i] = p[i] * decayFactor - stepSize * mi / (vi.squareRoot() * invSqrtC2 + eps)
-        }
+        let o = r.lowerBound
+        cllm_adam_update(r.count, p + o, g + o, m + o, v + o, b1, b2, stepSize, invSqrtC2, eps, decayFactor, l2)
     }
 
     @inline(__always)

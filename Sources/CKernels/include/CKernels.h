@@ -5,6 +5,8 @@
 //   So the 512-bit kernel lives here, compiled with a per-function target attribute, and is
 //   called only after `cllm_cpu_has_avx512()` confirmed, at run time, that both the CPU and
 //   the OS support it.
+// - The Adam update, which needs a vector square root (Swift's SIMD squareRoot() is a loop of
+//   sqrtf calls).
 // - Packing of transposed operands, which needs 8×8 register transposes (lane shuffles that
 //   Swift's SIMD types do not expose). Portable C elsewhere.
 #ifndef CKERNELS_H
@@ -35,5 +37,12 @@ void cllm_pack_b_transposed(long kc, long cols, long nr, const float *b, long ld
 
 /// Packs one full 6-row A panel from a transposed view: out[p*6 + r] = a[p*lda + r], p < kc.
 void cllm_pack_a_transposed(long kc, const float *a, long lda, float *out);
+
+/// One Adam/AdamW step over p[0..<n]: grad = g + l2·p; m = β1·m + (1−β1)·grad;
+/// v = β2·v + (1−β2)·grad²; p = p·decay_factor − step_size·m / (√v·inv_sqrt_c2 + eps).
+/// (AdamW: decay_factor = 1 − lr·wd, l2 = 0; Adam: decay_factor = 1, l2 = wd.)
+void cllm_adam_update(long n, float *p, const float *g, float *m, float *v,
+                      float beta1, float beta2, float step_size, float inv_sqrt_c2, float eps,
+                      float decay_factor, float l2);
 
 #endif

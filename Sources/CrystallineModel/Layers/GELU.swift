@@ -1,4 +1,8 @@
 // GELU, tanh approximation (GPT-2's "gelu_new"): 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
+//
+// Computed through the identity ½(1 + tanh u) = σ(2u) = 1/(1 + e^(−2u)): one exponential and
+// one division per element, and no small-argument branch (σ is well conditioned everywhere).
+// With s = σ(2u): gelu = x·s, and d gelu/dx = s + 2x·s(1 − s)·du/dx.
 import CrystallineCompute
 
 enum GELU {
@@ -15,6 +19,20 @@ enum GELU {
         parallelRanges(count, minimumParallel: 1 << 15, BackwardJob(dinp: dinp, inp: inp, dout: dout, accumulate: accumulate))
     }
 
+    /// σ(2u) = ½(1 + tanh u), u = √(2/π)·(x + 0.044715·x³).
+    @inline(__always)
+    static func sigmoidOfTwoU(_ x: Vec8) -> Vec8 {
+        let u = k0 * (x + k1 * x * x * x)
+        return 1 / (1 + exp8(-2 * u))
+    }
+
+    /// d gelu/dx = s + 2x·s(1 − s)·√(2/π)·(1 + 3·0.044715·x²), s = σ(2u).
+    @inline(__always)
+    static func derivative(_ x: Vec8) -> Vec8 {
+        let s = sigmoidOfTwoU(x)
+        return s + 2 * x * s * (1 - s) * k0 * (1 + 3 * k1 * x * x)
+    }
+
     struct ForwardJob: RangeJob {
         let out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>
 
@@ -22,13 +40,12 @@ enum GELU {
             var i = r.lowerBound
             while i + 8 <= r.upperBound {
                 let x = load8(inp + i)
-                let u = k0 * (x + k1 * x * x * x)
-                store8(0.5 * x * (1 + tanh8(u)), out + i)
+                store8(x * sigmoidOfTwoU(x), out + i)
                 i += 8
             }
             while i < r.upperBound {
-                let x = inp[i]
-                out[i] = 0.5 * x * (1 + fastTanh(k0 * (x + k1 * x * x * x)))
+                let x = Vec8(repeating: inp[i])
+                out[i] = (x * sigmoidOfTwoU(x))[0]
                 i += 1
             }
         }
@@ -41,20 +58,13 @@ enum GELU {
         func run(_ r: Range<Int>) {
             var i = r.lowerBound
             while i + 8 <= r.upperBound {
-                let x = load8(inp + i)
-                let x2 = x * x
-                let th = tanh8(k0 * (x + k1 * x2 * x))
-                let sech2 = 1 - th * th
-                let grad = 0.5 * (1 + th) + 0.5 * x * sech2 * k0 * (1 + 3 * k1 * x2)
-                let g = grad * load8(dout + i)
+                let g = derivative(load8(inp + i)) * load8(dout + i)
                 store8(accumulate ? load8(dinp + i) + g : g, dinp + i)
                 i += 8
             }
             while i < r.upperBound {
-                let x = inp[i]
-                let th = fastTanh(k0 * (x + k1 * x * x * x))
-                let grad = 0.5 * (1 + th) + 0.5 * x * (1 - th * th) * k0 * (1 + 3 * k1 * x * x)
-                dinp[i] = (accumulate ? dinp[i] : 0) + grad * dout[i]
+                let g = derivative(Vec8(repeating: inp[i]))[0] * dout[i]
+                dinp[i] = (accumulate ? dinp[i] : 0) + g
                 i += 1
             }
         }
