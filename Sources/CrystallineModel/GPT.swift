@@ -151,11 +151,18 @@ public final class GPT {
             Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
             Dropout.apply(a.encoded, mask: m, count: N * C)
         }
-        var residual = UnsafePointer(a.encoded)
         for (l, o) in layout.layers.enumerated() {
             let L = a.layers[l]
-            LayerNorm.forward(out: L.ln1, mean: L.ln1Mean, rstd: L.ln1Rstd, inp: residual,
-                              weight: p + o.ln1Weight, bias: p + o.ln1Bias, N: N, C: C, eps: config.layerNormEpsilon)
+            if l == 0 {
+                LayerNorm.forward(out: L.ln1, mean: L.ln1Mean, rstd: L.ln1Rstd, inp: a.encoded,
+                                  weight: p + o.ln1Weight, bias: p + o.ln1Bias, N: N, C: C, eps: config.layerNormEpsilon)
+            } else {
+                // resid3 of the previous layer = resid2 + fcProj, formed inside this LayerNorm.
+                let P = a.layers[l - 1]
+                LayerNorm.forward(out: L.ln1, mean: L.ln1Mean, rstd: L.ln1Rstd, sum: P.resid3, a: P.resid2, b: P.fcProj,
+                                  weight: p + o.ln1Weight, bias: p + o.ln1Bias, N: N, C: C, eps: config.layerNormEpsilon)
+            }
+            let residual = UnsafePointer(l == 0 ? a.encoded : a.layers[l - 1].resid3)
             Linear.forward(out: L.qkv, inp: L.ln1, weight: w + o.qkvWeight, bias: p + o.qkvBias, N: N, IC: C, OC: 3 * C)
             if dropping, let m = L.attMask { Dropout.fillMask(m, count: B * NH * T * T, p: pDrop, rng: &dropoutRNG) }
             Attention.forward(out: L.atty, att: L.att, dropMask: dropping ? L.attMask : nil, qkv: L.qkv,
@@ -165,8 +172,7 @@ public final class GPT {
                 Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
                 Dropout.apply(L.attProj, mask: m, count: N * C)
             }
-            residualAdd(out: L.resid2, residual, L.attProj, N * C)
-            LayerNorm.forward(out: L.ln2, mean: L.ln2Mean, rstd: L.ln2Rstd, inp: L.resid2,
+            LayerNorm.forward(out: L.ln2, mean: L.ln2Mean, rstd: L.ln2Rstd, sum: L.resid2, a: residual, b: L.attProj,
                               weight: p + o.ln2Weight, bias: p + o.ln2Bias, N: N, C: C, eps: config.layerNormEpsilon)
             Linear.forward(out: L.fc, inp: L.ln2, weight: w + o.fcWeight, bias: p + o.fcBias, N: N, IC: C, OC: 4 * C)
             GELU.forward(out: L.fcGelu, inp: L.fc, count: N * 4 * C)
@@ -175,10 +181,9 @@ public final class GPT {
                 Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
                 Dropout.apply(L.fcProj, mask: m, count: N * C)
             }
-            residualAdd(out: L.resid3, L.resid2, L.fcProj, N * C)
-            residual = UnsafePointer(L.resid3)
         }
-        LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, inp: residual,
+        let last = a.layers[config.nLayer - 1]
+        LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, sum: last.resid3, a: last.resid2, b: last.fcProj,
                           weight: p + layout.lnfWeight, bias: p + layout.lnfBias, N: N, C: C, eps: config.layerNormEpsilon)
         CrossEntropy.logits(out: a.logits, x: a.lnf, wte: w + layout.wte, N: N, C: C, V: config.vocabSize)
         guard hasTargets else { return nil }
@@ -283,13 +288,6 @@ public final class GPT {
         if dropping, let m = a.encodedMask { Dropout.apply(d.encoded, mask: m, count: N * C) }
         Encoder.backward(dwte: g + layout.wte, dwpe: g + layout.wpe, dout: d.encoded, tokens: tokens, B: B, T: T, C: C)
     }
-}
-
-@inline(__always)
-func residualAdd(out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
-    var i = 0
-    while i + 8 <= n { store8(load8(a + i) + load8(b + i), out + i); i += 8 }
-    while i < n { out[i] = a[i] + b[i]; i += 1 }
 }
 
 /// destination[i] = bfloat16(source[i]), round to nearest even.

@@ -13,11 +13,27 @@ enum LayerNorm {
                        ForwardJob(out: out, mean: mean, rstd: rstd, inp: inp, weight: weight, bias: bias, C: C, eps: eps))
     }
 
+    /// The residual connection fused with the LayerNorm that follows it: `sum = a + b` (the
+    /// residual stream, kept for the backward pass), then `out = LayerNorm(sum)`, in one pass.
+    static func forward(out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+                        sum: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+                        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, N: Int, C: Int, eps: Float) {
+        parallelRanges(N, granule: 1, minimumParallel: 64,
+                       ForwardJob(out: out, mean: mean, rstd: rstd, inp: UnsafePointer(sum), weight: weight, bias: bias,
+                                  C: C, eps: eps, residual: (sum, a, b)))
+    }
+
     struct ForwardJob: RangeJob {
         let out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>
         let inp: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>
         let C: Int, eps: Float
+        /// When set, rows of `inp` (= sum) are first computed as a + b.
+        var residual: (sum: UnsafeMutablePointer<Float>, a: UnsafePointer<Float>, b: UnsafePointer<Float>)? = nil
         func run(_ rows: Range<Int>) {
+            if let (sum, a, b) = residual {
+                let offset = rows.lowerBound * C
+                residualAdd(out: sum + offset, a + offset, b + offset, rows.count * C)
+            }
             forwardRows(rows, out: out, mean: mean, rstd: rstd, inp: inp, weight: weight, bias: bias, C: C, eps: eps)
         }
     }
@@ -170,4 +186,12 @@ enum LayerNorm {
             }
         }
     }
+}
+
+/// out = a + b over n floats.
+@inline(__always)
+func residualAdd(out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) {
+    var i = 0
+    while i + 8 <= n { store8(load8(a + i) + load8(b + i), out + i); i += 8 }
+    while i < n { out[i] = a[i] + b[i]; i += 1 }
 }
