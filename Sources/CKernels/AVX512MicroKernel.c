@@ -1,4 +1,4 @@
-// AVX-512 GEMM micro-kernel (6×32 tile: twelve zmm accumulators) and its run-time CPU check.
+// AVX-512 GEMM micro-kernel (8×32 tile: sixteen zmm accumulators) and its run-time CPU check.
 // See include/CKernels.h for why this is C.
 #include "CKernels.h"
 
@@ -19,30 +19,30 @@ int cllm_cpu_has_avx512(void) {
 
 #define K512 __attribute__((target("avx512f,fma")))
 
-/* The 6×32 tile. Row r of A at step p is a[r*rsA + p*csA]: packed panels have rsA = 1,
-   csA = 6; a row-major matrix read in place has rsA = lda, csA = 1. Both callers pass
+/* The 8×32 tile: sixteen zmm accumulators, two B vectors and one broadcast per step (19 of the
+   32 registers). Row r of A at step p is a[r*rsA + p*csA]: packed panels have rsA = 1,
+   csA = 8; a row-major matrix read in place has rsA = lda, csA = 1. Both callers pass
    constants or a fixed stride, so each specialisation keeps one index add per step. */
+#define ROW(r) av = _mm512_set1_ps(a##r[idx]); \
+               c##r##0 = _mm512_fmadd_ps(av, b0, c##r##0); c##r##1 = _mm512_fmadd_ps(av, b1, c##r##1);
+
 static inline __attribute__((always_inline, target("avx512f,fma")))
-void kernel_6x32(long kc, const float *a, long rsA, long csA, const float *b, float *c, long ldc,
+void kernel_8x32(long kc, const float *a, long rsA, long csA, const float *b, float *c, long ldc,
                  int accumulate, int rows, int cols) {
-    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m512 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
-    const float *a0 = a, *a1 = a + rsA, *a2 = a + 2 * rsA, *a3 = a + 3 * rsA, *a4 = a + 4 * rsA, *a5 = a + 5 * rsA;
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
+    __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    const float *a0 = a, *a1 = a + rsA, *a2 = a + 2 * rsA, *a3 = a + 3 * rsA;
+    const float *a4 = a + 4 * rsA, *a5 = a + 5 * rsA, *a6 = a + 6 * rsA, *a7 = a + 7 * rsA;
     long idx = 0;
     for (long p = 0; p < kc; p++, idx += csA) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
         __m512 av;
-        av = _mm512_set1_ps(a0[idx]); c00 = _mm512_fmadd_ps(av, b0, c00); c01 = _mm512_fmadd_ps(av, b1, c01);
-        av = _mm512_set1_ps(a1[idx]); c10 = _mm512_fmadd_ps(av, b0, c10); c11 = _mm512_fmadd_ps(av, b1, c11);
-        av = _mm512_set1_ps(a2[idx]); c20 = _mm512_fmadd_ps(av, b0, c20); c21 = _mm512_fmadd_ps(av, b1, c21);
-        av = _mm512_set1_ps(a3[idx]); c30 = _mm512_fmadd_ps(av, b0, c30); c31 = _mm512_fmadd_ps(av, b1, c31);
-        av = _mm512_set1_ps(a4[idx]); c40 = _mm512_fmadd_ps(av, b0, c40); c41 = _mm512_fmadd_ps(av, b1, c41);
-        av = _mm512_set1_ps(a5[idx]); c50 = _mm512_fmadd_ps(av, b0, c50); c51 = _mm512_fmadd_ps(av, b1, c51);
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
         b += 32;
     }
-    __m512 acc[12] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51};
-    if (rows == 6 && cols == 32) {
-        for (int r = 0; r < 6; r++) {
+    __m512 acc[16] = {c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71};
+    if (rows == 8 && cols == 32) {
+        for (int r = 0; r < 8; r++) {
             float *p = c + r * ldc;
             __m512 v0 = acc[2 * r], v1 = acc[2 * r + 1];
             if (accumulate) { v0 = _mm512_add_ps(v0, _mm512_loadu_ps(p)); v1 = _mm512_add_ps(v1, _mm512_loadu_ps(p + 16)); }
@@ -64,14 +64,14 @@ void kernel_6x32(long kc, const float *a, long rsA, long csA, const float *b, fl
     }
 }
 
-K512 void cllm_sgemm_6x32_avx512(long kc, const float *a, const float *b, float *c, long ldc,
+K512 void cllm_sgemm_8x32_avx512(long kc, const float *a, const float *b, float *c, long ldc,
                                  int accumulate, int rows, int cols) {
-    kernel_6x32(kc, a, 1, 6, b, c, ldc, accumulate, rows, cols);
+    kernel_8x32(kc, a, 1, 8, b, c, ldc, accumulate, rows, cols);
 }
 
-K512 void cllm_sgemm_6x32_rows_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc,
+K512 void cllm_sgemm_8x32_rows_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc,
                                       int accumulate, int cols) {
-    kernel_6x32(kc, a, lda, 1, b, c, ldc, accumulate, 6, cols);
+    kernel_8x32(kc, a, lda, 1, b, c, ldc, accumulate, 8, cols);
 }
 
 K512 float cllm_fma_chains_avx512(long iterations) {
@@ -93,12 +93,12 @@ K512 float cllm_fma_chains_avx512(long iterations) {
 
 #else  /* not x86-64: cllm_cpu_has_avx512() is 0, so the kernels below are unreachable */
 int cllm_cpu_has_avx512(void) { return 0; }
-void cllm_sgemm_6x32_avx512(long kc, const float *a, const float *b, float *c, long ldc,
+void cllm_sgemm_8x32_avx512(long kc, const float *a, const float *b, float *c, long ldc,
                             int accumulate, int rows, int cols) {
     (void)kc; (void)a; (void)b; (void)c; (void)ldc; (void)accumulate; (void)rows; (void)cols;
     __builtin_trap();
 }
-void cllm_sgemm_6x32_rows_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc,
+void cllm_sgemm_8x32_rows_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc,
                                  int accumulate, int cols) {
     (void)kc; (void)a; (void)lda; (void)b; (void)c; (void)ldc; (void)accumulate; (void)cols;
     __builtin_trap();

@@ -50,15 +50,22 @@ void cllm_pack_b_transposed(long kc, long cols, long nr, const float *b, long ld
     }
 }
 
-void cllm_pack_a_transposed(long kc, const float *a, long lda, float *out) {
-    for (long p = 0; p < kc; p++) {
-        const float *src = a + p * lda;
+void cllm_pack_a_transposed(long kc, long mr, const float *a, long lda, float *out) {
 #if defined(__AVX2__)
-        _mm_storeu_ps(out, _mm_loadu_ps(src));
-        _mm_storel_pi((__m64 *)(out + 4), _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(src + 4)));
-#else
-        for (int r = 0; r < 6; r++) out[r] = src[r];
-#endif
-        out += 6;
+    if (mr == 8) {
+        for (long p = 0; p < kc; p++) _mm256_storeu_ps(out + p * 8, _mm256_loadu_ps(a + p * lda));
+        return;
     }
+    if (mr == 6) {
+        for (long p = 0; p < kc; p++) {
+            const float *src = a + p * lda;
+            _mm_storeu_ps(out, _mm_loadu_ps(src));
+            _mm_storel_pi((__m64 *)(out + 4), _mm_loadl_pi(_mm_setzero_ps(), (const __m64 *)(src + 4)));
+            out += 6;
+        }
+        return;
+    }
+#endif
+    for (long p = 0; p < kc; p++)
+        for (long r = 0; r < mr; r++) out[p * mr + r] = a[p * lda + r];
 }

@@ -2,8 +2,8 @@
 // needs: A·B (forward), A·Bᵀ (input gradient), Aᵀ·B (weight gradient).
 //
 // A and B are packed into MR-row and NR-column panels so that one micro-kernel serves every
-// transpose combination: 6×16 (twelve SIMD8 accumulators, FMA) in portable Swift, or 6×32
-// (twelve 16-lane zmm accumulators) in C where the CPU has AVX-512 (chosen at run time, see
+// transpose combination: 6×16 (twelve SIMD8 accumulators, FMA) in portable Swift, or 8×32
+// (sixteen 16-lane zmm accumulators) in C where the CPU has AVX-512 (chosen at run time, see
 // `GEMMKernel`). Blocks are sized for the caches of a typical x86 core (KC×NR of B in L1,
 // MC×KC of A in L2). Work is split over the shared ThreadPool along the larger output
 // dimension; each thread packs into its own scratch.
@@ -33,7 +33,8 @@ public struct BFloat16: GEMMElement, Equatable, Sendable {
 public enum Transpose: Sendable { case none, transposed }
 
 public enum GEMMBlocking {
-    public static let mr = 6
+    /// kc: depth of a packed block; mc: rows of A per block (a multiple of every panel height);
+    /// nc: columns of B per block.
     public static let kc = 256, mc = 120, nc = 1024
 }
 
@@ -46,11 +47,14 @@ public enum GEMMBlocking {
 public enum GEMMKernel: String, Sendable, CaseIterable {
     /// 6×16 tile of SIMD8<Float> accumulators, in Swift (AVX2+FMA on x86, NEON on aarch64).
     case simd8
-    /// 6×32 tile of 16-lane accumulators, in C with AVX-512F intrinsics.
+    /// 8×32 tile of 16-lane accumulators, in C with AVX-512F intrinsics.
     case avx512
 
     /// Columns per packed B panel (the tile width).
     public var panelWidth: Int { self == .avx512 ? 32 : 16 }
+    /// Rows per A panel (the tile height). Twelve SIMD8 or sixteen zmm accumulators plus the B
+    /// vectors and a broadcast fit the 16 ymm / 32 zmm registers.
+    public var panelHeight: Int { self == .avx512 ? 8 : 6 }
     /// Float lanes per register: the FMA width the peak of this kernel is measured with.
     public var lanes: Int { self == .avx512 ? 16 : 8 }
     /// The kernels this CPU can run.
@@ -145,7 +149,7 @@ struct GEMMSplit<BElement: GEMMElement>: ParallelJob {
     func run(task part: Int, worker: Int) {
         let scratch = PackScratch.perThread[worker]
         if splitRows {
-            let r = chunk(part, of: parts, count: m, granule: GEMMBlocking.mr)
+            let r = chunk(part, of: parts, count: m, granule: kernel.panelHeight)
             if r.isEmpty { return }
             if bias != nil { fillRows(c, ldc: ldc, rows: r, columns: 0..<n, bias: bias) }
             gemmSerial(m: r.count, n: n, k: k, a: a + r.lowerBound * rsA, rsA: rsA, csA: csA,
@@ -175,7 +179,7 @@ func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                 b: UnsafePointer<BElement>, rsB: Int, csB: Int,
                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: PackScratch,
                 kernel: GEMMKernel) {
-    let MR = GEMMBlocking.mr, NR = kernel.panelWidth
+    let MR = kernel.panelHeight, NR = kernel.panelWidth
     // A row-major A (csA == 1) is read in place by the micro-kernel, six rows at a time: only a
     // partial panel at the bottom edge is packed (zero-padded). A transposed A is packed, since
     // its rows would be strided gathers.
@@ -194,7 +198,8 @@ func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                 let aBlock = a + ic * rsA + pc * csA
                 let fullPanels = inPlaceA ? mc / MR * MR : 0
                 if fullPanels < mc {
-                    packA(mc: mc - fullPanels, kc: kc, a: aBlock + fullPanels * rsA, rsA: rsA, csA: csA, into: scratch.a)
+                    packA(mc: mc - fullPanels, kc: kc, panelHeight: MR, a: aBlock + fullPanels * rsA, rsA: rsA, csA: csA,
+                          into: scratch.a)
                 }
                 var jr = 0
                 while jr < nc {
@@ -207,16 +212,16 @@ func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                         if ir < fullPanels {
                             let ap = aBlock + ir * rsA
                             if kernel == .avx512 {
-                                cllm_sgemm_6x32_rows_avx512(kc, ap, rsA, bp, cp, ldc, add ? 1 : 0, Int32(nr))
+                                cllm_sgemm_8x32_rows_avx512(kc, ap, rsA, bp, cp, ldc, add ? 1 : 0, Int32(nr))
                             } else if nr == NR {
                                 microKernel6x16Rows(kc: kc, a: ap, lda: rsA, b: bp, c: cp, ldc: ldc, accumulate: add)
                             } else {
                                 microKernelEdge(kc: kc, a: ap, lda: rsA, b: bp, c: cp, ldc: ldc, rows: mr, cols: nr, accumulate: add)
                             }
                         } else {
-                            let ap = UnsafePointer(scratch.a + (ir - fullPanels) * kc)
+                            let ap = UnsafePointer(scratch.a + (ir - fullPanels) * kc)  // panels of MR·kc floats
                             if kernel == .avx512 {
-                                cllm_sgemm_6x32_avx512(kc, ap, bp, cp, ldc, add ? 1 : 0, Int32(mr), Int32(nr))
+                                cllm_sgemm_8x32_avx512(kc, ap, bp, cp, ldc, add ? 1 : 0, Int32(mr), Int32(nr))
                             } else if mr == MR && nr == NR {
                                 microKernel6x16Packed(kc: kc, a: ap, b: bp, c: cp, ldc: ldc, accumulate: add)
                             } else {

@@ -1,7 +1,7 @@
 // The GEMM micro-kernel and the packing routines that feed it.
 //
-// Packed A: panels of 6 rows, laid out k-major (a[p*6 + r]); packed B: panels of NR columns
-// (16 for the SIMD8 kernel, 32 for the AVX-512 one), k-major (b[p*NR + c]). Panels past the
+// Packed A: panels of MR rows (6 for the SIMD8 kernel, 8 for the AVX-512 one), k-major
+// (a[p*MR + r]); packed B: panels of NR columns (16 and 32), k-major (b[p*NR + c]). Panels past the
 // matrix edge are zero-padded, so the kernel never branches.
 import CKernels
 
@@ -72,29 +72,25 @@ func microKernelEdge(kc: Int, a: UnsafePointer<Float>, lda: Int? = nil, b: Unsaf
     }
 }
 
-/// Packs an mc×kc block of A (element (i,p) at a[i*rsA + p*csA]) into 6-row panels.
-func packA(mc: Int, kc: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int, into dst: UnsafeMutablePointer<Float>) {
-    let MR = GEMMBlocking.mr
+/// Packs an mc×kc block of A (element (i,p) at a[i*rsA + p*csA]) into `panelHeight`-row panels.
+func packA(mc: Int, kc: Int, panelHeight MR: Int, a: UnsafePointer<Float>, rsA: Int, csA: Int,
+           into dst: UnsafeMutablePointer<Float>) {
     var out = dst
     var i = 0
     while i < mc {
         let rows = min(MR, mc - i)
-        if rows == MR && csA == 1 {
-            let r0 = a + i * rsA, r1 = r0 + rsA, r2 = r1 + rsA, r3 = r2 + rsA, r4 = r3 + rsA, r5 = r4 + rsA
-            for p in 0..<kc {
-                out[0] = r0[p]; out[1] = r1[p]; out[2] = r2[p]; out[3] = r3[p]; out[4] = r4[p]; out[5] = r5[p]
-                out += 6
-            }
-        } else if rows == MR && rsA == 1 {
-            // A read transposed: the 6 rows of a panel are contiguous for each p.
-            cllm_pack_a_transposed(kc, a + i, csA, out)
-            out += 6 * kc
+        if rows == MR && rsA == 1 {
+            // A read transposed: the MR rows of a panel are contiguous for each p.
+            cllm_pack_a_transposed(kc, MR, a + i, csA, out)
         } else {
+            // Partial panels at the bottom edge (zero-padded) and row-major panels.
+            var o = out
             for p in 0..<kc {
-                for r in 0..<MR { out[r] = r < rows ? a[(i + r) * rsA + p * csA] : 0 }
-                out += 6
+                for r in 0..<MR { o[r] = r < rows ? a[(i + r) * rsA + p * csA] : 0 }
+                o += MR
             }
         }
+        out += MR * kc
         i += MR
     }
 }

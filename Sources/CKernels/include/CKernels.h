@@ -15,16 +15,16 @@
 /// 1 when the CPU has AVX-512F and the OS saves the zmm/opmask state (CPUID + XGETBV).
 int cllm_cpu_has_avx512(void);
 
-/// C[rows×cols] (+)= Apanel[6×kc] · Bpanel[kc×32] with rows ≤ 6, cols ≤ 32.
-/// Apanel is k-major with 6 floats per step, Bpanel k-major with 32 floats per step; both are
+/// C[rows×cols] (+)= Apanel[8×kc] · Bpanel[kc×32] with rows ≤ 8, cols ≤ 32.
+/// Apanel is k-major with 8 floats per step, Bpanel k-major with 32 floats per step; both are
 /// zero-padded past the matrix edge. Partial tiles are written with masked stores.
 /// Bpanel must be 64-byte aligned.
-void cllm_sgemm_6x32_avx512(long kc, const float *a, const float *b, float *c, long ldc,
+void cllm_sgemm_8x32_avx512(long kc, const float *a, const float *b, float *c, long ldc,
                             int accumulate, int rows, int cols);
 
-/// The same product with A read in place: six full rows of a row-major matrix with row stride
+/// The same product with A read in place: eight full rows of a row-major matrix with row stride
 /// `lda` (row r, step p at a[r*lda + p]), which spares packing A.
-void cllm_sgemm_6x32_rows_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc,
+void cllm_sgemm_8x32_rows_avx512(long kc, const float *a, long lda, const float *b, float *c, long ldc,
                                  int accumulate, int cols);
 
 /// Runs twelve independent 16-lane FMA chains `iterations` times (12·32 flops per iteration)
@@ -35,8 +35,9 @@ float cllm_fma_chains_avx512(long iterations);
 /// for cols ≤ c < nr, for p < kc. (Column c of op(B) is row c of storage, contiguous in p.)
 void cllm_pack_b_transposed(long kc, long cols, long nr, const float *b, long ldb, float *out);
 
-/// Packs one full 6-row A panel from a transposed view: out[p*6 + r] = a[p*lda + r], p < kc.
-void cllm_pack_a_transposed(long kc, const float *a, long lda, float *out);
+/// Packs one full `mr`-row A panel (mr = 6 or 8) from a transposed view:
+/// out[p*mr + r] = a[p*lda + r], p < kc.
+void cllm_pack_a_transposed(long kc, long mr, const float *a, long lda, float *out);
 
 /// One Adam/AdamW step over p[0..<n]: grad = g + l2·p; m = β1·m + (1−β1)·grad;
 /// v = β2·v + (1−β2)·grad²; p = p·decay_factor − step_size·m / (√v·inv_sqrt_c2 + eps).
