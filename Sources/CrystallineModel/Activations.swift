@@ -19,6 +19,8 @@ final class ActivationSet {
     struct Layer {
         var ln1, ln1Mean, ln1Rstd, qkv, att, atty, attProj, resid2: UnsafeMutablePointer<Float>
         var ln2, ln2Mean, ln2Rstd, fc, fcGelu, fcProj, resid3: UnsafeMutablePointer<Float>
+        /// σ(2u) of the GELU, saved by the forward pass so the backward needs no exponential.
+        var fcSigmoid: UnsafeMutablePointer<Float>
         var attMask, attProjMask, fcProjMask: UnsafeMutablePointer<Float>?
     }
 
@@ -36,7 +38,7 @@ final class ActivationSet {
         want(N * C); want(N); want(N); want(N * V); want(N); want(N); want(Attention.scratchCount(T: T)); want(B * NH)
         for _ in 0..<config.nLayer {
             [N * C, N, N, N * 3 * C, forGradients ? 0 : B * NH * T * T, N * C, N * C, N * C,
-             N * C, N, N, N * 4 * C, N * 4 * C, N * C, N * C].forEach(want)
+             N * C, N, N, N * 4 * C, N * 4 * C, N * C, N * C, forGradients ? 0 : N * 4 * C].forEach(want)
             if masks { want(B * NH * T * T); want(N * C); want(N * C) }
         }
         storage = FloatBuffer(count: sizes.reduce(0, +))
@@ -53,7 +55,8 @@ final class ActivationSet {
             var l = Layer(ln1: take(N * C), ln1Mean: take(N), ln1Rstd: take(N), qkv: take(N * 3 * C),
                           att: take(forGradients ? 0 : B * NH * T * T), atty: take(N * C), attProj: take(N * C), resid2: take(N * C),
                           ln2: take(N * C), ln2Mean: take(N), ln2Rstd: take(N), fc: take(N * 4 * C),
-                          fcGelu: take(N * 4 * C), fcProj: take(N * C), resid3: take(N * C))
+                          fcGelu: take(N * 4 * C), fcProj: take(N * C), resid3: take(N * C),
+                          fcSigmoid: take(forGradients ? 0 : N * 4 * C))
             if masks { l.attMask = take(B * NH * T * T); l.attProjMask = take(N * C); l.fcProjMask = take(N * C) }
             layers.append(l)
         }

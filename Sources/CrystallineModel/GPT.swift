@@ -175,7 +175,7 @@ public final class GPT {
             LayerNorm.forward(out: L.ln2, mean: L.ln2Mean, rstd: L.ln2Rstd, sum: L.resid2, a: residual, b: L.attProj,
                               weight: p + o.ln2Weight, bias: p + o.ln2Bias, N: N, C: C, eps: config.layerNormEpsilon)
             Linear.forward(out: L.fc, inp: L.ln2, weight: w + o.fcWeight, bias: p + o.fcBias, N: N, IC: C, OC: 4 * C)
-            GELU.forward(out: L.fcGelu, inp: L.fc, count: N * 4 * C)
+            GELU.forward(out: L.fcGelu, sigmoid: L.fcSigmoid, inp: L.fc, count: N * 4 * C)
             Linear.forward(out: L.fcProj, inp: L.fcGelu, weight: w + o.fcProjWeight, bias: p + o.fcProjBias, N: N, IC: 4 * C, OC: C)
             if dropping, let m = L.fcProjMask {
                 Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
@@ -260,7 +260,7 @@ public final class GPT {
             }
             Linear.backward(dinp: D.fcGelu, dweight: g + o.fcProjWeight, dbias: g + o.fcProjBias, dout: dFcProj,
                             inp: L.fcGelu, weight: w + o.fcProjWeight, N: N, IC: 4 * C, OC: C, accumulateInput: false)
-            GELU.backward(dinp: D.fc, inp: L.fc, dout: D.fcGelu, count: N * 4 * C, accumulate: false)
+            GELU.backward(dinp: D.fc, inp: L.fc, sigmoid: L.fcSigmoid, dout: D.fcGelu, count: N * 4 * C, accumulate: false)
             Linear.backward(dinp: D.ln2, dweight: g + o.fcWeight, dbias: g + o.fcBias, dout: D.fc,
                             inp: L.ln2, weight: w + o.fcWeight, N: N, IC: C, OC: 4 * C, accumulateInput: false)
             LayerNorm.backward(dinp: D.resid2, mode: .residual(D.resid3), dweight: g + o.ln2Weight, dbias: g + o.ln2Bias,

@@ -18,28 +18,42 @@ enum Linear {
                                         N: N, IC: IC, OC: OC, accumulateInput: accumulateInput)
         if ThreadPool.shared.threadCount == 2 && N * IC * OC >= 1 << 18 {
             // Two cores: the two products are independent and equal in work, so each runs whole
-            // on its own core (no duplicated packing, no split of small matrices).
-            ThreadPool.shared.parallelFor(2, products)
+            // on its own core (no duplicated packing, no split of small matrices). The bias
+            // gradient goes with the input gradient, which measured the faster of the two.
+            ThreadPool.shared.parallelFor(2, GradientTasks(products: products, dbias: dbias))
         } else {
             products.inputGradient(worker: nil)
             products.weightGradient(worker: nil)
-        }
-        if let dbias {
-            // Column ranges per thread: no shared writes, fixed summation order.
-            parallelRanges(OC, granule: 8, minimumParallel: N * OC >= 1 << 15 ? 1 : OC + 1,
-                           BiasGradientJob(dbias: dbias, dout: dout, N: N, OC: OC))
+            if let dbias {
+                // Column ranges per thread: no shared writes, fixed summation order.
+                parallelRanges(OC, granule: 8, minimumParallel: N * OC >= 1 << 15 ? 1 : OC + 1,
+                               BiasGradientJob(dbias: dbias, dout: dout, N: N, OC: OC))
+            }
         }
     }
 
-    /// The input gradient (task 0) and the weight gradient (task 1) of one layer.
-    struct GradientProducts<W: GEMMElement>: ParallelJob {
+    /// Task 0: input gradient, then the bias gradient; task 1: weight gradient.
+    struct GradientTasks<W: GEMMElement>: ParallelJob {
+        let products: GradientProducts<W>
+        let dbias: UnsafeMutablePointer<Float>?
+        func run(task: Int, worker: Int) {
+            if task == 0 {
+                products.inputGradient(worker: worker)
+                if let dbias {
+                    BiasGradientJob(dbias: dbias, dout: products.dout, N: products.N, OC: products.OC).run(0..<products.OC)
+                }
+            } else {
+                products.weightGradient(worker: worker)
+            }
+        }
+    }
+
+    /// The input gradient and the weight gradient of one layer.
+    struct GradientProducts<W: GEMMElement> {
         let dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>
         let dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<W>
         let N: Int, IC: Int, OC: Int, accumulateInput: Bool
 
-        func run(task: Int, worker: Int) {
-            if task == 0 { inputGradient(worker: worker) } else { weightGradient(worker: worker) }
-        }
         /// dinp (+)= dout·Wᵀ
         func inputGradient(worker: Int?) {
             gemm(m: N, n: IC, k: OC, a: dout, lda: OC, b: weight, ldb: OC, transB: .transposed,
