@@ -41,7 +41,7 @@ let package = Package(
         .target(name: "CrystallineFormats"),
         .target(name: "CrystallineLattice", dependencies: [.product(name: "BigInt", package: "BigInt")], swiftSettings: fast),
         .target(name: "CrystallineTokenizers", dependencies: ["CrystallineFormats"], swiftSettings: fast),
-        .target(name: "CrystallineModel", dependencies: ["CrystallineCompute", "CrystallineFormats", "CrystallineLattice"],
+        .target(name: "CrystallineModel", dependencies: ["CrystallineCompute", "CrystallineFormats", "CrystallineLattice", "CKernels"],
                 swiftSettings: kernels),
         .target(name: "CrystallineTraining",
                 dependencies: ["CrystallineModel", "CrystallineTokenizers", "CrystallineFormats", "CrystallineCompute", "CrystallineLattice",

@@ -25,12 +25,6 @@ public func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePo
     while i < n { y[i] += alpha * x[i]; i += 1 }
 }
 
-/// y[i] += alpha·widen(x[i]) for bfloat16 bit patterns x (a bf16 is the top half of a float32).
-@inline(__always)
-public func axpyBF16(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePointer<UInt16>, _ n: Int) {
-    for i in 0..<n { y[i] += alpha * Float(bitPattern: UInt32(x[i]) << 16) }
-}
-
 /// Σ x[i]·widen(w[i]) for bfloat16 bit patterns w.
 @inline(__always)
 public func dotBF16(_ x: UnsafePointer<Float>, _ w: UnsafePointer<UInt16>, _ n: Int) -> Float {

@@ -4,6 +4,7 @@
 // the cached keys and values, instead of recomputing the whole prefix. When the context reaches
 // the block size the session keeps the most recent half and re-reads it (amortised O(1) per
 // token), since learned position embeddings only exist up to block_size.
+import CKernels
 import CrystallineCompute
 
 public final class InferenceSession {
@@ -111,7 +112,7 @@ public final class InferenceSession {
         }
     }
 
-    /// y[OC] = x[IC]·W[IC,OC] + b, streaming W row by row (memory-bound; split over columns).
+    /// y[OC] = x[IC]·W[IC,OC] + b, streaming W four rows at a time (memory-bound; split over columns).
     private func matVec<W: GEMMElement>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<W>,
                         _ b: UnsafePointer<Float>, _ IC: Int, _ OC: Int) {
         let parts = IC * OC >= 1 << 16 ? ThreadPool.shared.threadCount : 1
@@ -122,10 +123,10 @@ public final class InferenceSession {
             y0.update(from: b + cols.lowerBound, count: n)
             if W.self == Float.self {
                 let wf = UnsafeRawPointer(w).assumingMemoryBound(to: Float.self)
-                for i in 0..<IC { axpy(y0, x[i], wf + i * OC + cols.lowerBound, n) }
+                cllm_matvec_f32(IC, n, x, wf + cols.lowerBound, OC, y0)
             } else {
                 let wb = UnsafeRawPointer(w).assumingMemoryBound(to: UInt16.self)
-                for i in 0..<IC { axpyBF16(y0, x[i], wb + i * OC + cols.lowerBound, n) }
+                cllm_matvec_bf16(IC, n, x, wb + cols.lowerBound, OC, y0)
             }
         }
     }

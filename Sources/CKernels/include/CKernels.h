@@ -7,6 +7,8 @@
 //   the OS support it.
 // - The Adam update, which needs a vector square root (Swift's SIMD squareRoot() is a loop of
 //   sqrtf calls).
+// - The generation matrix-vector product, four weight rows per pass, bf16 widened with
+//   vpmovzxwd (Swift's generic SIMD conversions compile to scalar loops).
 // - Packing of transposed operands, which needs 8×8 register transposes (lane shuffles that
 //   Swift's SIMD types do not expose). Portable C elsewhere.
 #ifndef CKERNELS_H
@@ -45,5 +47,10 @@ void cllm_pack_a_transposed(long kc, long mr, const float *a, long lda, float *o
 void cllm_adam_update(long n, float *p, const float *g, float *m, float *v,
                       float beta1, float beta2, float step_size, float inv_sqrt_c2, float eps,
                       float decay_factor, float l2);
+
+/// y[0..<n] += Σ_{i<rows} x[i]·w[i*ldw + 0..<n] (float32 weights).
+void cllm_matvec_f32(long rows, long n, const float *x, const float *w, long ldw, float *y);
+/// The same with bfloat16 weights (bit patterns), widened to float32 in registers.
+void cllm_matvec_bf16(long rows, long n, const float *x, const unsigned short *w, long ldw, float *y);
 
 #endif

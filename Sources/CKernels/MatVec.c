@@ -1,0 +1,70 @@
+// y += xᵀ·W for one token at a time (generation): the rows of W are streamed four at a time,
+// so y is loaded and stored once per four rows instead of once per row, and every weight is
+// read exactly once, sequentially. bfloat16 weights are widened in registers.
+#include "CKernels.h"
+#include <stdint.h>
+#include <string.h>
+
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+
+static inline __m256 load_bf16x8(const uint16_t *p) {
+    __m128i h = _mm_loadu_si128((const __m128i *)p);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+#endif
+
+static inline float bf16_to_float(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+void cllm_matvec_f32(long rows, long n, const float *x, const float *w, long ldw, float *y) {
+    long i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        const float *w0 = w + i * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        long j = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+        const __m256 a0 = _mm256_set1_ps(x[i]), a1 = _mm256_set1_ps(x[i + 1]);
+        const __m256 a2 = _mm256_set1_ps(x[i + 2]), a3 = _mm256_set1_ps(x[i + 3]);
+        for (; j + 8 <= n; j += 8) {
+            __m256 acc = _mm256_loadu_ps(y + j);
+            acc = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w0 + j), acc);
+            acc = _mm256_fmadd_ps(a1, _mm256_loadu_ps(w1 + j), acc);
+            acc = _mm256_fmadd_ps(a2, _mm256_loadu_ps(w2 + j), acc);
+            acc = _mm256_fmadd_ps(a3, _mm256_loadu_ps(w3 + j), acc);
+            _mm256_storeu_ps(y + j, acc);
+        }
+#endif
+        for (; j < n; j++) y[j] += x[i] * w0[j] + x[i + 1] * w1[j] + x[i + 2] * w2[j] + x[i + 3] * w3[j];
+    }
+    for (; i < rows; i++)
+        for (long j = 0; j < n; j++) y[j] += x[i] * w[i * ldw + j];
+}
+
+void cllm_matvec_bf16(long rows, long n, const float *x, const uint16_t *w, long ldw, float *y) {
+    long i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        const uint16_t *w0 = w + i * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
+        long j = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+        const __m256 a0 = _mm256_set1_ps(x[i]), a1 = _mm256_set1_ps(x[i + 1]);
+        const __m256 a2 = _mm256_set1_ps(x[i + 2]), a3 = _mm256_set1_ps(x[i + 3]);
+        for (; j + 8 <= n; j += 8) {
+            __m256 acc = _mm256_loadu_ps(y + j);
+            acc = _mm256_fmadd_ps(a0, load_bf16x8(w0 + j), acc);
+            acc = _mm256_fmadd_ps(a1, load_bf16x8(w1 + j), acc);
+            acc = _mm256_fmadd_ps(a2, load_bf16x8(w2 + j), acc);
+            acc = _mm256_fmadd_ps(a3, load_bf16x8(w3 + j), acc);
+            _mm256_storeu_ps(y + j, acc);
+        }
+#endif
+        for (; j < n; j++)
+            y[j] += x[i] * bf16_to_float(w0[j]) + x[i + 1] * bf16_to_float(w1[j])
+                  + x[i + 2] * bf16_to_float(w2[j]) + x[i + 3] * bf16_to_float(w3[j]);
+    }
+    for (; i < rows; i++)
+        for (long j = 0; j < n; j++) y[j] += x[i] * bf16_to_float(w[i * ldw + j]);
+}
