@@ -24,9 +24,10 @@ final class GEMMTests: XCTestCase {
 
     func checkAllTransposeForms(_ kernel: GEMMKernel) {
         var rng = Xoshiro256(seed: 1)
-        // Shapes straddle every blocking edge: MR=6, NR=16 or 32, KC=256, MC=120, NC=1024.
-        let shapes = [(1, 1, 1), (7, 17, 5), (6, 16, 256), (6, 32, 256), (13, 33, 300), (121, 40, 257),
-                      (64, 1030, 20), (200, 65, 128), (130, 100, 7)]
+        // Shapes straddle every blocking edge: MR = 6 or 8, NR = 16 or 32, KC = 384, MC = 120,
+        // NC = 1024.
+        let shapes = [(1, 1, 1), (7, 17, 5), (6, 16, 384), (8, 32, 385), (13, 33, 300), (121, 40, 770),
+                      (64, 1030, 20), (200, 65, 128), (130, 100, 7), (17, 9, 400)]
         for (m, n, k) in shapes {
             for ta in [Transpose.none, .transposed] { for tb in [Transpose.none, .transposed] {
                 let a = (0..<(m * k)).map { _ in rng.nextFloat() * 2 - 1 }
