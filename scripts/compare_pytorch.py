@@ -23,11 +23,12 @@ def main():
     ap.add_argument("--isa", choices=["native", "avx2"], default="native",
                     help="native: each side uses the widest SIMD this CPU has (AVX-512 where present); "
                          "avx2: hold both to AVX2 + FMA, as on an AVX2-only machine (PyTorch through "
-                         "ATEN_CPU_CAPABILITY/ONEDNN_MAX_CPU_ISA, cllm through CLLM_GEMM_KERNEL=simd8)")
+                         "ATEN_CPU_CAPABILITY, ONEDNN_MAX_CPU_ISA and MKL_ENABLE_INSTRUCTIONS; cllm through "
+                         "CLLM_GEMM_KERNEL=simd8)")
     a = ap.parse_args()
     torch_env, cllm_env = dict(os.environ), dict(os.environ)
     if a.isa == "avx2":
-        torch_env.update(ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2")
+        torch_env.update(ATEN_CPU_CAPABILITY="avx2", ONEDNN_MAX_CPU_ISA="AVX2", MKL_ENABLE_INSTRUCTIONS="AVX2")
         cllm_env.update(CLLM_GEMM_KERNEL="simd8")
     cllm = os.path.join(ROOT, ".build", "release", "cllm")
     if not os.path.exists(cllm):

@@ -17,10 +17,12 @@ enum Linear {
         let products = GradientProducts(dinp: dinp, dweight: dweight, dout: dout, inp: inp, weight: weight,
                                         N: N, IC: IC, OC: OC, accumulateInput: accumulateInput)
         if ThreadPool.shared.threadCount == 2 && N * IC * OC >= 1 << 18 {
-            // Two cores: the two products are independent and equal in work, so each runs whole
-            // on its own core (no duplicated packing, no split of small matrices). The bias
-            // gradient goes with the input gradient, which measured the faster of the two.
-            ThreadPool.shared.parallelFor(2, GradientTasks(products: products, dbias: dbias))
+            // Two cores: the two products are independent and equal in work, so each runs on its
+            // own core (no split of small matrices, no duplicated packing of the transposed A).
+            // The input gradient comes in two row halves that the threads take as they free up,
+            // which evens out the two products' different speeds (7–10 % faster steps at the
+            // shakespeare size, neutral at baby size). The bias gradient rides with the first half.
+            ThreadPool.shared.parallelFor(3, GradientTasks(products: products, dbias: dbias))
         } else {
             products.inputGradient(worker: nil)
             products.weightGradient(worker: nil)
@@ -32,13 +34,16 @@ enum Linear {
         }
     }
 
-    /// Task 0: input gradient, then the bias gradient; task 1: weight gradient.
+    /// Task 0: first half of the input gradient, then the bias gradient; task 1: weight gradient;
+    /// task 2: second half of the input gradient.
     struct GradientTasks<W: GEMMElement>: ParallelJob {
         let products: GradientProducts<W>
         let dbias: UnsafeMutablePointer<Float>?
         func run(task: Int, worker: Int) {
-            if task == 0 {
-                products.inputGradient(worker: worker)
+            if task == 2 {
+                products.inputGradient(worker: worker, half: 1)
+            } else if task == 0 {
+                products.inputGradient(worker: worker, half: 0)
                 if let dbias {
                     BiasGradientJob(dbias: dbias, dout: products.dout, N: products.N, OC: products.OC).run(0..<products.OC)
                 }
@@ -55,9 +60,10 @@ enum Linear {
         let N: Int, IC: Int, OC: Int, accumulateInput: Bool
 
         /// dinp (+)= dout·Wᵀ
-        func inputGradient(worker: Int?) {
-            gemm(m: N, n: IC, k: OC, a: dout, lda: OC, b: weight, ldb: OC, transB: .transposed,
-                 c: dinp, ldc: IC, accumulate: accumulateInput, worker: worker)
+        func inputGradient(worker: Int?, half: Int? = nil) {
+            let rows = half.map { chunk($0, of: 2, count: N, granule: 8) } ?? 0..<N
+            gemm(m: rows.count, n: IC, k: OC, a: dout + rows.lowerBound * OC, lda: OC, b: weight, ldb: OC, transB: .transposed,
+                 c: dinp + rows.lowerBound * IC, ldc: IC, accumulate: accumulateInput, worker: worker)
         }
         /// dW += inpᵀ·dout
         func weightGradient(worker: Int?) {
