@@ -21,50 +21,46 @@ static inline float bf16_to_float(uint16_t h) {
     return f;
 }
 
-void cllm_matvec_f32(long rows, long n, const float *x, const float *w, long ldw, float *y) {
-    long i = 0;
-    for (; i + 4 <= rows; i += 4) {
-        const float *w0 = w + i * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
-        long j = 0;
+/* One definition for both weight types: LOAD8 reads eight weights as floats, SCALAR one. */
+#define MATVEC_BODY(LOAD8, SCALAR)                                                                \
+    long i = 0;                                                                                   \
+    for (; i + 4 <= rows; i += 4) {                                                               \
+        const W_T *w0 = w + i * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;              \
+        long j = 0;                                                                               \
+        VECTOR_PART(LOAD8)                                                                        \
+        for (; j < n; j++)                                                                        \
+            y[j] += x[i] * SCALAR(w0[j]) + x[i + 1] * SCALAR(w1[j])                               \
+                  + x[i + 2] * SCALAR(w2[j]) + x[i + 3] * SCALAR(w3[j]);                          \
+    }                                                                                             \
+    for (; i < rows; i++)                                                                         \
+        for (long j = 0; j < n; j++) y[j] += x[i] * SCALAR(w[i * ldw + j]);
+
 #if defined(__AVX2__) && defined(__FMA__)
-        const __m256 a0 = _mm256_set1_ps(x[i]), a1 = _mm256_set1_ps(x[i + 1]);
-        const __m256 a2 = _mm256_set1_ps(x[i + 2]), a3 = _mm256_set1_ps(x[i + 3]);
-        for (; j + 8 <= n; j += 8) {
-            __m256 acc = _mm256_loadu_ps(y + j);
-            acc = _mm256_fmadd_ps(a0, _mm256_loadu_ps(w0 + j), acc);
-            acc = _mm256_fmadd_ps(a1, _mm256_loadu_ps(w1 + j), acc);
-            acc = _mm256_fmadd_ps(a2, _mm256_loadu_ps(w2 + j), acc);
-            acc = _mm256_fmadd_ps(a3, _mm256_loadu_ps(w3 + j), acc);
-            _mm256_storeu_ps(y + j, acc);
+#define VECTOR_PART(LOAD8)                                                                        \
+        const __m256 a0 = _mm256_set1_ps(x[i]), a1 = _mm256_set1_ps(x[i + 1]);                   \
+        const __m256 a2 = _mm256_set1_ps(x[i + 2]), a3 = _mm256_set1_ps(x[i + 3]);               \
+        for (; j + 8 <= n; j += 8) {                                                              \
+            __m256 acc = _mm256_loadu_ps(y + j);                                                  \
+            acc = _mm256_fmadd_ps(a0, LOAD8(w0 + j), acc);                                        \
+            acc = _mm256_fmadd_ps(a1, LOAD8(w1 + j), acc);                                        \
+            acc = _mm256_fmadd_ps(a2, LOAD8(w2 + j), acc);                                        \
+            acc = _mm256_fmadd_ps(a3, LOAD8(w3 + j), acc);                                        \
+            _mm256_storeu_ps(y + j, acc);                                                         \
         }
+#else
+#define VECTOR_PART(LOAD8)
 #endif
-        for (; j < n; j++) y[j] += x[i] * w0[j] + x[i + 1] * w1[j] + x[i + 2] * w2[j] + x[i + 3] * w3[j];
-    }
-    for (; i < rows; i++)
-        for (long j = 0; j < n; j++) y[j] += x[i] * w[i * ldw + j];
+
+#define IDENTITY(v) (v)
+
+void cllm_matvec_f32(long rows, long n, const float *x, const float *w, long ldw, float *y) {
+#define W_T float
+    MATVEC_BODY(_mm256_loadu_ps, IDENTITY)
+#undef W_T
 }
 
 void cllm_matvec_bf16(long rows, long n, const float *x, const uint16_t *w, long ldw, float *y) {
-    long i = 0;
-    for (; i + 4 <= rows; i += 4) {
-        const uint16_t *w0 = w + i * ldw, *w1 = w0 + ldw, *w2 = w1 + ldw, *w3 = w2 + ldw;
-        long j = 0;
-#if defined(__AVX2__) && defined(__FMA__)
-        const __m256 a0 = _mm256_set1_ps(x[i]), a1 = _mm256_set1_ps(x[i + 1]);
-        const __m256 a2 = _mm256_set1_ps(x[i + 2]), a3 = _mm256_set1_ps(x[i + 3]);
-        for (; j + 8 <= n; j += 8) {
-            __m256 acc = _mm256_loadu_ps(y + j);
-            acc = _mm256_fmadd_ps(a0, load_bf16x8(w0 + j), acc);
-            acc = _mm256_fmadd_ps(a1, load_bf16x8(w1 + j), acc);
-            acc = _mm256_fmadd_ps(a2, load_bf16x8(w2 + j), acc);
-            acc = _mm256_fmadd_ps(a3, load_bf16x8(w3 + j), acc);
-            _mm256_storeu_ps(y + j, acc);
-        }
-#endif
-        for (; j < n; j++)
-            y[j] += x[i] * bf16_to_float(w0[j]) + x[i + 1] * bf16_to_float(w1[j])
-                  + x[i + 2] * bf16_to_float(w2[j]) + x[i + 3] * bf16_to_float(w3[j]);
-    }
-    for (; i < rows; i++)
-        for (long j = 0; j < n; j++) y[j] += x[i] * bf16_to_float(w[i * ldw + j]);
+#define W_T uint16_t
+    MATVEC_BODY(load_bf16x8, bf16_to_float)
+#undef W_T
 }

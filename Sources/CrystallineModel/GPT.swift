@@ -231,6 +231,16 @@ public final class GPT {
         }
     }
 
+    /// The gradient reaching a residual branch's output through `x + dropout(branch)`: the
+    /// residual gradient itself, or a masked copy of it in `scratch` when dropout is on.
+    private func branchGradient(_ dResidual: UnsafeMutablePointer<Float>, mask: UnsafeMutablePointer<Float>?,
+                                scratch: UnsafeMutablePointer<Float>, count: Int) -> UnsafePointer<Float> {
+        guard let mask else { return UnsafePointer(dResidual) }
+        scratch.update(from: dResidual, count: count)
+        Dropout.apply(scratch, mask: mask, count: count)
+        return UnsafePointer(scratch)
+    }
+
     private func backwardLayers<W: GEMMElement>(weights w: UnsafePointer<W>, lossScale: Float) {
         let a = acts!, d = dActs!
         let B = a.B, T = a.T, N = B * T, C = config.nEmbd, NH = config.nHead, V = config.vocabSize
@@ -252,12 +262,7 @@ public final class GPT {
             // resid3 = resid2 + dropout(fcProj): the gradient passes to both. Without dropout
             // the branch reads D.resid3 itself; the skip connection's copy is folded into the
             // LayerNorm backward below, which writes D.resid2 = D.resid3 + ∂ln2.
-            var dFcProj = UnsafePointer(D.resid3)
-            if dropping, let m = L.fcProjMask {
-                D.fcProj.update(from: D.resid3, count: N * C)
-                Dropout.apply(D.fcProj, mask: m, count: N * C)
-                dFcProj = UnsafePointer(D.fcProj)
-            }
+            let dFcProj = branchGradient(D.resid3, mask: dropping ? L.fcProjMask : nil, scratch: D.fcProj, count: N * C)
             Linear.backward(dinp: D.fcGelu, dweight: g + o.fcProjWeight, dbias: g + o.fcProjBias, dout: dFcProj,
                             inp: L.fcGelu, weight: w + o.fcProjWeight, N: N, IC: 4 * C, OC: C, accumulateInput: false)
             GELU.backward(dinp: D.fc, inp: L.fc, sigmoid: L.fcSigmoid, dout: D.fcGelu, count: N * 4 * C, accumulate: false)
@@ -266,12 +271,7 @@ public final class GPT {
             LayerNorm.backward(dinp: D.resid2, mode: .residual(D.resid3), dweight: g + o.ln2Weight, dbias: g + o.ln2Bias,
                                dout: D.ln2, inp: L.resid2, weight: p + o.ln2Weight, mean: L.ln2Mean, rstd: L.ln2Rstd, N: N, C: C)
             // resid2 = residual + dropout(attProj), likewise.
-            var dAttProj = UnsafePointer(D.resid2)
-            if dropping, let m = L.attProjMask {
-                D.attProj.update(from: D.resid2, count: N * C)
-                Dropout.apply(D.attProj, mask: m, count: N * C)
-                dAttProj = UnsafePointer(D.attProj)
-            }
+            let dAttProj = branchGradient(D.resid2, mask: dropping ? L.attProjMask : nil, scratch: D.attProj, count: N * C)
             Linear.backward(dinp: D.atty, dweight: g + o.attnProjWeight, dbias: g + o.attnProjBias, dout: dAttProj,
                             inp: L.atty, weight: w + o.attnProjWeight, N: N, IC: C, OC: C, accumulateInput: false)
             let bias = angularBias(o, partials: d.slopeGradPartials)

@@ -46,6 +46,16 @@ enum Attention {
                                                          scratch: scratch, bias: bias, T: T, C: C, NH: NH))
     }
 
+    /// The attention weights the values are multiplied by: P itself, or P ⊙ dropout mask in
+    /// `scratch` (T×T) when dropout is on.
+    static func droppedWeights(_ P: UnsafePointer<Float>, dropMask: UnsafePointer<Float>?, task: Int, T: Int,
+                               scratch: UnsafeMutablePointer<Float>) -> UnsafePointer<Float> {
+        guard let dropMask else { return P }
+        let mask = dropMask + task * T * T
+        for i in 0..<(T * T) { scratch[i] = P[i] * mask[i] }
+        return UnsafePointer(scratch)
+    }
+
     /// One (batch, head) pair of the forward pass.
     struct ForwardJob: ParallelJob {
         let out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>, dropMask: UnsafePointer<Float>?
@@ -55,44 +65,38 @@ enum Attention {
         func run(task: Int, worker: Int) {
             let hs = C / NH, C3 = 3 * C
             let scale = 1 / Float(hs).squareRoot()
-        let b = task / NH, h = task % NH
-        let q = qkv + b * T * C3 + h * hs, k = q + C, v = q + 2 * C
-        let P = att + task * T * T
-        let y = out + b * T * C + h * hs
-        var r0 = 0
-        while r0 < T {
-            let r1 = min(T, r0 + rowBlock)
-            // Scores for rows r0..<r1 against keys 0..<r1.
-            gemm(m: r1 - r0, n: r1, k: hs, a: q + r0 * C3, lda: C3, b: k, ldb: C3, transB: .transposed,
-                 c: P + r0 * T, ldc: T, worker: worker)
-            for t in r0..<r1 {
-                let row = P + t * T
-                if let bias {
-                    let slope = bias.slopes[h], dist = bias.distances + t * bias.stride
-                    for j in 0...t { row[j] = row[j] * scale - slope * dist[j] }
-                } else {
-                    for j in 0...t { row[j] *= scale }
+            let b = task / NH, h = task % NH
+            let q = qkv + b * T * C3 + h * hs, k = q + C, v = q + 2 * C
+            let P = att + task * T * T
+            let y = out + b * T * C + h * hs
+            var r0 = 0
+            while r0 < T {
+                let r1 = min(T, r0 + rowBlock)
+                // Scores for rows r0..<r1 against keys 0..<r1.
+                gemm(m: r1 - r0, n: r1, k: hs, a: q + r0 * C3, lda: C3, b: k, ldb: C3, transB: .transposed,
+                     c: P + r0 * T, ldc: T, worker: worker)
+                for t in r0..<r1 {
+                    let row = P + t * T
+                    if let bias {
+                        let slope = bias.slopes[h], dist = bias.distances + t * bias.stride
+                        for j in 0...t { row[j] = row[j] * scale - slope * dist[j] }
+                    } else {
+                        for j in 0...t { row[j] *= scale }
+                    }
+                    softmaxInPlace(row, t + 1)
+                    if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
                 }
-                softmaxInPlace(row, t + 1)
-                if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
+                r0 = r1
             }
-            r0 = r1
-        }
-        // Y = P'·V with P' = P ⊙ dropout mask.
-        var weights = UnsafePointer(P)
-        if let dropMask {
-            let pd = scratch + worker * 2 * T * T
-            let mask = dropMask + task * T * T
-            for i in 0..<(T * T) { pd[i] = P[i] * mask[i] }
-            weights = UnsafePointer(pd)
-        }
-        r0 = 0
-        while r0 < T {
-            let r1 = min(T, r0 + rowBlock)
-            gemm(m: r1 - r0, n: hs, k: r1, a: weights + r0 * T, lda: T, b: v, ldb: C3,
-                 c: y + r0 * C, ldc: C, worker: worker)
-            r0 = r1
-        }
+            // Y = P'·V with P' = P ⊙ dropout mask.
+            let weights = droppedWeights(P, dropMask: dropMask, task: task, T: T, scratch: scratch + worker * 2 * T * T)
+            r0 = 0
+            while r0 < T {
+                let r1 = min(T, r0 + rowBlock)
+                gemm(m: r1 - r0, n: hs, k: r1, a: weights + r0 * T, lda: T, b: v, ldb: C3,
+                     c: y + r0 * C, ldc: C, worker: worker)
+                r0 = r1
+            }
         }
     }
 
@@ -106,56 +110,50 @@ enum Attention {
         func run(task: Int, worker: Int) {
             let hs = C / NH, C3 = 3 * C
             let scale = 1 / Float(hs).squareRoot()
-        let b = task / NH, h = task % NH
-        let q = qkv + b * T * C3 + h * hs, k = q + C, v = q + 2 * C
-        let dq = dqkv + b * T * C3 + h * hs, dk = dq + C, dv = dq + 2 * C
-        let dy = dout + b * T * C + h * hs
-        let P = att + task * T * T
-        let dS = scratch + worker * 2 * T * T
-        var weights = P
-        if let dropMask {
-            let pd = dS + T * T
-            let mask = dropMask + task * T * T
-            for i in 0..<(T * T) { pd[i] = P[i] * mask[i] }
-            weights = UnsafePointer(pd)
-        }
-        // dV = P'ᵀ·dY (P' is zero above the diagonal, so the full product is exact).
-        gemm(m: T, n: hs, k: T, a: weights, lda: T, transA: .transposed, b: dy, ldb: C,
-             c: dv, ldc: C3, worker: worker)
-        // dP' = dY·Vᵀ for the visible keys of each row block.
-        var r0 = 0
-        while r0 < T {
-            let r1 = min(T, r0 + rowBlock)
-            gemm(m: r1 - r0, n: r1, k: hs, a: dy + r0 * C, lda: C, b: v, ldb: C3, transB: .transposed,
-                 c: dS + r0 * T, ldc: T, worker: worker)
-            r0 = r1
-        }
-        // Through the dropout mask and the softmax: z = P ⊙ (dP − Σ P·dP) is the gradient of
-        // the biased scores; the slope gets −Σ z·D, the raw product dS = z · scale.
-        var slopeGrad: Float = 0
-        for t in 0..<T {
-            let row = dS + t * T, p = P + t * T
-            if let dropMask {
-                let mask = dropMask + (task * T + t) * T
-                for j in 0...t { row[j] *= mask[j] }
+            let b = task / NH, h = task % NH
+            let q = qkv + b * T * C3 + h * hs, k = q + C, v = q + 2 * C
+            let dq = dqkv + b * T * C3 + h * hs, dk = dq + C, dv = dq + 2 * C
+            let dy = dout + b * T * C + h * hs
+            let P = att + task * T * T
+            let dS = scratch + worker * 2 * T * T
+            let weights = droppedWeights(P, dropMask: dropMask, task: task, T: T, scratch: dS + T * T)
+            // dV = P'ᵀ·dY (P' is zero above the diagonal, so the full product is exact).
+            gemm(m: T, n: hs, k: T, a: weights, lda: T, transA: .transposed, b: dy, ldb: C,
+                 c: dv, ldc: C3, worker: worker)
+            // dP' = dY·Vᵀ for the visible keys of each row block.
+            var r0 = 0
+            while r0 < T {
+                let r1 = min(T, r0 + rowBlock)
+                gemm(m: r1 - r0, n: r1, k: hs, a: dy + r0 * C, lda: C, b: v, ldb: C3, transB: .transposed,
+                     c: dS + r0 * T, ldc: T, worker: worker)
+                r0 = r1
             }
-            let s = dot(p, row, t + 1)
-            for j in 0...t { row[j] = p[j] * (row[j] - s) }
-            if let bias { slopeGrad -= dot(row, bias.distances + t * bias.stride, t + 1) }
-            for j in 0...t { row[j] *= scale }
-            if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
-        }
-        if let partials = bias?.slopeGradPartials { partials[task] = slopeGrad }
-        // dQ = dS·K (row blocks see keys < r1); dK = dSᵀ·Q.
-        r0 = 0
-        while r0 < T {
-            let r1 = min(T, r0 + rowBlock)
-            gemm(m: r1 - r0, n: hs, k: r1, a: dS + r0 * T, lda: T, b: k, ldb: C3,
-                 c: dq + r0 * C3, ldc: C3, worker: worker)
-            r0 = r1
-        }
-        gemm(m: T, n: hs, k: T, a: dS, lda: T, transA: .transposed, b: q, ldb: C3,
-             c: dk, ldc: C3, worker: worker)
+            // Through the dropout mask and the softmax: z = P ⊙ (dP − Σ P·dP) is the gradient of
+            // the biased scores; the slope gets −Σ z·D, the raw product dS = z · scale.
+            var slopeGrad: Float = 0
+            for t in 0..<T {
+                let row = dS + t * T, p = P + t * T
+                if let dropMask {
+                    let mask = dropMask + (task * T + t) * T
+                    for j in 0...t { row[j] *= mask[j] }
+                }
+                let s = dot(p, row, t + 1)
+                for j in 0...t { row[j] = p[j] * (row[j] - s) }
+                if let bias { slopeGrad -= dot(row, bias.distances + t * bias.stride, t + 1) }
+                for j in 0...t { row[j] *= scale }
+                if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
+            }
+            if let partials = bias?.slopeGradPartials { partials[task] = slopeGrad }
+            // dQ = dS·K (row blocks see keys < r1); dK = dSᵀ·Q.
+            r0 = 0
+            while r0 < T {
+                let r1 = min(T, r0 + rowBlock)
+                gemm(m: r1 - r0, n: hs, k: r1, a: dS + r0 * T, lda: T, b: k, ldb: C3,
+                     c: dq + r0 * C3, ldc: C3, worker: worker)
+                r0 = r1
+            }
+            gemm(m: T, n: hs, k: T, a: dS, lda: T, transA: .transposed, b: q, ldb: C3,
+                 c: dk, ldc: C3, worker: worker)
         }
     }
 }
