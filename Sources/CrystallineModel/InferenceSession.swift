@@ -99,26 +99,23 @@ public final class InferenceSession {
         }
         layerNorm(ln, x, p + lay.lnfWeight, p + lay.lnfBias, C, c.layerNormEpsilon)
         // The tied LM head reads the same weight storage as the batched forward.
-        let out = logitsBuffer.pointer, V = c.vocabSize
-        let parts = V * C >= 1 << 16 ? ThreadPool.shared.threadCount : 1
-        ThreadPool.shared.parallelFor(parts) { part, _ in
-            if W.self == Float.self {
-                let wte = UnsafeRawPointer(w + lay.wte).assumingMemoryBound(to: Float.self)
-                for v in chunk(part, of: parts, count: V) { out[v] = dot(ln, wte + v * C, C) }
-            } else {
-                let wte = UnsafeRawPointer(w + lay.wte).assumingMemoryBound(to: UInt16.self)
-                for v in chunk(part, of: parts, count: V) { out[v] = dotBF16(ln, wte + v * C, C) }
-            }
-        }
+        let V = c.vocabSize
+        parallelRanges(V, granule: 1, minimumParallel: V * C >= 1 << 16 ? 1 : V + 1,
+                       HeadJob(out: logitsBuffer.pointer, x: ln, wte: w + lay.wte, C: C))
     }
 
     /// y[OC] = x[IC]·W[IC,OC] + b, streaming W four rows at a time (memory-bound; split over columns).
     private func matVec<W: GEMMElement>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<W>,
                         _ b: UnsafePointer<Float>, _ IC: Int, _ OC: Int) {
-        let parts = IC * OC >= 1 << 16 ? ThreadPool.shared.threadCount : 1
-        ThreadPool.shared.parallelFor(parts) { part, _ in
-            let cols = chunk(part, of: parts, count: OC, granule: 8)
-            if cols.isEmpty { return }
+        parallelRanges(OC, granule: 8, minimumParallel: IC * OC >= 1 << 16 ? 1 : OC + 1,
+                       MatVecJob(y: y, x: x, w: w, b: b, IC: IC, OC: OC))
+    }
+
+    /// Columns `cols` of y = x·W + b.
+    struct MatVecJob<W: GEMMElement>: RangeJob {
+        let y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<W>, b: UnsafePointer<Float>
+        let IC: Int, OC: Int
+        func run(_ cols: Range<Int>) {
             let y0 = y + cols.lowerBound, n = cols.count
             y0.update(from: b + cols.lowerBound, count: n)
             if W.self == Float.self {
@@ -127,6 +124,20 @@ public final class InferenceSession {
             } else {
                 let wb = UnsafeRawPointer(w).assumingMemoryBound(to: UInt16.self)
                 cllm_matvec_bf16(IC, n, x, wb + cols.lowerBound, OC, y0)
+            }
+        }
+    }
+
+    /// Logits `rows` of the tied head: out[v] = x · wte[v].
+    struct HeadJob<W: GEMMElement>: RangeJob {
+        let out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, wte: UnsafePointer<W>, C: Int
+        func run(_ rows: Range<Int>) {
+            if W.self == Float.self {
+                let wf = UnsafeRawPointer(wte).assumingMemoryBound(to: Float.self)
+                for v in rows { out[v] = dot(x, wf + v * C, C) }
+            } else {
+                let wb = UnsafeRawPointer(wte).assumingMemoryBound(to: UInt16.self)
+                for v in rows { out[v] = dotBF16(x, wb + v * C, C) }
             }
         }
     }
