@@ -56,6 +56,18 @@ enum Attention {
         return UnsafePointer(scratch)
     }
 
+    /// C = L·B for a T×T lower-triangular L (row stride T) and a T×hs B: each block of query rows
+    /// multiplies only the keys it can see.
+    static func lowerTriangularProduct(_ L: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
+                                       c: UnsafeMutablePointer<Float>, ldc: Int, T: Int, hs: Int, worker: Int) {
+        var r0 = 0
+        while r0 < T {
+            let r1 = min(T, r0 + rowBlock)
+            gemm(m: r1 - r0, n: hs, k: r1, a: L + r0 * T, lda: T, b: b, ldb: ldb, c: c + r0 * ldc, ldc: ldc, worker: worker)
+            r0 = r1
+        }
+    }
+
     /// One (batch, head) pair of the forward pass.
     struct ForwardJob: ParallelJob {
         let out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>, dropMask: UnsafePointer<Float>?
@@ -90,13 +102,7 @@ enum Attention {
             }
             // Y = P'·V with P' = P ⊙ dropout mask.
             let weights = droppedWeights(P, dropMask: dropMask, task: task, T: T, scratch: scratch + worker * 2 * T * T)
-            r0 = 0
-            while r0 < T {
-                let r1 = min(T, r0 + rowBlock)
-                gemm(m: r1 - r0, n: hs, k: r1, a: weights + r0 * T, lda: T, b: v, ldb: C3,
-                     c: y + r0 * C, ldc: C, worker: worker)
-                r0 = r1
-            }
+            lowerTriangularProduct(weights, b: v, ldb: C3, c: y, ldc: C, T: T, hs: hs, worker: worker)
         }
     }
 
@@ -145,13 +151,7 @@ enum Attention {
             }
             if let partials = bias?.slopeGradPartials { partials[task] = slopeGrad }
             // dQ = dS·K (row blocks see keys < r1); dK = dSᵀ·Q.
-            r0 = 0
-            while r0 < T {
-                let r1 = min(T, r0 + rowBlock)
-                gemm(m: r1 - r0, n: hs, k: r1, a: dS + r0 * T, lda: T, b: k, ldb: C3,
-                     c: dq + r0 * C3, ldc: C3, worker: worker)
-                r0 = r1
-            }
+            lowerTriangularProduct(dS, b: k, ldb: C3, c: dq, ldc: C3, T: T, hs: hs, worker: worker)
             gemm(m: T, n: hs, k: T, a: dS, lda: T, transA: .transposed, b: q, ldb: C3,
                  c: dk, ldc: C3, worker: worker)
         }
