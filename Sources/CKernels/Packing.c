@@ -4,6 +4,8 @@
 // rows × 8 consecutive p as eight vectors and transposing them in registers turns 64 strided
 // scalar copies into 8 loads, 24 shuffles and 8 stores.
 #include "CKernels.h"
+#include <stdint.h>
+#include <string.h>
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -23,6 +25,48 @@ static inline void transpose8x8(__m256 *r) {
     r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
 }
 #endif
+
+static inline float widen_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+#if defined(__AVX2__)
+static inline __m256 load_bf16x8(const uint16_t *p) {
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+#endif
+
+void cllm_pack_b_bf16(long kc, long cols, long nr, const uint16_t *b, long rsB, long csB, float *out) {
+#if defined(__AVX2__)
+    if (csB == 1 && cols == nr) {                 /* rows of B contiguous: widen 8 at a time */
+        for (long p = 0; p < kc; p++)
+            for (long c = 0; c < nr; c += 8) _mm256_storeu_ps(out + p * nr + c, load_bf16x8(b + p * rsB + c));
+        return;
+    }
+    if (rsB == 1) {                               /* transposed: widen 8 storage rows, transpose */
+        long c0 = 0;
+        for (; c0 + 8 <= cols; c0 += 8) {
+            long p = 0;
+            for (; p + 8 <= kc; p += 8) {
+                __m256 r[8];
+                for (int i = 0; i < 8; i++) r[i] = load_bf16x8(b + (c0 + i) * csB + p);
+                transpose8x8(r);
+                for (int i = 0; i < 8; i++) _mm256_storeu_ps(out + (p + i) * nr + c0, r[i]);
+            }
+            for (; p < kc; p++)
+                for (int i = 0; i < 8; i++) out[p * nr + c0 + i] = widen_bf16(b[(c0 + i) * csB + p]);
+        }
+        for (long c = c0; c < nr; c++)
+            for (long p = 0; p < kc; p++) out[p * nr + c] = c < cols ? widen_bf16(b[c * csB + p]) : 0;
+        return;
+    }
+#endif
+    for (long p = 0; p < kc; p++)
+        for (long c = 0; c < nr; c++) out[p * nr + c] = c < cols ? widen_bf16(b[p * rsB + c * csB]) : 0;
+}
 
 void cllm_pack_b_transposed(long kc, long cols, long nr, const float *b, long ldb, float *out) {
     long c0 = 0;

@@ -105,14 +105,12 @@ func packB<T: GEMMElement>(kc: Int, nc: Int, panelWidth NR: Int, b: UnsafePointe
               rsB: rsB, csB: csB, into: dst)
         return
     }
-    var out = dst
+    // bfloat16: widened in C (vpmovzxwd; Swift's SIMD lane conversions are scalar loops).
+    precondition(T.self == BFloat16.self, "GEMM B operands are Float or BFloat16")
+    let bits = UnsafeRawPointer(b).assumingMemoryBound(to: UInt16.self)
     var j = 0
     while j < nc {
-        let cols = min(NR, nc - j)
-        for p in 0..<kc {
-            for c in 0..<NR { out[c] = c < cols ? b[p * rsB + (j + c) * csB].floatValue : 0 }
-            out += NR
-        }
+        cllm_pack_b_bf16(kc, min(NR, nc - j), NR, bits + j * csB, rsB, csB, dst + j * kc)
         j += NR
     }
 }

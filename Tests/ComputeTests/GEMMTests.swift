@@ -70,6 +70,26 @@ final class GEMMTests: XCTestCase {
         }
     }
 
+    /// A bfloat16 B operand gives exactly the product of its widened float32 values, in every
+    /// transpose form and at panel edges (the bf16 packing is a separate code path).
+    func testBFloat16OperandEqualsWidenedFloat() {
+        var rng = Xoshiro256(seed: 3)
+        for kernel in GEMMKernel.available {
+            for (m, n, k) in [(9, 40, 19), (30, 33, 64), (16, 64, 400)] {
+                for tb in [Transpose.none, .transposed] {
+                    let a = (0..<(m * k)).map { _ in rng.nextFloat() - 0.5 }
+                    let b16 = (0..<(k * n)).map { _ in BFloat16(rng.nextFloat() - 0.5) }
+                    let b32 = b16.map(\.floatValue)
+                    var c16 = [Float](repeating: 0, count: m * n), c32 = c16
+                    let ldb = tb == .none ? n : k
+                    gemm(m: m, n: n, k: k, a: a, lda: k, b: b16, ldb: ldb, transB: tb, c: &c16, ldc: n, kernel: kernel)
+                    gemm(m: m, n: n, k: k, a: a, lda: k, b: b32, ldb: ldb, transB: tb, c: &c32, ldc: n, kernel: kernel)
+                    XCTAssertEqual(c16, c32, "\(kernel) \(m)x\(n)x\(k) \(tb)")
+                }
+            }
+        }
+    }
+
     func testFusedMultiplyAddCompiledIn() {
         XCTAssertTrue(BuildFeatures.hasFusedMultiplyAdd,
                       "kernels were built without FMA code generation (\(BuildFeatures.simdName)); expect ~150x slower math")

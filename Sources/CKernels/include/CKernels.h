@@ -37,6 +37,10 @@ float cllm_fma_chains_avx512(long iterations);
 /// for cols ≤ c < nr, for p < kc. (Column c of op(B) is row c of storage, contiguous in p.)
 void cllm_pack_b_transposed(long kc, long cols, long nr, const float *b, long ldb, float *out);
 
+/// Packs one B panel of bfloat16 bit patterns, widened to float: out[p*nr + c] =
+/// float(b[p*rsB + c*csB]) for c < cols, and 0 for cols ≤ c < nr, for p < kc.
+void cllm_pack_b_bf16(long kc, long cols, long nr, const unsigned short *b, long rsB, long csB, float *out);
+
 /// Packs one full `mr`-row A panel (mr = 6 or 8) from a transposed view:
 /// out[p*mr + r] = a[p*lda + r], p < kc.
 void cllm_pack_a_transposed(long kc, long mr, const float *a, long lda, float *out);
