@@ -2,8 +2,9 @@
 // Crystalline: a GPT trainer for ordinary CPUs, written in Swift.
 //
 // Module layering (lower never imports higher):
-//   CCPUFeatures, CKernels -> CrystallineCompute, CrystallineFormats, CrystallineTokenizers, CrystallineLattice
+//   CCPUFeatures, CKernels (C) -> CrystallineCompute, CrystallineFormats, CrystallineTokenizers, CrystallineLattice
 //     -> CrystallineModel -> CrystallineTraining -> cllm
+// (Model and Training also call CKernels directly: the generation mat-vec and the Adam update.)
 import PackageDescription
 
 // Fast float math needs AVX2 + FMA code generation: without it SIMD8<Float>.addingProduct
