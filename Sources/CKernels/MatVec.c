@@ -2,24 +2,11 @@
 // so y is loaded and stored once per four rows instead of once per row, and every weight is
 // read exactly once, sequentially. bfloat16 weights are widened in registers.
 #include "CKernels.h"
-#include <stdint.h>
-#include <string.h>
+#include "BFloat16Widen.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
-
-static inline __m256 load_bf16x8(const uint16_t *p) {
-    __m128i h = _mm_loadu_si128((const __m128i *)p);
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
 #endif
-
-static inline float bf16_to_float(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
 
 /* One definition for both weight types: LOAD8 reads eight weights as floats, SCALAR one. */
 #define MATVEC_BODY(LOAD8, SCALAR)                                                                \

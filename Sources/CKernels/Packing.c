@@ -4,8 +4,7 @@
 // rows × 8 consecutive p as eight vectors and transposing them in registers turns 64 strided
 // scalar copies into 8 loads, 24 shuffles and 8 stores.
 #include "CKernels.h"
-#include <stdint.h>
-#include <string.h>
+#include "BFloat16Widen.h"
 
 #if defined(__AVX2__)
 #include <immintrin.h>
@@ -23,19 +22,6 @@ static inline void transpose8x8(__m256 *r) {
     r[2] = _mm256_permute2f128_ps(s2, s6, 0x20); r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
     r[4] = _mm256_permute2f128_ps(s0, s4, 0x31); r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
     r[6] = _mm256_permute2f128_ps(s2, s6, 0x31); r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
-}
-#endif
-
-static inline float widen_bf16(uint16_t h) {
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-#if defined(__AVX2__)
-static inline __m256 load_bf16x8(const uint16_t *p) {
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
 }
 #endif
 
@@ -57,15 +43,15 @@ void cllm_pack_b_bf16(long kc, long cols, long nr, const uint16_t *b, long rsB, 
                 for (int i = 0; i < 8; i++) _mm256_storeu_ps(out + (p + i) * nr + c0, r[i]);
             }
             for (; p < kc; p++)
-                for (int i = 0; i < 8; i++) out[p * nr + c0 + i] = widen_bf16(b[(c0 + i) * csB + p]);
+                for (int i = 0; i < 8; i++) out[p * nr + c0 + i] = bf16_to_float(b[(c0 + i) * csB + p]);
         }
         for (long c = c0; c < nr; c++)
-            for (long p = 0; p < kc; p++) out[p * nr + c] = c < cols ? widen_bf16(b[c * csB + p]) : 0;
+            for (long p = 0; p < kc; p++) out[p * nr + c] = c < cols ? bf16_to_float(b[c * csB + p]) : 0;
         return;
     }
 #endif
     for (long p = 0; p < kc; p++)
-        for (long c = 0; c < nr; c++) out[p * nr + c] = c < cols ? widen_bf16(b[p * rsB + c * csB]) : 0;
+        for (long c = 0; c < nr; c++) out[p * nr + c] = c < cols ? bf16_to_float(b[p * rsB + c * csB]) : 0;
 }
 
 void cllm_pack_b_transposed(long kc, long cols, long nr, const float *b, long ldb, float *out) {
