@@ -32,6 +32,15 @@ def check(name, ok, detail=""):
 def skip(name, why):
     print(f"[SKIP] {name}: {why}")
 
+def hf_logits_diff(model_dir, hf):
+    """cllm's logits for TEXT from model_dir against a transformers model's on the same ids:
+    (max abs difference, number of positions)."""
+    import torch
+    ours = json.loads(cllm("logits", "--model", model_dir, "--text", TEXT))
+    with torch.no_grad():
+        theirs = hf(torch.tensor([ours["ids"]])).logits[0]
+    return (theirs - torch.tensor(ours["logits"])).abs().max().item(), len(ours["ids"])
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--model")
@@ -54,12 +63,8 @@ def main():
     try:
         import torch
         from transformers import GPT2LMHeadModel
-        ours = json.loads(cllm("logits", "--model", model, "--text", TEXT))
-        hf = GPT2LMHeadModel.from_pretrained(model).eval()
-        with torch.no_grad():
-            theirs = hf(torch.tensor([ours["ids"]])).logits[0]
-        diff = (theirs - torch.tensor(ours["logits"])).abs().max().item()
-        check("transformers GPT2LMHeadModel logits", diff <= 1e-4, f"max abs diff {diff:.2e} over {len(ours['ids'])} positions")
+        diff, positions = hf_logits_diff(model, GPT2LMHeadModel.from_pretrained(model).eval())
+        check("transformers GPT2LMHeadModel logits", diff <= 1e-4, f"max abs diff {diff:.2e} over {positions} positions")
     except ImportError as e:
         skip("transformers logits", f"{e.name} not installed")
 
@@ -95,10 +100,7 @@ def main():
                                         bos_token_id=0, eos_token_id=0)).eval()
         hf.save_pretrained(foreign, safe_serialization=True)
         shutil.copy(os.path.join(model, "tokenizer.json"), foreign)
-        ours = json.loads(cllm("logits", "--model", foreign, "--text", TEXT))
-        with torch.no_grad():
-            theirs = hf(torch.tensor([ours["ids"]])).logits[0]
-        diff = (theirs - torch.tensor(ours["logits"])).abs().max().item()
+        diff, _ = hf_logits_diff(foreign, hf)
         check("import: transformers-saved GPT-2 runs in cllm", diff <= 1e-4, f"max abs diff {diff:.2e}")
     except ImportError as e:
         skip("import from transformers", f"{e.name} not installed")

@@ -160,21 +160,8 @@ public func chunk(_ index: Int, of parts: Int, count: Int, granule: Int = 1) -> 
     return min(count, startUnit * granule)..<min(count, endUnit * granule)
 }
 
-/// Runs `body` over contiguous sub-ranges of `0..<count` on the shared pool, one per thread,
-/// or serially when `count` is below `minimumParallel` (starting threads would cost more).
-@inlinable
-public func parallelRanges(_ count: Int, granule: Int = 8, minimumParallel: Int = 1 << 14,
-                           _ body: (Range<Int>) -> Void) {
-    let pool = ThreadPool.shared
-    let parts = count >= minimumParallel ? pool.threadCount : 1
-    if parts == 1 { body(0..<count); return }
-    pool.parallelFor(parts) { part, _ in
-        let r = chunk(part, of: parts, count: count, granule: granule)
-        if !r.isEmpty { body(r) }
-    }
-}
-
-/// A job over a range of indices, for `parallelRanges(_:granule:minimumParallel:_:)`.
+/// A job over a range of indices, for `parallelRanges(_:granule:minimumParallel:_:)`: the
+/// allocation-free way to split a loop over the pool.
 public protocol RangeJob {
     func run(_ range: Range<Int>)
 }
