@@ -1,10 +1,14 @@
 // swift-tools-version:6.0
 // Crystalline: a GPT trainer for ordinary CPUs, written in Swift.
 //
-// Module layering (lower never imports higher):
-//   CCPUFeatures, CKernels (C) -> CrystallineCompute, CrystallineFormats, CrystallineTokenizers, CrystallineLattice
-//     -> CrystallineModel -> CrystallineTraining -> cllm
-// (Model and Training also call CKernels directly: the generation mat-vec and the Adam update.)
+// Module layering (lower never imports higher; docs/ARCHITECTURE.md has the graph):
+//   CCPUFeatures, CKernels (C) -> CrystallineCompute
+//   CrystallineFormats -> CrystallineLattice, CrystallineTokenizers
+//   Compute + Lattice -> CrystallineModel -> CrystallineInterop -> CrystallineInference
+//   Formats + Tokenizers + Compute -> CrystallineData
+//   Model + Data + Interop -> CrystallineTraining
+//   Training + Inference -> CrystallineBenchmarks -> cllm
+// Only CrystallineCompute imports the C kernels.
 import PackageDescription
 
 // Fast float math needs AVX2 + FMA code generation: without it SIMD8<Float>.addingProduct
@@ -28,6 +32,7 @@ let package = Package(
     products: [
         .executable(name: "cllm", targets: ["cllm"]),
         .library(name: "CrystallineModel", targets: ["CrystallineModel"]),
+        .library(name: "CrystallineInference", targets: ["CrystallineInference"]),
         .library(name: "CrystallineTraining", targets: ["CrystallineTraining"]),
     ],
     dependencies: [
@@ -40,18 +45,31 @@ let package = Package(
         .target(name: "CrystallineCompute", dependencies: ["CCPUFeatures", "CKernels"],
                 swiftSettings: kernels),
         .target(name: "CrystallineFormats"),
-        .target(name: "CrystallineLattice", dependencies: [.product(name: "BigInt", package: "BigInt")], swiftSettings: fast),
+        .target(name: "CrystallineLattice", dependencies: ["CrystallineFormats", .product(name: "BigInt", package: "BigInt")],
+                swiftSettings: fast),
         .target(name: "CrystallineTokenizers", dependencies: ["CrystallineFormats"], swiftSettings: fast),
-        .target(name: "CrystallineModel", dependencies: ["CrystallineCompute", "CrystallineFormats", "CrystallineLattice", "CKernels"],
-                swiftSettings: kernels),
+        .target(name: "CrystallineModel", dependencies: ["CrystallineCompute", "CrystallineLattice"], swiftSettings: kernels),
+        .target(name: "CrystallineInterop", dependencies: ["CrystallineModel", "CrystallineTokenizers", "CrystallineFormats"],
+                swiftSettings: fast),
+        .target(name: "CrystallineInference",
+                dependencies: ["CrystallineInterop", "CrystallineModel", "CrystallineTokenizers", "CrystallineCompute"],
+                swiftSettings: fast),
+        .target(name: "CrystallineData", dependencies: ["CrystallineFormats", "CrystallineTokenizers", "CrystallineCompute"],
+                swiftSettings: fast),
         .target(name: "CrystallineTraining",
-                dependencies: ["CrystallineModel", "CrystallineTokenizers", "CrystallineFormats", "CrystallineCompute", "CrystallineLattice",
-                               "CKernels"],
+                dependencies: ["CrystallineModel", "CrystallineData", "CrystallineInterop", "CrystallineTokenizers", "CrystallineFormats",
+                               "CrystallineCompute", "CrystallineLattice"],
+                swiftSettings: fast),
+        .target(name: "CrystallineBenchmarks",
+                dependencies: ["CrystallineTraining", "CrystallineInference", "CrystallineModel", "CrystallineCompute"],
                 swiftSettings: fast),
         .executableTarget(name: "cllm",
-                dependencies: ["CrystallineTraining", "CrystallineLattice", "CrystallineFormats", .product(name: "BigInt", package: "BigInt"),
+                dependencies: ["CrystallineBenchmarks", "CrystallineTraining", "CrystallineInference", "CrystallineInterop",
+                               "CrystallineData", "CrystallineLattice", "CrystallineFormats", .product(name: "BigInt", package: "BigInt"),
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fast),
+        // A program that uses the library with no CLI code: load a model, stream a completion.
+        .executableTarget(name: "StreamCompletion", dependencies: ["CrystallineInference"], path: "Examples/StreamCompletion"),
         // Shared test helpers (the PyTorch reference fixture loader).
         .target(name: "TestSupport", dependencies: ["CrystallineModel", "CrystallineCompute"], path: "Tests/TestSupport"),
         .testTarget(name: "ComputeTests", dependencies: ["CrystallineCompute"]),
@@ -60,7 +78,9 @@ let package = Package(
         .testTarget(name: "LatticeTests", dependencies: ["CrystallineLattice"]),
         // Counts heap allocations by standing in for malloc (Linux/glibc); tests only.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
-        .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "CrystallineLattice", "TestSupport", "CAllocationCounter"]),
+        .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "CrystallineData", "CrystallineInterop", "CrystallineLattice",
+                                                          "TestSupport", "CAllocationCounter"]),
+        .testTarget(name: "InferenceLibraryTests", dependencies: ["CrystallineInference", "CrystallineTraining", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

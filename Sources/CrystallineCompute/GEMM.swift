@@ -79,18 +79,15 @@ public enum GEMMKernel: String, Sendable, CaseIterable {
     }
 }
 
-/// Per-thread packing buffers, allocated once per pool thread and reused for every call.
-final class PackScratch: @unchecked Sendable {
+/// The packing buffers of the calling thread (see `cllm_thread_pack_scratch`): each thread that
+/// runs a product, pool worker or not, packs into its own, so concurrent callers never share.
+struct PackScratch {
     let a: UnsafeMutablePointer<Float>
     let b: UnsafeMutablePointer<Float>
-    init() {
-        // Cache-line aligned: a 64-byte zmm load that straddles two lines costs two loads.
-        a = UnsafeMutableRawPointer.allocate(byteCount: 4 * GEMMBlocking.mc * GEMMBlocking.kc, alignment: 64)
-            .bindMemory(to: Float.self, capacity: GEMMBlocking.mc * GEMMBlocking.kc)
-        b = UnsafeMutableRawPointer.allocate(byteCount: 4 * GEMMBlocking.kc * GEMMBlocking.nc, alignment: 64)
-            .bindMemory(to: Float.self, capacity: GEMMBlocking.kc * GEMMBlocking.nc)
+    @inline(__always) static var current: PackScratch {
+        let s = cllm_thread_pack_scratch(GEMMBlocking.mc * GEMMBlocking.kc, GEMMBlocking.kc * GEMMBlocking.nc)
+        return PackScratch(a: s.a, b: s.b)
     }
-    static let perThread: [PackScratch] = (0..<ThreadPool.shared.threadCount).map { _ in PackScratch() }
 }
 
 /// C[m×n] (+)= op(A)[m×k] · op(B)[k×n], all row-major.
@@ -101,7 +98,7 @@ final class PackScratch: @unchecked Sendable {
 ///   - accumulate: add into C instead of overwriting it.
 ///   - bias: without `accumulate`, C = bias + op(A)·op(B), the n-vector added to every row.
 ///   - worker: when called from inside a `ThreadPool` task, that task's worker index; the
-///     product then runs on the calling thread with that worker's packing scratch.
+///     product then runs serially on the calling thread (packing scratch is per thread).
 ///   - kernel: the micro-kernel; the default is the fastest this CPU runs.
 public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                  a: UnsafePointer<Float>, lda: Int, transA: Transpose = .none,
@@ -125,7 +122,7 @@ public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
     if parts == 1 {
         if seeded { fillRows(c, ldc: ldc, rows: 0..<m, columns: 0..<n, bias: bias) }
         gemmSerial(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, csB: csB,
-                   c: c, ldc: ldc, accumulate: accumulate || seeded, scratch: PackScratch.perThread[worker ?? 0], kernel: kernel)
+                   c: c, ldc: ldc, accumulate: accumulate || seeded, scratch: .current, kernel: kernel)
         return
     }
     // Split the larger output dimension; keep chunks aligned to the micro-tile. (Splitting
@@ -149,7 +146,7 @@ struct GEMMSplit<BElement: GEMMElement>: ParallelJob {
     let kernel: GEMMKernel
 
     func run(task part: Int, worker: Int) {
-        let scratch = PackScratch.perThread[worker]
+        let scratch = PackScratch.current
         if splitRows {
             let r = chunk(part, of: parts, count: m, granule: kernel.panelHeight)
             if r.isEmpty { return }

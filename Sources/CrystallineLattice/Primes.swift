@@ -2,7 +2,8 @@
 //
 // Owns primes (sieves, nth prime, π(x), primality), the 12-fold clock lattice, the Ulam
 // spiral, prime/GCD similarity between tokens, and LLL lattice reduction (exact and floating
-// point). It depends on nothing in Crystalline; the model imports it, never the reverse.
+// point), and their drawings (SVG, PNG). It imports only CrystallineFormats (the PNG encoder);
+// the model imports it, never the reverse.
 
 /// Prime number utilities.
 public enum Primes {

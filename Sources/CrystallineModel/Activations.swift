@@ -63,5 +63,4 @@ final class ActivationSet {
         self.layers = layers
     }
 
-    var floatCount: Int { storage.count }
 }

@@ -1,4 +1,9 @@
-// The GPT-2 model: parameters, gradients, and the batched training forward/backward pass.
+// The training workspace of a GPT-2 model: parameters the optimizer updates, their gradients,
+// the activations of the batched forward/backward pass and the dropout generator.
+//
+// A workspace belongs to one thread at a time. What other threads may read is a `snapshot()`:
+// immutable `ModelWeights`, which inference sessions take. Gradients are allocated on the
+// first backward pass, so a workspace used only for evaluation never holds them.
 import CrystallineCompute
 
 public final class GPT {
@@ -7,7 +12,7 @@ public final class GPT {
     /// All parameters, contiguous, in `layout` order.
     public let parameters: FloatBuffer
     /// Gradients, same layout as `parameters`. `backward` accumulates into them.
-    public let gradients: FloatBuffer
+    public private(set) lazy var gradients = FloatBuffer(count: layout.totalCount)
     /// Drives dropout masks; part of the training state that a checkpoint saves.
     public var dropoutRNG = Xoshiro256(seed: 0x5eed)
 
@@ -25,8 +30,6 @@ public final class GPT {
         }
     }
     private var weights16: UnsafeMutablePointer<BFloat16>?
-    /// The bfloat16 copy of the parameters (nil unless `precision == .bf16`).
-    var lowPrecisionWeights: UnsafePointer<BFloat16>? { weights16.map { UnsafePointer($0) } }
 
     /// Distances D between positions for the attention bias, [blockSize, blockSize] (nil without one).
     let angularDistances: FloatBuffer?
@@ -45,14 +48,9 @@ public final class GPT {
         self.config = config
         layout = ParameterLayout(config: config)
         parameters = FloatBuffer(count: layout.totalCount)
-        gradients = FloatBuffer(count: layout.totalCount)
         tokens = .allocate(capacity: 1)
         targets = .allocate(capacity: 1)
-        switch config.attentionBias {
-        case .none: angularDistances = nil
-        case .angular: angularDistances = FloatBuffer(LatticeFeatures.angularDistances(blockSize: config.blockSize))
-        case .linear: angularDistances = FloatBuffer(LatticeFeatures.linearDistances(blockSize: config.blockSize))
-        }
+        angularDistances = LatticeFeatures.biasDistances(config: config)
         var rng = Xoshiro256(seed: seed)
         let residualStd = 0.02 / (2.0 * Double(config.nLayer)).squareRoot()
         for t in layout.tensors {
@@ -74,6 +72,21 @@ public final class GPT {
         for o in layout.layers {
             if let s = o.latticeSlope { parameters.load(LatticeFeatures.initialSlopes(heads: config.nHead, blockSize: config.blockSize), at: s) }
         }
+    }
+
+    /// A workspace starting from `weights` (for batched evaluation, or to train further).
+    public convenience init(weights: ModelWeights, dropout: Float = 0) throws {
+        var c = weights.config
+        c.dropout = dropout
+        try self.init(config: c)
+        parameters.pointer.update(from: weights.parameters, count: layout.totalCount)
+        precision = weights.precision
+    }
+
+    /// An immutable copy of the current parameters, for inference on any thread while this
+    /// workspace goes on training. `precision` defaults to the workspace's own.
+    public func snapshot(precision: Precision? = nil) -> ModelWeights {
+        try! ModelWeights(config: config, parameters: parameters.pointer, precision: precision ?? self.precision)
     }
 
     /// The angular bias arguments of layer `o` (nil without the option).
@@ -206,12 +219,6 @@ public final class GPT {
     public var lastLogits: UnsafeBufferPointer<Float> {
         let a = acts!
         return UnsafeBufferPointer(start: a.logits, count: a.B * a.T * config.vocabSize)
-    }
-
-    /// Per-position losses of the last forward pass with targets.
-    public var lastLosses: UnsafeBufferPointer<Float> {
-        let a = acts!
-        return UnsafeBufferPointer(start: a.losses, count: a.B * a.T)
     }
 
     public func zeroGradients() { gradients.zero() }

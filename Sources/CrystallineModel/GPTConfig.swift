@@ -1,8 +1,10 @@
 // CrystallineModel: the GPT-2 architecture, with every layer's forward and backward side by side.
 //
 // Owns the model configuration, the parameter layout (Hugging Face GPT-2 names and shapes),
-// the training forward/backward pass over a batch, and cached single-sequence inference.
-// Depends only on CrystallineCompute (kernels) and CrystallineFormats (files).
+// immutable weights (`ModelWeights`, what inference reads), the training workspace (`GPT`: the
+// batched forward/backward pass, gradients, activations, dropout), KV-cached single-sequence
+// inference and sampling. Imports CrystallineCompute (GEMM, pool; the C kernels through it)
+// and CrystallineLattice (the crystalline options' geometry); reads and writes no files.
 
 /// How the token embedding is initialised.
 public enum EmbeddingInit: String, Codable, CaseIterable, Sendable { case standard, lattice }
@@ -61,6 +63,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case sequenceTooLong(length: Int, blockSize: Int)
     case missingTensor(String)
     case shapeMismatch(name: String, expected: [Int], found: [Int])
+    case parameterCount(expected: Int, found: Int)
 
     public var description: String {
         switch self {
@@ -69,6 +72,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case .sequenceTooLong(let l, let b): return "sequence of \(l) tokens exceeds the block size \(b)"
         case .missingTensor(let n): return "tensor '\(n)' is missing from the model file"
         case .shapeMismatch(let n, let e, let f): return "tensor '\(n)' has shape \(f), expected \(e)"
+        case .parameterCount(let e, let f): return "\(f) parameter values given for a model of \(e)"
         }
     }
 }

@@ -50,6 +50,15 @@ public enum LatticeFeatures {
     }
 
     /// D[i][j] = clock-angle distance between positions i and j, in [0, π] ([T, T], row-major).
+    /// The position distances the attention bias of `config` uses (nil without a bias).
+    static func biasDistances(config: GPTConfig) -> FloatBuffer? {
+        switch config.attentionBias {
+        case .none: return nil
+        case .angular: return FloatBuffer(angularDistances(blockSize: config.blockSize))
+        case .linear: return FloatBuffer(linearDistances(blockSize: config.blockSize))
+        }
+    }
+
     public static func angularDistances(blockSize T: Int) -> [Float] {
         var d = [Float](repeating: 0, count: T * T)
         for i in 0..<T { for j in 0..<T { d[i * T + j] = Float(ClockLattice.angularDistance(i, j)) } }

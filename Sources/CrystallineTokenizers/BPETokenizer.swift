@@ -14,6 +14,12 @@ public struct BPETokenizer: Tokenizer {
     /// Whether ids follow our own layout (bytes 0–255, then one id per merge in rank order).
     private let canonical: Bool
 
+    /// GPT-2's `<|endoftext|>` where the vocabulary has it (an imported GPT-2 tokenizer).
+    public var endOfTextId: Int32? {
+        let marker = Array("<|endoftext|>".utf8)
+        return tokenBytes.firstIndex(of: marker).map { Int32($0) }
+    }
+
     /// Our layout: ids 0–255 are the bytes, merge r creates id 256 + r.
     public init(merges: [(Int32, Int32)]) {
         var bytes = (0..<256).map { [UInt8($0)] }

@@ -36,9 +36,17 @@ public protocol Tokenizer: Sendable {
     func tokenString(_ id: Int32) -> String
     /// What the tokenizer file stores.
     var file: TokenizerFile { get }
+    /// The bytes token `id` adds to a stream of decoded text when it follows `previous` (nil at
+    /// the start): its own bytes, plus a separator where the tokenizer drops one on encoding.
+    func pieceBytes(_ id: Int32, following previous: Int32?) -> [UInt8]
+    /// The id that marks the end of a text, if the vocabulary has one.
+    var endOfTextId: Int32? { get }
 }
 
 extension Tokenizer {
+    public func pieceBytes(_ id: Int32, following previous: Int32?) -> [UInt8] { decodeBytes([id]) }
+    public var endOfTextId: Int32? { nil }
+
     public func encode(_ text: String) throws -> [Int32] { try encode(Array(text.utf8)) }
     /// Decoded text; invalid UTF-8 (a BPE sample cut mid-character) shows as U+FFFD.
     public func decode(_ ids: [Int32]) -> String { String(decoding: decodeBytes(ids), as: UTF8.self) }

@@ -41,6 +41,15 @@ public struct WordTokenizer: Tokenizer {
         Array(ids.filter { $0 >= 0 && Int($0) < words.count && $0 != Self.pad }.map { words[Int($0)] }.joined(separator: " ").utf8)
     }
 
+    /// Words are split on whitespace when encoded, so a stream puts one space between them.
+    public func pieceBytes(_ id: Int32, following previous: Int32?) -> [UInt8] {
+        let word = decodeBytes([id])
+        guard let previous, previous != Self.pad, !word.isEmpty else { return word }
+        return [0x20] + word
+    }
+
+    public var endOfTextId: Int32? { Self.eos }
+
     public func tokenString(_ id: Int32) -> String { words[Int(id)] }
 
     public var file: TokenizerFile { TokenizerFile(kind: .word, words: words) }

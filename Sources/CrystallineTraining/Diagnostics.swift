@@ -3,7 +3,7 @@
 import CrystallineCompute
 import CrystallineModel
 
-public struct TensorDiagnostics: Codable, Sendable {
+public struct TensorDiagnostics: Codable, Sendable, Equatable {
     public var name: String
     public var weightNorm: Double
     public var gradNorm: Double

@@ -1,22 +1,46 @@
 // Learning-rate schedules: linear warmup, then cosine / linear / step decay or constant, never
 // below min_lr. Evaluated at every optimizer step.
+//
+// A run without a fixed end (training on data as it arrives) uses `none`: constant after the
+// warm-up. When it is told to finish, an anneal window takes the rate linearly from where it
+// is to min_lr (warm-up → constant → anneal, as in the WSD schedules).
 import Foundation
+
+/// The last `steps` optimizer steps from `start`, over which the rate falls from `startLR` to min_lr.
+public struct AnnealWindow: Codable, Sendable, Equatable {
+    public var start: Int
+    public var steps: Int
+    public var startLR: Double
+    public var end: Int { start + steps }
+
+    enum CodingKeys: String, CodingKey { case start, steps, startLR = "start_lr" }
+}
 
 public struct LRSchedule: Sendable {
     public var kind: ScheduleKind
     public var maxLR: Double, minLR: Double
     public var warmupSteps: Int, totalSteps: Int
     public var stepSize: Int, stepFactor: Double
+    public var anneal: AnnealWindow?
 
     public init(kind: ScheduleKind, maxLR: Double, minLR: Double, warmupSteps: Int, totalSteps: Int,
-                stepSize: Int = 1000, stepFactor: Double = 0.1) {
+                stepSize: Int = 1000, stepFactor: Double = 0.1, anneal: AnnealWindow? = nil) {
         self.kind = kind; self.maxLR = maxLR; self.minLR = minLR
         self.warmupSteps = warmupSteps; self.totalSteps = totalSteps
         self.stepSize = stepSize; self.stepFactor = stepFactor
+        self.anneal = anneal
     }
 
     /// The learning rate for optimizer step `step` (0-based).
     public func lr(at step: Int) -> Double {
+        if let a = anneal, step >= a.start {
+            let progress = min(1, Double(step - a.start + 1) / Double(max(1, a.steps)))
+            return a.startLR - (a.startLR - minLR) * progress
+        }
+        return scheduled(at: step)
+    }
+
+    private func scheduled(at step: Int) -> Double {
         if step < warmupSteps { return maxLR * Double(step + 1) / Double(warmupSteps) }
         let decaySteps = max(1, totalSteps - warmupSteps)
         let progress = min(1, max(0, Double(step - warmupSteps) / Double(decaySteps)))

@@ -4,7 +4,6 @@
 // layout marks as decaying. Adam: the classic coupled L2 (g ← g + wd·p). SGD: momentum
 // (PyTorch convention: buf ← μ·buf + g, first step buf = g) with an optional Nesterov step.
 import Foundation
-import CKernels
 import CrystallineCompute
 import CrystallineModel
 
@@ -112,7 +111,8 @@ struct UpdateJob: RangeJob {
     @inline(__always)
     func adam(_ r: Range<Int>, decayFactor: Float, l2: Float) {
         let o = r.lowerBound
-        cllm_adam_update(r.count, p + o, g + o, m + o, v + o, b1, b2, stepSize, invSqrtC2, eps, decayFactor, l2)
+        adamUpdate(count: r.count, parameters: p + o, gradients: g + o, m: m + o, v: v + o, beta1: b1, beta2: b2,
+                   stepSize: stepSize, invSqrtC2: invSqrtC2, eps: eps, decayFactor: decayFactor, l2: l2)
     }
 
     @inline(__always)

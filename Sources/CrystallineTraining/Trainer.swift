@@ -1,9 +1,14 @@
-// The training loop: micro-batches with gradient accumulation, clipping, the scheduled optimizer
-// step, periodic validation with best-model saving and early stopping, checkpoints that resume
-// exactly, metrics.jsonl, diagnostics, and a clean stop on request (Ctrl-C).
+// The trainer: one optimizer step at a time (micro-batches with gradient accumulation, a hook
+// for the gradients, clipping, the scheduled optimizer step), periodic validation with
+// best-model saving and early stopping, checkpoints that resume exactly, metrics.jsonl and
+// diagnostics. `step()`, `evaluate()` and `saveCheckpoint()` are separate calls so that a
+// driver (the command line, `TrainingRun` on its own thread, a distributed launcher) decides
+// when each happens; `run` is the plain loop over them.
 import Foundation
 import CrystallineCompute
+import CrystallineData
 import CrystallineFormats
+import CrystallineInterop
 import CrystallineLattice
 import CrystallineModel
 import CrystallineTokenizers
@@ -19,38 +24,10 @@ public struct TrainerState: Codable, Sendable {
     public var evalsWithoutImprovement = 0
     public var tokensSeen = 0
     public var trainingSeconds: Double = 0
-}
-
-public struct StepRecord: Codable, Sendable {
-    public var step: Int
-    public var trainLoss: Double
-    public var valLoss: Double?
-    public var lr: Double
-    public var gradNorm: Double
-    public var tokensPerSecond: Double
-    public var elapsed: Double
-
-    enum CodingKeys: String, CodingKey {
-        case step, trainLoss = "train_loss", valLoss = "val_loss", lr, gradNorm = "grad_norm"
-        case tokensPerSecond = "tokens_per_s", elapsed = "elapsed_s"
-    }
-}
-
-public enum TrainingEvent {
-    case step(StepRecord, totalSteps: Int)
-    case evaluated(step: Int, valLoss: Double, improved: Bool)
-    case diagnostics(step: Int, [TensorDiagnostics])
-    case earlyStopped(step: Int, patience: Int)
-    case interrupted(step: Int)
-}
-
-public struct TrainingSummary: Sendable {
-    public var steps: Int
-    public var finalTrainLoss: Double
-    public var bestValLoss: Double?
-    public var seconds: Double
-    public var stoppedEarly: Bool
-    public var interrupted: Bool
+    /// Set by `anneal(steps:)`: the learning rate decays to min_lr over this window.
+    public var anneal: AnnealWindow? = nil
+    /// The last training loss (NaN before the first step).
+    public var lastTrainLoss: Double? = nil
 }
 
 public final class Trainer {
@@ -59,14 +36,25 @@ public final class Trainer {
     public let tokenizer: any Tokenizer
     public let dataset: TokenDataset
     public let optimizer: Optimizer
-    public let schedule: LRSchedule
+    public private(set) var schedule: LRSchedule
     public let outputDirectory: URL
-    public let totalSteps: Int
+    public private(set) var totalSteps: Int
     public private(set) var state: TrainerState
-    /// Polled after every optimizer step; returning true saves a checkpoint and stops.
+    /// Polled after every optimizer step by `run`; returning true saves a checkpoint and stops.
     public var shouldStop: () -> Bool = { false }
+    /// Called after the backward pass of each optimizer step, before clipping, with the
+    /// accumulated gradients: where a data-parallel run averages them over its processes.
+    public var gradientHook: ((FloatBuffer) throws -> Void)?
+    /// Whether this process writes files (model, checkpoints, metrics). In a data-parallel run
+    /// only the primary does; the others compute the same steps and write nothing.
+    public var isPrimary = true
+    /// Whether the run has reached its last step or stopped early.
+    public var isFinished: Bool { state.step >= totalSteps || stoppedEarly }
 
     private var inputs: [Int32], targets: [Int32]
+    private var stoppedEarly = false
+    private var metrics: MetricsLog?
+    private lazy var diagnosticsSnapshot = FloatBuffer(count: model.parameterCount)
 
     /// A fresh run: builds the tokenizer, encodes the corpus once (cached as llm.c shards in
     /// DIR/data), initialises the model.
@@ -155,6 +143,9 @@ public final class Trainer {
         }
         model.parameters.load(params)
         let trainer = try Trainer(state: state, model: model, tokenizer: tokenizer, dataset: dataset, out: directory)
+        guard m.count == trainer.optimizer.m.count, v.count == trainer.optimizer.v.count else {
+            throw TrainingError.checkpoint("\(url.path): optimizer moments hold \(m.count) and \(v.count) values, expected \(trainer.optimizer.m.count)")
+        }
         trainer.optimizer.restore(m: m, v: v, stepCount: state.optimizerSteps)
         trainer.trimMetrics()
         log("resumed \(directory.path) at step \(state.step)/\(trainer.totalSteps)")
@@ -176,13 +167,12 @@ public final class Trainer {
                                                           nesterov: c.nesterov, decayAll: c.decayAll),
                               layout: model.layout)
         let tokensPerStep = c.batchSize * c.blockSize * c.gradAccum
-        if let e = c.epochs {
-            totalSteps = max(1, Int((e * Double(dataset.train.count) / Double(tokensPerStep)).rounded(.up)))
-        } else {
-            totalSteps = c.maxSteps
-        }
+        var total = c.maxSteps
+        if let e = c.epochs { total = max(1, Int((e * Double(dataset.train.count) / Double(tokensPerStep)).rounded(.up))) }
+        if let a = state.anneal { total = a.end }
+        totalSteps = total
         schedule = LRSchedule(kind: c.scheduler, maxLR: c.lr, minLR: c.minLR, warmupSteps: c.warmupSteps,
-                              totalSteps: totalSteps, stepSize: c.stepSize, stepFactor: c.stepFactor)
+                              totalSteps: total, stepSize: c.stepSize, stepFactor: c.stepFactor, anneal: state.anneal)
         inputs = [Int32](repeating: 0, count: c.batchSize * c.blockSize)
         targets = inputs
     }
@@ -199,102 +189,152 @@ public final class Trainer {
         return total / Double(config.evalIters)
     }
 
-    /// Trains until `totalSteps`, early stopping or `shouldStop`.
+    /// An event for observers that a run (re)starts here.
+    public var startEvent: TrainingEvent {
+        .started(step: state.step, totalSteps: totalSteps, parameters: model.parameterCount, config: config)
+    }
+
+    /// One optimizer step: `grad_accum` micro-batches forward and backward, the gradient hook,
+    /// clipping, the optimizer; then, when due, validation (saving the best model), metrics and
+    /// a checkpoint. Returns what happened, in order. Throws on a non-finite loss or gradient
+    /// norm, before the broken weights reach any file.
     @discardableResult
-    public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws -> TrainingSummary {
+    public func step() throws -> [TrainingEvent] {
+        precondition(!isFinished, "step() after the run finished")
         let c = config
         let B = c.batchSize, T = c.blockSize
-        let metrics = try MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"))
-        let snapshot = c.diagnostics ? FloatBuffer(count: model.parameterCount) : nil
-        var lastLoss = Double.nan
-        var stoppedEarly = false, interrupted = false
         let clock = ContinuousClock()
-        while state.step < totalSteps {
-            let started = clock.now
-            model.zeroGradients()
-            var lossSum = 0.0
-            for _ in 0..<c.gradAccum {
-                TokenDataset.sample(dataset.train, B: B, T: T, rng: &state.dataRNG, inputs: &inputs, targets: &targets)
-                let loss = try model.forward(tokens: inputs, targets: targets, B: B, T: T, training: true)!
-                guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: loss) }
-                lossSum += Double(loss)
-                model.backward(lossScale: 1 / Float(c.gradAccum))
+        let started = clock.now
+        var events: [TrainingEvent] = []
+        model.zeroGradients()
+        var lossSum = 0.0
+        for _ in 0..<c.gradAccum {
+            TokenDataset.sample(dataset.train, B: B, T: T, rng: &state.dataRNG, inputs: &inputs, targets: &targets)
+            let loss = try model.forward(tokens: inputs, targets: targets, B: B, T: T, training: true)!
+            guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: loss) }
+            lossSum += Double(loss)
+            model.backward(lossScale: 1 / Float(c.gradAccum))
+        }
+        try gradientHook?(model.gradients)
+        let diagnose = c.diagnostics && (state.step == 0 || (state.step + 1) % c.evalInterval == 0)
+        var stats = diagnose ? TensorDiagnostics.gradients(model: model) : []
+        let gradNorm = clipGradients(model.gradients, maxNorm: c.gradClip)
+        guard gradNorm.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: Float(gradNorm)) }
+        let lr = schedule.lr(at: state.step)
+        if diagnose { diagnosticsSnapshot.copy(from: model.parameters) }
+        optimizer.step(parameters: model.parameters, gradients: model.gradients, lr: lr)
+        model.refreshLowPrecisionWeights()
+        state.step += 1
+        state.optimizerSteps = optimizer.stepCount
+        state.dropoutRNG = model.dropoutRNG
+        state.tokensSeen += B * T * c.gradAccum
+        let seconds = (clock.now - started).seconds
+        state.trainingSeconds += seconds
+        let trainLoss = lossSum / Double(c.gradAccum)
+        state.lastTrainLoss = trainLoss
+        if diagnose {
+            TensorDiagnostics.complete(&stats, model: model, before: diagnosticsSnapshot)
+            events.append(.diagnostics(step: state.step, stats))
+            if isPrimary { try metricsLog().appendDiagnostics(step: state.step, stats, directory: outputDirectory) }
+        }
+        var record = StepRecord(step: state.step, trainLoss: trainLoss, valLoss: nil, lr: lr, gradNorm: gradNorm,
+                                tokensPerSecond: Double(B * T * c.gradAccum) / max(seconds, 1e-9),
+                                elapsed: state.trainingSeconds)
+        if state.step % c.evalInterval == 0 || state.step == totalSteps {
+            let val = try evaluate()
+            record.valLoss = val
+            let improved = state.bestValLoss.map { val < $0 } ?? true
+            if improved {
+                state.bestValLoss = val
+                state.evalsWithoutImprovement = 0
+                if try saveModel() { events.append(.modelSaved(step: state.step, path: outputDirectory.path)) }
+            } else {
+                state.evalsWithoutImprovement += 1
             }
-            let diagnose = c.diagnostics && (state.step == 0 || (state.step + 1) % c.evalInterval == 0)
-            var stats = diagnose ? TensorDiagnostics.gradients(model: model) : []
-            let gradNorm = clipGradients(model.gradients, maxNorm: c.gradClip)
-            guard gradNorm.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: Float(gradNorm)) }
-            let lr = schedule.lr(at: state.step)
-            if diagnose, let snapshot { snapshot.copy(from: model.parameters) }
-            optimizer.step(parameters: model.parameters, gradients: model.gradients, lr: lr)
-            model.refreshLowPrecisionWeights()
-            state.step += 1
-            state.optimizerSteps = optimizer.stepCount
-            state.dropoutRNG = model.dropoutRNG
-            state.tokensSeen += B * T * c.gradAccum
-            let seconds = (clock.now - started).seconds
-            state.trainingSeconds += seconds
-            lastLoss = lossSum / Double(c.gradAccum)
-            if diagnose, let snapshot {
-                TensorDiagnostics.complete(&stats, model: model, before: snapshot)
-                onEvent(.diagnostics(step: state.step, stats))
-                try metrics.appendDiagnostics(step: state.step, stats, directory: outputDirectory)
+            events.append(.evaluated(step: state.step, valLoss: val, improved: improved))
+            if let p = c.patience, state.evalsWithoutImprovement >= p {
+                events.append(.earlyStopped(step: state.step, patience: p))
+                stoppedEarly = true
             }
-            var record = StepRecord(step: state.step, trainLoss: lastLoss, valLoss: nil, lr: lr, gradNorm: gradNorm,
-                                    tokensPerSecond: Double(B * T * c.gradAccum) / max(seconds, 1e-9),
-                                    elapsed: state.trainingSeconds)
-            var stop = false
-            if state.step % c.evalInterval == 0 || state.step == totalSteps {
-                let val = try evaluate()
-                record.valLoss = val
-                let improved = state.bestValLoss.map { val < $0 } ?? true
-                if improved {
-                    state.bestValLoss = val
-                    state.evalsWithoutImprovement = 0
-                    try saveModel()
-                } else {
-                    state.evalsWithoutImprovement += 1
-                }
-                onEvent(.evaluated(step: state.step, valLoss: val, improved: improved))
-                if let p = c.patience, state.evalsWithoutImprovement >= p {
-                    onEvent(.earlyStopped(step: state.step, patience: p))
-                    stoppedEarly = true
-                    stop = true
-                }
-            }
-            if record.valLoss != nil || state.step % c.logInterval == 0 { try metrics.append(record) }
-            onEvent(.step(record, totalSteps: totalSteps))
-            if record.valLoss != nil || stop { try saveCheckpoint() }
-            if stop { break }
-            if shouldStop() {
-                try saveCheckpoint()
-                if state.bestValLoss == nil { try saveModel() }
+        }
+        if isPrimary, record.valLoss != nil || state.step % c.logInterval == 0 { try metricsLog().append(record) }
+        events.insert(.step(record, totalSteps: totalSteps), at: events.firstIndex { if case .evaluated = $0 { return true }; return false } ?? events.count)
+        if record.valLoss != nil || stoppedEarly {
+            if try saveCheckpoint() { events.append(.checkpointSaved(step: state.step, path: checkpointURL.path)) }
+        }
+        return events
+    }
+
+    /// Ends the run after `steps` more steps, with the learning rate decaying linearly from its
+    /// current value to min_lr over them: the "anneal" of a warm-up → constant → anneal schedule
+    /// whose end was not fixed in advance (a run that trains on data as it arrives).
+    public func anneal(steps: Int) {
+        precondition(steps > 0)
+        let window = AnnealWindow(start: state.step, steps: steps, startLR: schedule.lr(at: state.step))
+        state.anneal = window
+        schedule.anneal = window
+        totalSteps = window.end
+    }
+
+    /// Trains until `totalSteps`, early stopping or `shouldStop`; `onEvent` hears every event.
+    @discardableResult
+    public func run(onEvent: (TrainingEvent) -> Void = { _ in }) throws -> TrainingSummary {
+        var interrupted = false
+        while !isFinished {
+            for e in try step() { onEvent(e) }
+            if !isFinished, shouldStop() {
+                try interrupt()
                 onEvent(.interrupted(step: state.step))
                 interrupted = true
                 break
             }
         }
-        return TrainingSummary(steps: state.step, finalTrainLoss: lastLoss, bestValLoss: state.bestValLoss,
-                               seconds: state.trainingSeconds, stoppedEarly: stoppedEarly, interrupted: interrupted)
+        return summary(interrupted: interrupted)
     }
 
-    /// Writes the current weights as the model of the directory.
-    public func saveModel() throws {
+    /// Saves what a stopped run needs to continue: the checkpoint, and a model if none was saved yet.
+    public func interrupt() throws {
+        try saveCheckpoint()
+        if state.bestValLoss == nil { try saveModel() }
+    }
+
+    public func summary(interrupted: Bool) -> TrainingSummary {
+        TrainingSummary(steps: state.step, finalTrainLoss: state.lastTrainLoss ?? .nan, bestValLoss: state.bestValLoss,
+                        seconds: state.trainingSeconds, stoppedEarly: stoppedEarly, interrupted: interrupted)
+    }
+
+    /// Writes the current weights as the model of the directory (primary only; returns whether it wrote).
+    @discardableResult
+    public func saveModel() throws -> Bool {
+        guard isPrimary else { return false }
         let info = ModelInfo(tokenizer: tokenizer.kind, trainingSteps: state.step, bestValLoss: state.bestValLoss,
                              created: ISO8601DateFormatter().string(from: Date()), corpus: config.corpus)
         try ModelDirectory.save(model: model, tokenizer: tokenizer, info: info, to: outputDirectory)
+        return true
     }
 
-    /// Parameters, optimizer moments and trainer state in one atomically written file.
-    public func saveCheckpoint() throws {
+    public var checkpointURL: URL { outputDirectory.appendingPathComponent(ModelDirectory.checkpointFile) }
+
+    /// Parameters, optimizer moments and trainer state in one atomically written file (primary
+    /// only; returns whether it wrote).
+    @discardableResult
+    public func saveCheckpoint() throws -> Bool {
+        guard isPrimary else { return false }
         let stateJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
         let tensors = [
             NamedTensor(name: "parameters", shape: [model.parameterCount], values: model.parameters.array),
             NamedTensor(name: "optimizer.m", shape: [optimizer.m.count], values: optimizer.m.array),
             NamedTensor(name: "optimizer.v", shape: [optimizer.v.count], values: optimizer.v.array),
         ]
-        try Safetensors.write(tensors, metadata: ["trainer_state": stateJSON],
-                              to: outputDirectory.appendingPathComponent(ModelDirectory.checkpointFile))
+        try Safetensors.write(tensors, metadata: ["trainer_state": stateJSON], to: checkpointURL)
+        return true
+    }
+
+    private func metricsLog() throws -> MetricsLog {
+        if let metrics { return metrics }
+        let log = try MetricsLog(url: outputDirectory.appendingPathComponent("metrics.jsonl"))
+        metrics = log
+        return log
     }
 
     /// Drops metric lines past the checkpoint's step (written by a run that died after it).
@@ -308,37 +348,4 @@ public final class Trainer {
         }
         try? AtomicFile.write(Data((kept.joined(separator: "\n") + (kept.isEmpty ? "" : "\n")).utf8), to: url)
     }
-}
-
-/// Appends one JSON object per line.
-final class MetricsLog {
-    private let handle: FileHandle
-    private let encoder = JSONEncoder()
-
-    init(url: URL) throws {
-        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
-        handle = try FileHandle(forWritingTo: url)
-        try handle.seekToEnd()
-        encoder.outputFormatting = [.sortedKeys]
-    }
-
-    deinit { try? handle.close() }
-
-    func append(_ record: StepRecord) throws {
-        try handle.write(contentsOf: encoder.encode(record) + Data("\n".utf8))
-    }
-
-    func appendDiagnostics(step: Int, _ stats: [TensorDiagnostics], directory: URL) throws {
-        struct Line: Encodable { let step: Int; let tensors: [TensorDiagnostics] }
-        let url = directory.appendingPathComponent("diagnostics.jsonl")
-        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
-        let h = try FileHandle(forWritingTo: url)
-        try h.seekToEnd()
-        try h.write(contentsOf: encoder.encode(Line(step: step, tensors: stats)) + Data("\n".utf8))
-        try h.close()
-    }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
 }

@@ -126,18 +126,14 @@ extension TrainingConfig.CodingKeys: CaseIterable {
 
 public enum TrainingError: Error, CustomStringConvertible {
     case invalidConfig(String)
-    case corpus(String)
     case nonFiniteLoss(step: Int, loss: Float)
     case checkpoint(String)
-    case modelDirectory(String)
 
     public var description: String {
         switch self {
         case .invalidConfig(let s): return "invalid configuration: \(s)"
-        case .corpus(let s): return s
         case .nonFiniteLoss(let step, let loss): return "loss became \(loss) at step \(step); stopped without saving the broken weights (the last checkpoint and best model are intact). Try a lower --lr or --grad-clip."
         case .checkpoint(let s): return "checkpoint: \(s)"
-        case .modelDirectory(let s): return "model: \(s)"
         }
     }
 }

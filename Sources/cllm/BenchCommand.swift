@@ -3,7 +3,7 @@ import ArgumentParser
 import Foundation
 import CrystallineCompute
 import CrystallineModel
-import CrystallineTraining
+import CrystallineBenchmarks
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Time training steps and generation.")

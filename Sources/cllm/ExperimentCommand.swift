@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import CrystallineFormats
+import CrystallineBenchmarks
 import CrystallineTraining
 
 struct Experiment: ParsableCommand {

@@ -1,37 +1,19 @@
-// `cllm generate`, `cllm eval`, `cllm tokenize`: using a trained model directory.
+// `cllm generate`, `cllm eval`, `cllm tokenize`, `cllm logits`: using a trained model directory,
+// all through the inference library.
 import ArgumentParser
 import Foundation
+import CrystallineData
+import CrystallineInference
+import CrystallineInterop
 import CrystallineModel
 import CrystallineTokenizers
-import CrystallineTraining
-
-/// Encodes the prompt, runs the cached session and decodes prompt + continuation.
-func generateText(model: GPT, tokenizer: any Tokenizer, prompt: String, maxTokens: Int,
-                  options: SamplingOptions, seed: UInt64, onToken: ((String) -> Void)? = nil) throws -> String {
-    var ids = try tokenizer.encode(prompt)
-    if ids.isEmpty {
-        guard tokenizer.kind == .word else { throw CLIError("the prompt encodes to no tokens") }
-        ids = [WordTokenizer.bos]
-    }
-    let session = InferenceSession(model: model)
-    try session.feed(ids)
-    var sampler = Sampler(options: options, seed: seed)
-    var generated: [Int32] = []
-    for _ in 0..<maxTokens {
-        let next = sampler.sample(session.logits)
-        generated.append(next)
-        onToken?(tokenizer.decode([next]))
-        try session.step(next)
-    }
-    return prompt + tokenizer.decode(generated)
-}
 
 struct ModelOption: ParsableArguments {
     @Option(help: "Model: a name in the models directory (./models or $CLLM_MODELS) or a path to a model directory.")
     var model: String = "default"
     var directory: URL { ModelStore().resolve(model) }
-    func load() throws -> (model: GPT, tokenizer: any Tokenizer, info: ModelInfo?) {
-        try ModelDirectory.load(from: directory)
+    func load(precision: Precision = .fp32) throws -> LanguageModel {
+        try LanguageModel.load(directory: directory, precision: precision)
     }
 }
 
@@ -46,18 +28,22 @@ struct Generate: ParsableCommand {
     @Option(help: "Random seed.") var seed: UInt64 = 1337
     @Option(help: "Weights for generation: fp32, or bf16 (half the memory traffic per token; faster on this memory-bound path).")
     var precision: Precision = .fp32
+    @Option(help: "Stop before this text (repeatable).") var stop: [String] = []
+    @Flag(help: "Print token counts and tokens/s to stderr at the end.") var stats = false
 
     func run() throws {
         try reportingErrors {
-            let (gpt, tokenizer, _) = try model.load()
-            gpt.precision = precision
-            let options = SamplingOptions(temperature: temperature, topK: topK > 0 ? topK : nil, topP: topP < 1 ? topP : nil)
-            _ = try tokenizer.encode(prompt)  // fail before printing anything if the prompt cannot be encoded
+            let lm = try model.load(precision: precision)
+            let options = GenerationOptions(maxTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, seed: seed, stop: stop)
+            // Built before anything is printed: a prompt that cannot be encoded fails cleanly.
+            let generator = try TextGenerator(model: lm, prompt: prompt, options: options)
             print(prompt, terminator: "")
-            _ = try generateText(model: gpt, tokenizer: tokenizer, prompt: prompt, maxTokens: maxTokens, options: options, seed: seed) {
-                print($0, terminator: ""); fflush(stdout)
-            }
+            _ = try generator.collect { print($0, terminator: ""); fflush(stdout) }
             print("")
+            if stats, let s = generator.stats {
+                Terminal.error(String(format: "%d prompt + %d generated tokens, %.1f tokens/s (%@)", s.promptTokens, s.completionTokens,
+                                      s.tokensPerSecond, s.finishReason.rawValue))
+            }
         }
     }
 }
@@ -69,35 +55,19 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (gpt, tokenizer, _) = try model.load()
+            let lm = try model.load()
             let corpus = try Corpus.load(file)
-            let tokens = try tokenizer.encode(corpus.bytes)
+            let tokens = try lm.tokenizer.encode(corpus.bytes)
             guard tokens.count >= 2 else { throw CLIError("\(file) encodes to \(tokens.count) token(s); need at least 2") }
-            // Non-overlapping windows of block_size predictions, batched 16 at a time; a shorter
-            // final window covers the remainder.
-            let T = gpt.config.blockSize, batch = 16
-            let full = (tokens.count - 1) / T
-            var total = 0.0, count = 0
-            var w = 0
-            while w < full {
-                let B = min(batch, full - w)
-                var x: [Int32] = [], y: [Int32] = []
-                for k in 0..<B {
-                    let s = (w + k) * T
-                    x += tokens[s..<(s + T)]; y += tokens[(s + 1)...(s + T)]
+            var lastReport = Date()
+            let result = try lm.perplexity(of: tokens) { done, total in
+                if Terminal.isStderrInteractive, Date().timeIntervalSince(lastReport) > 0.2 {
+                    Terminal.progress(String(format: "scoring: %d/%d tokens (%.0f%%)", done, total, 100 * Double(done) / Double(total)))
+                    lastReport = Date()
                 }
-                total += Double(try gpt.forward(tokens: x, targets: y, B: B, T: T)!) * Double(B * T)
-                count += B * T
-                w += B
             }
-            let rest = tokens.count - 1 - full * T
-            if rest > 0 {
-                let s = full * T
-                total += Double(try gpt.forward(tokens: Array(tokens[s..<(s + rest)]), targets: Array(tokens[(s + 1)...]), B: 1, T: rest)!) * Double(rest)
-                count += rest
-            }
-            let mean = total / Double(count)
-            print(String(format: "tokens: %d\nloss: %.4f\nperplexity: %.3f", count, mean, exp(mean)))
+            Terminal.progress(nil)
+            print(String(format: "tokens: %d\nloss: %.4f\nperplexity: %.3f", result.predictions, result.meanLoss, result.perplexity))
         }
     }
 }
@@ -125,8 +95,9 @@ struct Logits: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let (gpt, tokenizer, _) = try model.load()
-            let ids = Array(try tokenizer.encode(text).prefix(gpt.config.blockSize))
+            let lm = try model.load()
+            let gpt = try GPT(weights: lm.weights)
+            let ids = Array(try lm.tokenizer.encode(text).prefix(gpt.config.blockSize))
             guard !ids.isEmpty else { throw CLIError("the text encodes to no tokens") }
             try gpt.forward(tokens: ids, targets: nil, B: 1, T: ids.count)
             let V = gpt.config.vocabSize

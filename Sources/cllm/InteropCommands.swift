@@ -2,8 +2,9 @@
 import ArgumentParser
 import Foundation
 import CrystallineFormats
+import CrystallineData
+import CrystallineInterop
 import CrystallineTokenizers
-import CrystallineTraining
 
 struct Export: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,11 +18,11 @@ struct Export: ParsableCommand {
         try reportingErrors {
             guard let t = ["f32": GGMLType.f32, "f16": .f16][type] else { throw CLIError("--type must be f32 or f16") }
             let dir = model.directory
-            let (gpt, tokenizer, _) = try ModelDirectory.load(from: dir)
-            if gpt.config.attentionBias != .none {
+            let (weights, tokenizer, _) = try ModelDirectory.load(from: dir)
+            if weights.config.attentionBias != .none {
                 Terminal.error("warning: this model uses the angular lattice attention bias, which llama.cpp's gpt2 graph does not apply; the exported model will not reproduce its outputs")
             }
-            try GGUFExport.write(model: gpt, tokenizer: tokenizer, name: dir.lastPathComponent, type: t, to: URL(fileURLWithPath: gguf))
+            try GGUFExport.write(model: weights, tokenizer: tokenizer, name: dir.lastPathComponent, type: t, to: URL(fileURLWithPath: gguf))
             let size = (try? FileManager.default.attributesOfItem(atPath: gguf)[.size] as? Int) ?? 0
             print("wrote \(gguf) (GGUF v3, gpt2, \(type), \(Terminal.thousands(Double(size))) bytes)")
         }

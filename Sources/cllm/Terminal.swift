@@ -5,6 +5,13 @@ import ArgumentParser
 
 enum Terminal {
     static let isInteractive = isatty(STDOUT_FILENO) != 0
+    static let isStderrInteractive = isatty(STDERR_FILENO) != 0
+
+    /// A progress line on stderr that rewrites itself (nil clears it); only on a terminal.
+    static func progress(_ line: String?) {
+        guard isStderrInteractive else { return }
+        FileHandle.standardError.write(Data(("\r" + (line ?? "") + "\u{1B}[K").utf8))
+    }
 
     static func error(_ message: String) {
         FileHandle.standardError.write(Data((message + "\n").utf8))

@@ -1,6 +1,7 @@
 // `cllm train`: flags override the config file, which overrides the defaults.
 import ArgumentParser
 import Foundation
+import CrystallineInference
 import CrystallineModel
 import CrystallineTokenizers
 import CrystallineTraining
@@ -154,7 +155,7 @@ struct Train: ParsableCommand {
                 } else if r.valLoss != nil || r.step % 100 == 0 || r.step == 1 {
                     print(line)
                 }
-            case .evaluated:
+            case .evaluated, .started, .modelSaved, .checkpointSaved, .paused, .resumed, .finished, .failed:
                 break
             case .diagnostics(let step, let stats):
                 if Terminal.isInteractive { print("") }
@@ -172,10 +173,10 @@ struct Train: ParsableCommand {
         print("model saved to \(c.out)")
         if summary.interrupted { throw ExitCode(130) }
         if c.sampleTokens > 0 {
-            let (model, tokenizer, _) = try ModelDirectory.load(from: trainer.outputDirectory)
-            let text = try generateText(model: model, tokenizer: tokenizer, prompt: "\n", maxTokens: c.sampleTokens,
-                                        options: SamplingOptions(temperature: 0.8, topK: 200), seed: c.seed)
-            print("\n--- sample (temperature 0.8, top-k 200) ---\n\(text)\n---")
+            let model = try LanguageModel.load(directory: trainer.outputDirectory)
+            let options = GenerationOptions(maxTokens: c.sampleTokens, temperature: 0.8, topK: 200, seed: c.seed)
+            let text = try TextGenerator(model: model, prompt: "\n", options: options).collect()
+            print("\n--- sample (temperature 0.8, top-k 200) ---\n\n\(text)\n---")
         }
     }
 }

@@ -14,7 +14,7 @@ final class InferenceTests: XCTestCase {
     func testSessionSlidesPastTheBlockSize() throws {
         let fx = try ReferenceFixture.load()
         let model = try fx.makeModel()
-        let session = InferenceSession(model: model)
+        let session = InferenceSession(weights: model.snapshot())
         let T = fx.config.block_size
         for i in 0..<(3 * T) { try session.step(Int32(i % fx.config.vocab_size)) }
         XCTAssertLessThanOrEqual(session.position, T)
@@ -23,6 +23,22 @@ final class InferenceTests: XCTestCase {
         try model.forward(tokens: window, targets: nil, B: 1, T: window.count)
         let last = Array(model.lastLogits.suffix(fx.config.vocab_size))
         for (a, b) in zip(session.logits, last) { XCTAssertEqual(a, b, accuracy: 1e-4 * max(1, abs(b))) }
+    }
+
+    /// A snapshot is a copy: training the workspace afterwards does not change what a session
+    /// over the snapshot computes, and a workspace built from weights reproduces them exactly.
+    func testSnapshotIsIndependentOfTheWorkspace() throws {
+        let fx = try ReferenceFixture.load()
+        let model = try fx.makeModel()
+        let weights = model.snapshot()
+        let sequence = Array(fx.tokens[0..<8])
+        let before = try InferenceSession(weights: weights).feed(sequence)
+        for i in 0..<model.parameterCount { model.parameters[i] *= 0.5 }
+        XCTAssertEqual(try InferenceSession(weights: weights).feed(sequence), before)
+        XCTAssertNotEqual(try InferenceSession(weights: model.snapshot()).feed(sequence), before)
+        let rebuilt = try GPT(weights: weights)
+        XCTAssertEqual(rebuilt.parameters.array, Array(UnsafeBufferPointer(start: weights.parameters, count: weights.parameterCount)))
+        XCTAssertEqual(weights.tensor("wte.weight")!.count, fx.config.vocab_size * fx.config.n_embd)
     }
 
     func testGreedyAtTemperatureZero() {

@@ -84,7 +84,7 @@ public func cachedVersusFullLogitsError(_ model: GPT, _ sequence: [Int32]) throw
     try model.forward(tokens: sequence, targets: nil, B: 1, T: sequence.count)
     let full = Array(model.lastLogits)
     let V = model.config.vocabSize
-    let session = InferenceSession(model: model)
+    let session = InferenceSession(weights: model.snapshot())
     var worst: Float = 0, worstAbsolute: Float = 0
     for (t, token) in sequence.enumerated() {
         try session.step(token)

@@ -2,6 +2,8 @@ import XCTest
 import CAllocationCounter
 import CrystallineCompute
 import CrystallineModel
+import CrystallineData
+import CrystallineInterop
 @testable import CrystallineTraining
 
 /// "All buffers allocated once per run; zero allocations per step": a training step after

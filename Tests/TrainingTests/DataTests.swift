@@ -2,6 +2,8 @@ import XCTest
 import CrystallineCompute
 import CrystallineFormats
 import CrystallineTokenizers
+import CrystallineData
+import CrystallineInterop
 @testable import CrystallineTraining
 
 final class DataTests: XCTestCase {

@@ -1,4 +1,6 @@
 import Foundation
+import CrystallineData
+import CrystallineInterop
 import CrystallineTraining
 
 /// A temporary directory removed when the test ends.

@@ -1,6 +1,8 @@
 import XCTest
 import CrystallineCompute
 import CrystallineModel
+import CrystallineData
+import CrystallineInterop
 @testable import CrystallineTraining
 
 /// The original system's own test plan, never carried out there: the model must learn.
@@ -48,7 +50,7 @@ final class LearningTests: XCTestCase {
         XCTAssertEqual(initial, log(Float(V)), accuracy: 0.3, "an untrained model starts near ln(vocab)")
         XCTAssertLessThan(final, 0.05)
         // Greedy continuation of "3 4 5" is "6 7 8".
-        let session = InferenceSession(model: model)
+        let session = InferenceSession(weights: model.snapshot())
         var sampler = Sampler(options: SamplingOptions(temperature: 0), seed: 1)
         try session.feed([3, 4, 5])
         var out: [Int32] = []

@@ -2,6 +2,8 @@ import XCTest
 import CrystallineCompute
 import CrystallineModel
 import TestSupport
+import CrystallineData
+import CrystallineInterop
 @testable import CrystallineTraining
 
 final class OptimizerTests: XCTestCase {

@@ -2,6 +2,8 @@ import XCTest
 import CrystallineCompute
 import CrystallineFormats
 import CrystallineModel
+import CrystallineData
+import CrystallineInterop
 @testable import CrystallineTraining
 import CrystallineLattice
 
@@ -131,7 +133,7 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(info?.bestValLoss, trainer.state.bestValLoss)
         // The saved model is the best one; evaluating it reproduces the best validation loss.
         let evaluator = try Trainer.resume(from: dir.appendingPathComponent("run"))
-        evaluator.model.parameters.copy(from: model.parameters)
+        evaluator.model.parameters.pointer.update(from: model.parameters, count: model.parameterCount)
         XCTAssertEqual(try evaluator.evaluate(), trainer.state.bestValLoss!, accuracy: 1e-5)
         // HF-style names and shapes in the safetensors file.
         let (tensors, _) = try Safetensors.read(dir.appendingPathComponent("run/model.safetensors"))

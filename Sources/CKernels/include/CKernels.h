@@ -13,6 +13,12 @@
 //   Swift's SIMD types do not expose). Portable C elsewhere.
 #ifndef CKERNELS_H
 #define CKERNELS_H
+#include <stddef.h>
+
+/// Packing buffers of the calling thread (64-byte aligned), allocated on its first call and
+/// freed when the thread exits. The sizes must be the same on every call.
+typedef struct { float *a; float *b; } cllm_pack_scratch;
+cllm_pack_scratch cllm_thread_pack_scratch(size_t a_floats, size_t b_floats);
 
 /// 1 when the CPU has AVX-512F and the OS saves the zmm/opmask state (CPUID + XGETBV).
 int cllm_cpu_has_avx512(void);

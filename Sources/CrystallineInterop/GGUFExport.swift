@@ -7,7 +7,7 @@ import CrystallineModel
 import CrystallineTokenizers
 
 public enum GGUFExport {
-    public static func tensors(of model: GPT, type: GGMLType) -> [GGUFTensor] {
+    public static func tensors(of model: ModelWeights, type: GGMLType) -> [GGUFTensor] {
         let c = model.config
         func get(_ name: String) -> [Float] { model.tensor(name)! }
         /// HF Conv1D [in, out] -> llama.cpp [out, in].
@@ -46,7 +46,7 @@ public enum GGUFExport {
         return (0..<tokenizer.vocabSize).map { ByteAlphabet.string(Array(tokenizer.tokenString(Int32($0)).utf8)) }
     }
 
-    public static func metadata(model: GPT, tokenizer: any Tokenizer, name: String, type: GGMLType) -> [(String, GGUFValue)] {
+    public static func metadata(model: ModelWeights, tokenizer: any Tokenizer, name: String, type: GGMLType) -> [(String, GGUFValue)] {
         let c = model.config
         var tokens = tokenStrings(tokenizer)
         // The model's vocabulary may be padded beyond the tokenizer's.
@@ -68,7 +68,7 @@ public enum GGUFExport {
         return kv
     }
 
-    public static func write(model: GPT, tokenizer: any Tokenizer, name: String, type: GGMLType, to url: URL) throws {
+    public static func write(model: ModelWeights, tokenizer: any Tokenizer, name: String, type: GGMLType, to url: URL) throws {
         let data = GGUF.encode(metadata: metadata(model: model, tokenizer: tokenizer, name: name, type: type),
                                tensors: tensors(of: model, type: type))
         try AtomicFile.write(data, to: url)

@@ -2,6 +2,7 @@
 // and all of them together, at equal compute (same steps, batch and data), over several seeds.
 import Foundation
 import CrystallineModel
+import CrystallineTraining
 
 public struct ExperimentVariant: Sendable {
     public var name: String

@@ -1,3 +1,9 @@
+// CrystallineInterop: models on disk, in our layout and in other tools' formats.
+//
+// Owns the model directory (safetensors weights with Hugging Face GPT-2 names, config.json,
+// tokenizer files), the models store behind `cllm models`, and export to llama.cpp's GGUF.
+// Imports the model, tokenizer and file-format modules; knows nothing of training.
+//
 // The model directory: what `cllm train` writes and `generate`, `eval` and other tools read.
 //
 //   model.safetensors      weights, Hugging Face GPT-2 names and Conv1D layout (lm_head tied)
@@ -18,9 +24,20 @@ public struct ModelInfo: Codable, Equatable, Sendable {
     public var created: String
     public var corpus: String?
 
+    public init(tokenizer: TokenizerKind, trainingSteps: Int, bestValLoss: Double?, created: String, corpus: String?) {
+        self.tokenizer = tokenizer; self.trainingSteps = trainingSteps; self.bestValLoss = bestValLoss
+        self.created = created; self.corpus = corpus
+    }
+
     enum CodingKeys: String, CodingKey {
         case tokenizer, trainingSteps = "training_steps", bestValLoss = "best_val_loss", created, corpus
     }
+}
+
+/// A model directory that cannot be used, with the reason.
+public struct ModelDirectoryError: Error, CustomStringConvertible, Equatable {
+    public let description: String
+    public init(_ description: String) { self.description = "model: " + description }
 }
 
 public enum ModelDirectory {
@@ -29,11 +46,23 @@ public enum ModelDirectory {
     public static let checkpointFile = "checkpoint.safetensors"
 
     /// Writes weights, config and tokenizer (each atomically).
+    public static func save(weights: ModelWeights, tokenizer: any Tokenizer, info: ModelInfo, to dir: URL) throws {
+        try save(config: weights.config, layout: weights.layout, parameters: weights.parameters, tokenizer: tokenizer, info: info, to: dir)
+    }
+
+    /// Writes the current parameters of a training workspace (no snapshot copy).
     public static func save(model: GPT, tokenizer: any Tokenizer, info: ModelInfo, to dir: URL) throws {
+        var config = model.config
+        config.dropout = model.config.dropout
+        try save(config: config, layout: model.layout, parameters: model.parameters.pointer, tokenizer: tokenizer, info: info, to: dir)
+    }
+
+    private static func save(config: GPTConfig, layout: ParameterLayout, parameters p: UnsafePointer<Float>,
+                             tokenizer: any Tokenizer, info: ModelInfo, to dir: URL) throws {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let tensors = model.layout.tensors.map { NamedTensor(name: $0.name, shape: $0.shape, values: model.parameters.slice($0.offset, $0.count)) }
+        let tensors = layout.tensors.map { NamedTensor(name: $0.name, shape: $0.shape, values: Array(UnsafeBufferPointer(start: p + $0.offset, count: $0.count))) }
         try Safetensors.write(tensors, metadata: ["format": "pt"], to: dir.appendingPathComponent(weightsFile))
-        try writeConfig(model.config, info: info, to: dir)
+        try writeConfig(config, info: info, to: dir)
         try tokenizer.file.save(to: dir)
         try HuggingFaceTokenizer.write(tokenizer, to: dir)
     }
@@ -81,10 +110,10 @@ public enum ModelDirectory {
         return (config, info)
     }
 
-    /// Loads weights from a safetensors file into a model of `config`, checking every name and
+    /// Reads the weights of a model of `config` from a safetensors file, checking every name and
     /// shape. Accepts Hugging Face checkpoints saved from GPT2LMHeadModel ("transformer." prefix,
     /// tied lm_head, attention mask buffers).
-    public static func loadWeights(into model: GPT, from url: URL) throws {
+    public static func readWeights(config: GPTConfig, from url: URL, precision: Precision = .fp32) throws -> ModelWeights {
         let (tensors, _) = try Safetensors.read(url)
         var byName: [String: NamedTensor] = [:]
         for t in tensors {
@@ -92,11 +121,16 @@ public enum ModelDirectory {
             if name.hasPrefix("transformer.") { name.removeFirst("transformer.".count) }
             byName[name] = t
         }
-        for p in model.layout.tensors {
+        let layout = ParameterLayout(config: config)
+        var values = [Float](repeating: 0, count: layout.totalCount)
+        for p in layout.tensors {
             guard let t = byName[p.name] else { throw ModelError.missingTensor(p.name) }
-            guard t.shape == p.shape else { throw ModelError.shapeMismatch(name: p.name, expected: p.shape, found: t.shape) }
-            model.parameters.load(t.values, at: p.offset)
+            guard t.shape == p.shape, t.values.count == p.count else {
+                throw ModelError.shapeMismatch(name: p.name, expected: p.shape, found: t.shape)
+            }
+            values.replaceSubrange(p.offset..<(p.offset + p.count), with: t.values)
         }
+        return try ModelWeights.from(config: config, values: values, precision: precision)
     }
 
     /// Our tokenizer file, or else a Hugging Face byte-level BPE `tokenizer.json` (a GPT-2 model
@@ -107,25 +141,22 @@ public enum ModelDirectory {
         }
         let hf = dir.appendingPathComponent(HuggingFaceTokenizer.fileName)
         guard FileManager.default.fileExists(atPath: hf.path) else {
-            throw TrainingError.modelDirectory("\(dir.path) has neither \(TokenizerFile.fileName) nor tokenizer.json")
+            throw ModelDirectoryError("\(dir.path) has neither \(TokenizerFile.fileName) nor tokenizer.json")
         }
         return try HuggingFaceTokenizer.read(hf)
     }
 
-    /// Loads a model directory: config, weights, tokenizer.
-    public static func load(from dir: URL) throws -> (model: GPT, tokenizer: any Tokenizer, info: ModelInfo?) {
+    /// Loads a model directory: config, weights (matrices stored in `precision`), tokenizer.
+    public static func load(from dir: URL, precision: Precision = .fp32) throws -> (weights: ModelWeights, tokenizer: any Tokenizer, info: ModelInfo?) {
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(weightsFile).path) else {
-            throw TrainingError.modelDirectory("\(dir.path) is not a model directory (no \(weightsFile))")
+            throw ModelDirectoryError("\(dir.path) is not a model directory (no \(weightsFile))")
         }
         let (config, info) = try readConfig(from: dir)
-        var inference = config
-        inference.dropout = 0
-        let model = try GPT(config: inference)
-        try loadWeights(into: model, from: dir.appendingPathComponent(weightsFile))
+        let weights = try readWeights(config: config, from: dir.appendingPathComponent(weightsFile), precision: precision)
         let tokenizer = try loadTokenizer(from: dir)
         guard tokenizer.vocabSize <= config.vocabSize else {
-            throw TrainingError.modelDirectory("tokenizer has \(tokenizer.vocabSize) tokens but the model only \(config.vocabSize)")
+            throw ModelDirectoryError("tokenizer has \(tokenizer.vocabSize) tokens but the model only \(config.vocabSize)")
         }
-        return (model, tokenizer, info)
+        return (weights, tokenizer, info)
     }
 }

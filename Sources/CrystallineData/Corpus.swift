@@ -1,3 +1,11 @@
+// CrystallineData: from text on disk to the token windows a training step reads.
+//
+// Owns corpus reading (files and directories, text checks), the one corpus-to-tokens path
+// (`EncodedCorpus`), llm.c token shards as the on-disk unit (`cllm prepare`), token sources
+// (in memory, or a directory of shards that may grow while a run goes on, mixed by weight)
+// and the seeded sampling of training windows. Imports tokenizers, formats and compute (the
+// RNG); knows nothing of models or training.
+//
 // Reading a corpus (a file, or a directory of text files) and turning it into token streams.
 import Foundation
 import CrystallineFormats
@@ -15,16 +23,16 @@ public struct Corpus {
     public static func load(_ path: String) throws -> Corpus {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw TrainingError.corpus("corpus '\(path)' does not exist")
+            throw DataError("corpus '\(path)' does not exist")
         }
         if !isDir.boolValue {
             let data: Data
-            do { data = try readFile(URL(fileURLWithPath: path)) } catch { throw TrainingError.corpus("\(error)") }
-            guard !data.isEmpty else { throw TrainingError.corpus("corpus '\(path)' is empty") }
+            do { data = try readFile(URL(fileURLWithPath: path)) } catch { throw DataError("\(error)") }
+            guard !data.isEmpty else { throw DataError("corpus '\(path)' is empty") }
             return Corpus(bytes: [UInt8](data), files: [path], skipped: [])
         }
         guard let walker = FileManager.default.enumerator(atPath: path) else {
-            throw TrainingError.corpus("cannot list directory '\(path)'")
+            throw DataError("cannot list directory '\(path)'")
         }
         var names: [String] = []
         while let name = walker.nextObject() as? String { names.append(name) }
@@ -45,7 +53,7 @@ public struct Corpus {
             corpus.bytes += bytes
             corpus.files.append(full)
         }
-        guard !corpus.bytes.isEmpty else { throw TrainingError.corpus("directory '\(path)' holds no text files") }
+        guard !corpus.bytes.isEmpty else { throw DataError("directory '\(path)' holds no text files") }
         return corpus
     }
 }
@@ -96,10 +104,10 @@ public struct TokenDataset {
 
     public init(train: [Int32], val: [Int32], blockSize: Int) throws {
         guard train.count > blockSize + 1 else {
-            throw TrainingError.corpus("the training split has \(train.count) tokens, fewer than one block (\(blockSize) + 1); use a larger corpus or a smaller --block-size")
+            throw DataError("the training split has \(train.count) tokens, fewer than one block (\(blockSize) + 1); use a larger corpus or a smaller --block-size")
         }
         guard val.count > blockSize + 1 else {
-            throw TrainingError.corpus("the validation split has \(val.count) tokens, fewer than one block (\(blockSize) + 1); use a larger corpus, a larger validation fraction or a smaller --block-size")
+            throw DataError("the validation split has \(val.count) tokens, fewer than one block (\(blockSize) + 1); use a larger corpus, a larger validation fraction or a smaller --block-size")
         }
         self.train = train
         self.val = val

@@ -6,6 +6,8 @@
 import Foundation
 import CrystallineCompute
 import CrystallineModel
+import CrystallineTraining
+import CrystallineInference
 
 public struct BenchmarkResult: Sendable {
     public var msPerStep: Double
@@ -51,12 +53,14 @@ public enum BenchmarkRunner {
         // of 5 sessions (one session is a fraction of a second, too short to time once).
         let n = min(generateTokens, T - 1)
         var rates: [Double] = []
-        var sampler = Sampler(options: SamplingOptions(temperature: 1), seed: 3)
-        for _ in 0..<5 {
-            let session = InferenceSession(model: model)
-            try session.step(0)
+        let weights = model.snapshot()
+        for round in 0..<5 {
+            let generator = TokenGenerator(session: InferenceSession(weights: weights), sampling: SamplingOptions(temperature: 1),
+                                           seed: 3 &+ UInt64(round))
+            try generator.feed([0])
             let g0 = clock.now
-            for _ in 0..<n { try session.step(sampler.sample(session.logits)) }
+            for _ in 0..<n { _ = try generator.next() }
+            try generator.commit()
             rates.append(Double(n) / (clock.now - g0).seconds)
         }
         let generateRate = rates.sorted()[2]
