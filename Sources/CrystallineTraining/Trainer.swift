@@ -58,7 +58,9 @@ public final class Trainer {
 
     /// A fresh run: builds the tokenizer, encodes the corpus once (cached as llm.c shards in
     /// DIR/data), initialises the model.
-    public convenience init(config: TrainingConfig, log: (String) -> Void = { _ in }) throws {
+    ///
+    /// `isPrimary: false` (a secondary process of a data-parallel run) writes nothing at all.
+    public convenience init(config: TrainingConfig, isPrimary: Bool = true, log: (String) -> Void = { _ in }) throws {
         try config.validate()
         let out = URL(fileURLWithPath: config.out)
         var tokenizer: any Tokenizer
@@ -82,17 +84,22 @@ public final class Trainer {
             (tokenizer, dataset) = try Self.ulamOrder(tokenizer, dataset, blockSize: config.blockSize)
             log("vocabulary re-numbered by Ulam-spiral locality of frequency rank")
         }
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        try tokenizer.file.save(to: out)
-        if tokenizer.vocabSize <= Int(UInt16.max) + 1 {
-            try TokenShard.write(dataset.train, to: out.appendingPathComponent("data/train.bin"))
-            try TokenShard.write(dataset.val, to: out.appendingPathComponent("data/val.bin"))
+        if isPrimary {
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            try tokenizer.file.save(to: out)
+            if tokenizer.vocabSize <= Int(UInt16.max) + 1 {
+                try TokenShard.write(dataset.train, to: out.appendingPathComponent("data/train.bin"))
+                try TokenShard.write(dataset.val, to: out.appendingPathComponent("data/val.bin"))
+            }
         }
         let model = try GPT(config: config.gptConfig(vocabSize: tokenizer.vocabSize), seed: config.seed)
         let state = TrainerState(config: config, dataRNG: Xoshiro256(seed: config.seed &+ 1),
                                  dropoutRNG: Xoshiro256(seed: config.seed &+ 2))
         try self.init(state: state, model: model, tokenizer: tokenizer, dataset: dataset, out: out)
-        for stale in ["metrics.jsonl", "diagnostics.jsonl"] { try? FileManager.default.removeItem(at: out.appendingPathComponent(stale)) }
+        self.isPrimary = isPrimary
+        if isPrimary {
+            for stale in ["metrics.jsonl", "diagnostics.jsonl"] { try? FileManager.default.removeItem(at: out.appendingPathComponent(stale)) }
+        }
     }
 
     /// Re-numbers tokens: frequency rank r (most frequent first, in the training split) gets the
