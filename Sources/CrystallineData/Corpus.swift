@@ -69,13 +69,14 @@ public struct EncodedCorpus {
     /// The tokenizer is built from the corpus (plus the validation corpus for char and word,
     /// whose vocabularies must cover it; BPE merges are learned from training text only). Without
     /// a validation corpus the last `valFraction` of the tokens is held out, as in nanoGPT.
+    /// A `frozen` tokenizer (one a model or an earlier `prepare` already uses) is reused as it is.
     public static func build(corpus path: String, val valPath: String?, kind: TokenizerKind, vocabSize: Int?,
-                             valFraction: Double) throws -> EncodedCorpus {
+                             valFraction: Double, frozen: (any Tokenizer)? = nil) throws -> EncodedCorpus {
         let corpus = try Corpus.load(path)
         let valCorpus = try valPath.map { try Corpus.load($0) }
         var vocabText = corpus.bytes
         if let v = valCorpus, kind != .bpe { vocabText += [0x0A] + v.bytes }
-        let tokenizer = try trainTokenizer(kind: kind, corpus: vocabText, vocabSize: vocabSize)
+        let tokenizer = try frozen ?? trainTokenizer(kind: kind, corpus: vocabText, vocabSize: vocabSize)
         let tokens = try tokenizer.encode(corpus.bytes)
         if let v = valCorpus {
             return EncodedCorpus(tokenizer: tokenizer, train: tokens, val: try tokenizer.encode(v.bytes), source: corpus)
@@ -85,10 +86,10 @@ public struct EncodedCorpus {
     }
 }
 
-/// Train and validation token streams plus seeded random windows over them.
-public struct TokenDataset {
-    public let train: [Int32]
-    public let val: [Int32]
+/// Train and validation token sources plus seeded random windows over them.
+public struct TokenDataset: Sendable {
+    public let train: any TokenSource
+    public let val: any TokenSource
 
     /// Splits one stream: the first (1 − valFraction) for training, the rest for validation (nanoGPT).
     public init(tokens: [Int32], valFraction: Double, blockSize: Int) throws {
@@ -103,6 +104,10 @@ public struct TokenDataset {
     }
 
     public init(train: [Int32], val: [Int32], blockSize: Int) throws {
+        try self.init(train: InMemoryTokens(train), val: InMemoryTokens(val), blockSize: blockSize)
+    }
+
+    public init(train: any TokenSource, val: any TokenSource, blockSize: Int) throws {
         guard train.count > blockSize + 1 else {
             throw DataError("the training split has \(train.count) tokens, fewer than one block (\(blockSize) + 1); use a larger corpus or a smaller --block-size")
         }
@@ -115,14 +120,31 @@ public struct TokenDataset {
 
     /// Fills `inputs` and `targets` (B·T each) with B random windows of `split`; targets are
     /// the inputs shifted by one token.
-    public static func sample(_ split: [Int32], B: Int, T: Int, rng: inout Xoshiro256,
+    public static func sample(_ split: any TokenSource, B: Int, T: Int, rng: inout Xoshiro256,
                               inputs: inout [Int32], targets: inout [Int32]) {
         let limit = split.count - T - 1
-        for b in 0..<B {
-            let start = rng.nextInt(below: limit + 1)
-            for t in 0..<T {
-                inputs[b * T + t] = split[start + t]
-                targets[b * T + t] = split[start + t + 1]
+        inputs.withUnsafeMutableBufferPointer { x in
+            targets.withUnsafeMutableBufferPointer { y in
+                for b in 0..<B {
+                    let start = rng.nextInt(below: limit + 1)
+                    split.read(from: start, count: T, into: x.baseAddress! + b * T)
+                    split.read(from: start + 1, count: T, into: y.baseAddress! + b * T)
+                }
+            }
+        }
+    }
+
+    /// The same from a mixture: each window's source is drawn by weight, then its position.
+    public static func sample(_ mixture: SourceMixture, B: Int, T: Int, rng: inout Xoshiro256,
+                              inputs: inout [Int32], targets: inout [Int32]) {
+        inputs.withUnsafeMutableBufferPointer { x in
+            targets.withUnsafeMutableBufferPointer { y in
+                for b in 0..<B {
+                    let source = mixture.sources[mixture.pick(rng.nextDouble())]
+                    let start = rng.nextInt(below: source.count - T)
+                    source.read(from: start, count: T, into: x.baseAddress! + b * T)
+                    source.read(from: start + 1, count: T, into: y.baseAddress! + b * T)
+                }
             }
         }
     }

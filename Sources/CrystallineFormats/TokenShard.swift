@@ -22,7 +22,8 @@ public enum TokenShard {
         return data
     }
 
-    public static func decode(_ data: Data, path: String = "<memory>") throws -> [Int32] {
+    /// The number of tokens of a shard, after checking its header against its size.
+    public static func tokenCount(_ data: Data, path: String = "<memory>") throws -> Int {
         func bad(_ r: String) -> FormatError { .malformed(path: path, reason: r) }
         guard data.count >= 1024 else { throw bad("shorter than the 1024-byte header") }
         let header = data.withUnsafeBytes { raw in (0..<3).map { Int32(littleEndian: raw.loadUnaligned(fromByteOffset: 4 * $0, as: Int32.self)) } }
@@ -32,6 +33,11 @@ public enum TokenShard {
         guard count >= 0, data.count == 1024 + 2 * count else {
             throw bad("header says \(count) tokens but the file holds \((data.count - 1024) / 2)")
         }
+        return count
+    }
+
+    public static func decode(_ data: Data, path: String = "<memory>") throws -> [Int32] {
+        let count = try tokenCount(data, path: path)
         return data.withUnsafeBytes { raw in
             (0..<count).map { Int32(UInt16(littleEndian: raw.loadUnaligned(fromByteOffset: 1024 + 2 * $0, as: UInt16.self))) }
         }

@@ -28,6 +28,13 @@ public struct TrainerState: Codable, Sendable {
     public var anneal: AnnealWindow? = nil
     /// The last training loss (NaN before the first step).
     public var lastTrainLoss: Double? = nil
+    /// Where the token shards are read from: a prepared directory read in place, or nil for the
+    /// shards this run wrote to DIR/data.
+    public var dataDirectory: String? = nil
+    /// Tokens of the train and validation sources at the last checkpoint: a resumed run reads
+    /// exactly that much until it next looks for new shards.
+    public var trainTokens: Int? = nil
+    public var valTokens: Int? = nil
 }
 
 public final class Trainer {
@@ -65,36 +72,41 @@ public final class Trainer {
         let out = URL(fileURLWithPath: config.out)
         var tokenizer: any Tokenizer
         var dataset: TokenDataset
+        var dataDirectory: String?
         if PreparedData.isPrepared(config.corpus) {
-            // Shards from `cllm prepare`: no re-encoding.
+            // Shards from `cllm prepare`: read in place, memory-mapped, no re-encoding.
             let dir = URL(fileURLWithPath: config.corpus)
             tokenizer = try TokenizerFile.load(from: dir)
-            dataset = try TokenDataset(train: try TokenShard.read(dir.appendingPathComponent("train.bin")),
-                                       val: try TokenShard.read(dir.appendingPathComponent("val.bin")), blockSize: config.blockSize)
+            dataset = try Self.shardDataset(dir, blockSize: config.blockSize)
+            dataDirectory = dir.path
             log("data: prepared shards in \(config.corpus) (\(tokenizer.kind.rawValue), vocab \(tokenizer.vocabSize)); train \(dataset.train.count), val \(dataset.val.count) tokens")
         } else {
-            let encoded = try EncodedCorpus.build(corpus: config.corpus, val: config.val, kind: config.tokenizer,
-                                                  vocabSize: config.vocabSize, valFraction: config.valFraction)
+            let frozen = try config.tokenizerFrom.map { try TokenizerFile.load(from: URL(fileURLWithPath: $0)) }
+            if let frozen { log("tokenizer: reusing the \(frozen.kind.rawValue) tokenizer of \(config.tokenizerFrom!) (vocab \(frozen.vocabSize))") }
+            let encoded = try EncodedCorpus.build(corpus: config.corpus, val: config.val, kind: frozen?.kind ?? config.tokenizer,
+                                                  vocabSize: config.vocabSize, valFraction: config.valFraction, frozen: frozen)
             for s in encoded.source.skipped { log("note: skipped \(s.path) (\(s.reason))") }
             tokenizer = encoded.tokenizer
             dataset = try TokenDataset(train: encoded.train, val: encoded.val, blockSize: config.blockSize)
             log("corpus: \(encoded.source.files.count) file(s), \(encoded.source.bytes.count) bytes -> \(encoded.train.count + encoded.val.count) tokens (\(config.tokenizer.rawValue), vocab \(tokenizer.vocabSize)); train \(dataset.train.count), val \(dataset.val.count)")
         }
         if config.vocabOrder == .ulam {
+            guard dataDirectory == nil else { throw TrainingError.invalidConfig("vocab_order ulam re-numbers the tokens, so it needs a text corpus, not prepared shards") }
             (tokenizer, dataset) = try Self.ulamOrder(tokenizer, dataset, blockSize: config.blockSize)
             log("vocabulary re-numbered by Ulam-spiral locality of frequency rank")
         }
         if isPrimary {
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
             try tokenizer.file.save(to: out)
-            if tokenizer.vocabSize <= Int(UInt16.max) + 1 {
-                try TokenShard.write(dataset.train, to: out.appendingPathComponent("data/train.bin"))
-                try TokenShard.write(dataset.val, to: out.appendingPathComponent("data/val.bin"))
+            if dataDirectory == nil, tokenizer.vocabSize <= Int(UInt16.max) + 1 {
+                try TokenShard.write(dataset.train.tokens(0..<dataset.train.count), to: out.appendingPathComponent("data/train.bin"))
+                try TokenShard.write(dataset.val.tokens(0..<dataset.val.count), to: out.appendingPathComponent("data/val.bin"))
             }
         }
         let model = try GPT(config: config.gptConfig(vocabSize: tokenizer.vocabSize), seed: config.seed)
-        let state = TrainerState(config: config, dataRNG: Xoshiro256(seed: config.seed &+ 1),
+        var state = TrainerState(config: config, dataRNG: Xoshiro256(seed: config.seed &+ 1),
                                  dropoutRNG: Xoshiro256(seed: config.seed &+ 2))
+        state.dataDirectory = dataDirectory
         try self.init(state: state, model: model, tokenizer: tokenizer, dataset: dataset, out: out)
         self.isPrimary = isPrimary
         if isPrimary {
@@ -108,13 +120,31 @@ public final class Trainer {
         let V = tokenizer.vocabSize
         let fixed = tokenizer.kind == .word ? WordTokenizer.specials.count : 0
         var counts = [Int](repeating: 0, count: V)
-        for t in data.train { counts[Int(t)] += 1 }
+        let train = data.train.tokens(0..<data.train.count), val = data.val.tokens(0..<data.val.count)
+        for t in train { counts[Int(t)] += 1 }
         let ranked = (fixed..<V).sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }
         let order = UlamSpiral.localityOrder(ranked.count)
         var newId = (0..<V).map { Int32($0) }
         for (slot, rank) in order.enumerated() { newId[ranked[rank]] = Int32(fixed + slot) }
         let remap = { (tokens: [Int32]) in tokens.map { newId[Int($0)] } }
-        return (try tokenizer.permuted(newId), try TokenDataset(train: remap(data.train), val: remap(data.val), blockSize: blockSize))
+        return (try tokenizer.permuted(newId), try TokenDataset(train: remap(train), val: remap(val), blockSize: blockSize))
+    }
+
+    /// The train*.bin and val*.bin shards of `dir`, read in place; with token counts, only that
+    /// many are visible until the next `refreshData()`.
+    static func shardDataset(_ dir: URL, blockSize: Int, trainTokens: Int? = nil, valTokens: Int? = nil) throws -> TokenDataset {
+        let train = try ShardDirectorySource(directory: dir, prefix: "train")
+        let val = try ShardDirectorySource(directory: dir, prefix: "val")
+        if let trainTokens { train.limit(to: trainTokens) }
+        if let valTokens { val.limit(to: valTokens) }
+        return try TokenDataset(train: train, val: val, blockSize: blockSize)
+    }
+
+    /// Looks for shards added to the data directory since the start (or the last look); returns
+    /// the tokens added to training and validation.
+    @discardableResult
+    public func refreshData() throws -> (train: Int, val: Int) {
+        (try dataset.train.refresh(), try dataset.val.refresh())
     }
 
     /// Continues the run saved in `directory`. `adjust` may change what does not alter the
@@ -138,9 +168,8 @@ public final class Trainer {
         }
         try state.config.validate()
         let tokenizer = try TokenizerFile.load(from: directory)
-        let train = try TokenShard.read(directory.appendingPathComponent("data/train.bin"))
-        let val = try TokenShard.read(directory.appendingPathComponent("data/val.bin"))
-        let dataset = try TokenDataset(train: train, val: val, blockSize: state.config.blockSize)
+        let dataDir = state.dataDirectory.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("data")
+        let dataset = try shardDataset(dataDir, blockSize: state.config.blockSize, trainTokens: state.trainTokens, valTokens: state.valTokens)
         let c = state.config
         let model = try GPT(config: c.gptConfig(vocabSize: tokenizer.vocabSize))
         let byName = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.values) })
@@ -248,6 +277,10 @@ public final class Trainer {
                                 tokensPerSecond: Double(B * T * c.gradAccum) / max(seconds, 1e-9),
                                 elapsed: state.trainingSeconds)
         if state.step % c.evalInterval == 0 || state.step == totalSteps {
+            if c.followData {
+                let added = try refreshData()
+                if added.train + added.val > 0 { events.append(.dataAdded(step: state.step, trainTokens: added.train, valTokens: added.val)) }
+            }
             let val = try evaluate()
             record.valLoss = val
             let improved = state.bestValLoss.map { val < $0 } ?? true
@@ -327,6 +360,8 @@ public final class Trainer {
     @discardableResult
     public func saveCheckpoint() throws -> Bool {
         guard isPrimary else { return false }
+        state.trainTokens = dataset.train.count
+        state.valTokens = dataset.val.count
         let stateJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
         let tensors = [
             NamedTensor(name: "parameters", shape: [model.parameterCount], values: model.parameters.array),

@@ -20,6 +20,10 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public var valFraction: Double = 0.1
     public var tokenizer: TokenizerKind = .char
     public var vocabSize: Int? = nil
+    /// Reuse the tokenizer of this model or prepared directory instead of building one.
+    public var tokenizerFrom: String? = nil
+    /// Re-scan a prepared data directory for new shards at every evaluation.
+    public var followData = false
     // Model
     public var nLayer = 4
     public var nHead = 4
@@ -66,7 +70,8 @@ public struct TrainingConfig: Codable, Equatable, Sendable {
     public init() {}
 
     enum CodingKeys: String, CodingKey {
-        case corpus, val, valFraction = "val_fraction", tokenizer, vocabSize = "vocab_size"
+        case corpus, val, valFraction = "val_fraction", tokenizer, vocabSize = "vocab_size", tokenizerFrom = "tokenizer_from"
+        case followData = "follow_data"
         case nLayer = "n_layer", nHead = "n_head", nEmbd = "n_embd", blockSize = "block_size", dropout
         case embeddingInit = "embedding_init", positional, attentionBias = "attention_bias", vocabOrder = "vocab_order"
         case batchSize = "batch_size", gradAccum = "grad_accum", maxSteps = "max_steps", epochs, optimizer, lr

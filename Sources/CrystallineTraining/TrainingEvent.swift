@@ -45,6 +45,8 @@ public enum TrainingEvent: Sendable, Equatable {
     case modelSaved(step: Int, path: String)
     case checkpointSaved(step: Int, path: String)
     case earlyStopped(step: Int, patience: Int)
+    /// New shards were found in the data directory (`follow_data`).
+    case dataAdded(step: Int, trainTokens: Int, valTokens: Int)
     case paused(step: Int)
     case resumed(step: Int)
     /// A stop was requested (Ctrl-C, a dashboard's stop button): checkpoint saved, run ended.
@@ -58,7 +60,7 @@ public enum TrainingEvent: Sendable, Equatable {
         switch self {
         case .started(let s, _, _, _), .evaluated(let s, _, _), .diagnostics(let s, _), .modelSaved(let s, _),
              .checkpointSaved(let s, _), .earlyStopped(let s, _), .paused(let s), .resumed(let s), .interrupted(let s),
-             .failed(let s, _):
+             .failed(let s, _), .dataAdded(let s, _, _):
             return s
         case .step(let r, _): return r.step
         case .finished(let summary): return summary.steps
@@ -80,6 +82,7 @@ public enum TrainingEvent: Sendable, Equatable {
         case .interrupted: return "interrupted"
         case .finished: return "finished"
         case .failed: return "failed"
+        case .dataAdded: return "data_added"
         }
     }
 }
@@ -100,10 +103,12 @@ extension TrainingEvent: Codable {
         var patience: Int?
         var summary: TrainingSummary?
         var message: String?
+        var trainTokens: Int?
+        var valTokens: Int?
 
         enum CodingKeys: String, CodingKey {
             case type, step, totalSteps = "total_steps", parameters, config, record, valLoss = "val_loss", improved, tensors
-            case path, patience, summary, message
+            case path, patience, summary, message, trainTokens = "train_tokens", valTokens = "val_tokens"
         }
     }
 
@@ -118,6 +123,7 @@ extension TrainingEvent: Codable {
         case .earlyStopped(_, let p): w.patience = p
         case .finished(let s): w.summary = s
         case .failed(_, let m): w.message = m
+        case .dataAdded(_, let t, let v): w.trainTokens = t; w.valTokens = v
         case .paused, .resumed, .interrupted: break
         }
         try w.encode(to: encoder)
@@ -145,6 +151,8 @@ extension TrainingEvent: Codable {
         case "resumed": self = .resumed(step: step)
         case "interrupted": self = .interrupted(step: step)
         case "finished": self = .finished(try need(w.summary, "summary"))
+        case "data_added": self = .dataAdded(step: step, trainTokens: try need(w.trainTokens, "train_tokens"),
+                                             valTokens: try need(w.valTokens, "val_tokens"))
         case "failed": self = .failed(step: step, message: try need(w.message, "message"))
         default:
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown event type '\(w.type)'"))

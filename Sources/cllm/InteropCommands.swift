@@ -39,12 +39,14 @@ struct Prepare: ParsableCommand {
     @Option(help: "Vocabulary size for word and bpe.") var vocabSize: Int?
     @Option(help: "Separate validation corpus.") var val: String?
     @Option(help: "Fraction held out for validation when --val is not given.") var valFraction = 0.1
+    @Flag(help: "Add the corpus to an existing prepared directory as its next shards, encoded with its own tokenizer.")
+    var append = false
 
     func run() throws {
         try reportingErrors {
             let r = try PreparedData.prepare(corpus: corpus, val: val, kind: tokenizer, vocabSize: vocabSize,
-                                             valFraction: valFraction, out: URL(fileURLWithPath: out))
-            print("\(out): \(tokenizer.rawValue) tokenizer, vocab \(r.tokenizer.vocabSize); train.bin \(r.train) tokens, val.bin \(r.val) tokens")
+                                             valFraction: valFraction, out: URL(fileURLWithPath: out), append: append)
+            print("\(out): \(r.tokenizer.kind.rawValue) tokenizer, vocab \(r.tokenizer.vocabSize); \(r.files[0]) \(r.train) tokens, \(r.files[1]) \(r.val) tokens")
         }
     }
 }

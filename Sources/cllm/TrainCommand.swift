@@ -160,6 +160,9 @@ struct Train: ParsableCommand {
             case .diagnostics(let step, let stats):
                 if Terminal.isInteractive { print("") }
                 print("diagnostics at step \(step):\n" + TensorDiagnostics.table(stats))
+            case .dataAdded(let step, let train, let val):
+                if Terminal.isInteractive { print("") }
+                print("data: step \(step): \(train) new training and \(val) new validation tokens")
             case .earlyStopped(let step, let patience):
                 print("early stop at step \(step): no validation improvement in \(patience) evaluations")
             case .interrupted(let step):

@@ -1,4 +1,5 @@
 import XCTest
+import CrystallineFormats
 import CAllocationCounter
 import CrystallineCompute
 import CrystallineModel
@@ -33,7 +34,14 @@ final class AllocationTests: XCTestCase {
             let optimizer = Optimizer(settings: OptimizerSettings(kind: .adamw, beta1: 0.9, beta2: 0.99, weightDecay: 0.1),
                                       layout: model.layout)
             var rng = Xoshiro256(seed: 5)
-            let split = (0..<5000).map { _ in Int32(rng.nextInt(below: config.vocabSize)) }
+            // Windows from memory-mapped shards (the corpus as a run on prepared data reads it).
+            let tokens = (0..<5000).map { _ in Int32(rng.nextInt(below: config.vocabSize)) }
+            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cllm-alloc-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            try TokenShard.write(Array(tokens[..<3000]), to: dir.appendingPathComponent("train.bin"))
+            try TokenShard.write(Array(tokens[3000...]), to: dir.appendingPathComponent("train_000001.bin"))
+            let split = try ShardDirectorySource(directory: dir, prefix: "train")
             var inputs = [Int32](repeating: 0, count: B * T), targets = inputs
             func step() throws {
                 model.zeroGradients()
