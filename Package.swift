@@ -80,6 +80,7 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "CrystallineData", "CrystallineInterop", "CrystallineLattice",
                                                           "TestSupport", "CAllocationCounter"]),
+        .testTarget(name: "CLITests", dependencies: ["cllm", "CrystallineTraining"]),
         .testTarget(name: "InferenceLibraryTests", dependencies: ["CrystallineInference", "CrystallineTraining", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -68,7 +68,9 @@ public enum ModelDirectory {
     }
 
     static func writeConfig(_ c: GPTConfig, info: ModelInfo, to dir: URL) throws {
-        let ours = try JSONSerialization.jsonObject(with: JSONEncoder().encode(info))
+        var ours = try JSONSerialization.jsonObject(with: JSONEncoder().encode(info)) as! [String: Any]
+        // The architecture exactly as the training configuration names it (one definition).
+        ours["architecture"] = try JSONSerialization.jsonObject(with: SnakeCaseJSON.encoder().encode(c.architecture))
         let config: [String: Any] = [
             "architectures": ["GPT2LMHeadModel"], "model_type": "gpt2",
             "vocab_size": c.vocabSize, "n_positions": c.blockSize, "n_ctx": c.blockSize,
@@ -77,8 +79,6 @@ public enum ModelDirectory {
             "attn_pdrop": Double(c.dropout), "layer_norm_epsilon": Double(c.layerNormEpsilon),
             "initializer_range": 0.02, "tie_word_embeddings": true, "scale_attn_weights": true,
             "bos_token_id": 0, "eos_token_id": 0, "torch_dtype": "float32", "cllm": ours,
-            "crystalline": ["embedding_init": c.embeddingInit.rawValue, "positional": c.positional.rawValue,
-                            "attention_bias": c.attentionBias.rawValue],
         ]
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(data, to: dir.appendingPathComponent(configFile))
@@ -98,14 +98,22 @@ public enum ModelDirectory {
                                nHead: try int("n_head"), nEmbd: try int("n_embd"),
                                dropout: Float((object["resid_pdrop"] as? Double) ?? 0))
         if let eps = object["layer_norm_epsilon"] as? Double { config.layerNormEpsilon = Float(eps) }
-        if let lattice = object["crystalline"] as? [String: String] {
+        if let ours = object["cllm"] as? [String: Any], let architecture = ours["architecture"] {
+            do {
+                config.architecture = try SnakeCaseJSON.decoder().decode(ModelHyperparameters.self,
+                                                                         from: JSONSerialization.data(withJSONObject: architecture))
+            } catch {
+                throw FormatError.malformed(path: url.path, reason: "cllm.architecture: \(SnakeCaseJSON.describe(error))")
+            }
+        } else if let lattice = object["crystalline"] as? [String: String] {
+            // Written before the architecture section existed.
             config.embeddingInit = lattice["embedding_init"].flatMap(EmbeddingInit.init) ?? .standard
             config.positional = lattice["positional"].flatMap(PositionalEncoding.init) ?? .learned
             config.attentionBias = lattice["attention_bias"].flatMap(AttentionBias.init) ?? .none
         }
         var info: ModelInfo?
-        if let ours = object["cllm"] {
-            info = try? JSONDecoder().decode(ModelInfo.self, from: JSONSerialization.data(withJSONObject: ours))
+        if let ours = object["cllm"] as? [String: Any] {
+            info = try? JSONDecoder().decode(ModelInfo.self, from: JSONSerialization.data(withJSONObject: ours.filter { $0.key != "architecture" }))
         }
         return (config, info)
     }

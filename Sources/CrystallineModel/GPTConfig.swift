@@ -6,51 +6,38 @@
 // inference and sampling. Imports CrystallineCompute (GEMM, pool; the C kernels through it)
 // and CrystallineLattice (the crystalline options' geometry); reads and writes no files.
 
-/// How the token embedding is initialised.
-public enum EmbeddingInit: String, Codable, CaseIterable, Sendable { case standard, lattice }
-/// Learned position table, or the fixed clock-lattice encoding (stored in the same table).
-public enum PositionalEncoding: String, Codable, CaseIterable, Sendable { case learned, lattice }
-/// Optional additive attention bias: `angular` uses clock-lattice geometry; `linear` is the
-/// ALiBi-style control (plain distance i − j), with the same learned slopes and range.
-public enum AttentionBias: String, Codable, CaseIterable, Sendable { case none, angular, linear }
-
 /// Storage precision of the weight matrices in the matrix products (see `GPT.precision`).
 public enum Precision: String, Codable, CaseIterable, Sendable { case fp32, bf16 }
 
-/// Hyper-parameters of a GPT-2 style model.
+/// A GPT-2 style model: its vocabulary size and architecture. `config.nLayer` and the like
+/// read the architecture's fields directly.
+@dynamicMemberLookup
 public struct GPTConfig: Codable, Equatable, Sendable {
     public var vocabSize: Int
-    public var blockSize: Int
-    public var nLayer: Int
-    public var nHead: Int
-    public var nEmbd: Int
-    public var dropout: Float
+    public var architecture: ModelHyperparameters
     public var layerNormEpsilon: Float = 1e-5
-    /// Crystalline options (off by default; see docs/CRYSTALLINE.md).
-    public var embeddingInit: EmbeddingInit = .standard
-    public var positional: PositionalEncoding = .learned
-    public var attentionBias: AttentionBias = .none
 
-    public init(vocabSize: Int, blockSize: Int, nLayer: Int, nHead: Int, nEmbd: Int, dropout: Float = 0) {
+    public init(vocabSize: Int, architecture: ModelHyperparameters) {
         self.vocabSize = vocabSize
-        self.blockSize = blockSize
-        self.nLayer = nLayer
-        self.nHead = nHead
-        self.nEmbd = nEmbd
-        self.dropout = dropout
+        self.architecture = architecture
     }
 
-    public var headSize: Int { nEmbd / nHead }
+    public init(vocabSize: Int, blockSize: Int, nLayer: Int, nHead: Int, nEmbd: Int, dropout: Float = 0) {
+        self.init(vocabSize: vocabSize, architecture: ModelHyperparameters(nLayer: nLayer, nHead: nHead, nEmbd: nEmbd,
+                                                                           blockSize: blockSize, dropout: dropout))
+    }
+
+    public subscript<T>(dynamicMember field: WritableKeyPath<ModelHyperparameters, T>) -> T {
+        get { architecture[keyPath: field] }
+        set { architecture[keyPath: field] = newValue }
+    }
+
+    public var headSize: Int { architecture.nEmbd / architecture.nHead }
 
     /// Checks the shape constraints the kernels rely on.
     public func validate() throws {
-        func fail(_ why: String) -> ModelError { .invalidConfig(why) }
-        guard vocabSize > 0 else { throw fail("vocab_size must be positive") }
-        guard blockSize > 0 else { throw fail("block_size must be positive") }
-        guard nLayer > 0 else { throw fail("n_layer must be positive") }
-        guard nHead > 0, nEmbd > 0 else { throw fail("n_head and n_embd must be positive") }
-        guard nEmbd % nHead == 0 else { throw fail("n_embd (\(nEmbd)) must be divisible by n_head (\(nHead))") }
-        guard dropout >= 0, dropout < 1 else { throw fail("dropout must be in [0, 1)") }
+        guard vocabSize > 0 else { throw ModelError.invalidConfig("vocab_size must be positive") }
+        try architecture.validate()
     }
 
     /// Total number of parameters (the LM head is tied to the token embedding).

@@ -6,14 +6,12 @@
 // is to min_lr (warm-up → constant → anneal, as in the WSD schedules).
 import Foundation
 
-/// The last `steps` optimizer steps from `start`, over which the rate falls from `startLR` to min_lr.
+/// The last `steps` optimizer steps from `start`, over which the rate falls from `startLr` to min_lr.
 public struct AnnealWindow: Codable, Sendable, Equatable {
     public var start: Int
     public var steps: Int
-    public var startLR: Double
+    public var startLr: Double
     public var end: Int { start + steps }
-
-    enum CodingKeys: String, CodingKey { case start, steps, startLR = "start_lr" }
 }
 
 public struct LRSchedule: Sendable {
@@ -35,7 +33,7 @@ public struct LRSchedule: Sendable {
     public func lr(at step: Int) -> Double {
         if let a = anneal, step >= a.start {
             let progress = min(1, Double(step - a.start + 1) / Double(max(1, a.steps)))
-            return a.startLR - (a.startLR - minLR) * progress
+            return a.startLr - (a.startLr - minLR) * progress
         }
         return scheduled(at: step)
     }

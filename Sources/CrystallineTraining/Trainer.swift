@@ -18,8 +18,8 @@ public struct TrainerState: Codable, Sendable {
     public var config: TrainingConfig
     public var step = 0
     public var optimizerSteps = 0
-    public var dataRNG: Xoshiro256
-    public var dropoutRNG: Xoshiro256
+    public var dataRng: Xoshiro256
+    public var dropoutRng: Xoshiro256
     public var bestValLoss: Double? = nil
     public var evalsWithoutImprovement = 0
     public var tokensSeen = 0
@@ -104,8 +104,8 @@ public final class Trainer {
             }
         }
         let model = try GPT(config: config.gptConfig(vocabSize: tokenizer.vocabSize), seed: config.seed)
-        var state = TrainerState(config: config, dataRNG: Xoshiro256(seed: config.seed &+ 1),
-                                 dropoutRNG: Xoshiro256(seed: config.seed &+ 2))
+        var state = TrainerState(config: config, dataRng: Xoshiro256(seed: config.seed &+ 1),
+                                 dropoutRng: Xoshiro256(seed: config.seed &+ 2))
         state.dataDirectory = dataDirectory
         try self.init(state: state, model: model, tokenizer: tokenizer, dataset: dataset, out: out)
         self.isPrimary = isPrimary
@@ -156,16 +156,23 @@ public final class Trainer {
             throw TrainingError.checkpoint("no checkpoint at \(url.path) to resume from")
         }
         let (tensors, metadata) = try Safetensors.read(url)
-        guard let json = metadata["trainer_state"], var state = try? JSONDecoder().decode(TrainerState.self, from: Data(json.utf8)) else {
-            throw TrainingError.checkpoint("\(url.path) has no trainer state")
+        guard let json = metadata["trainer_state"] else { throw TrainingError.checkpoint("\(url.path) has no trainer state") }
+        var state: TrainerState
+        // Checkpoints written before the state used snake_case keys spell the generators in camel
+        // case with an acronym, which snake-case decoding cannot map back.
+        let stateJSON = json.replacingOccurrences(of: "\"dataRNG\"", with: "\"data_rng\"")
+            .replacingOccurrences(of: "\"dropoutRNG\"", with: "\"dropout_rng\"")
+        do { state = try SnakeCaseJSON.decoder().decode(TrainerState.self, from: Data(stateJSON.utf8)) } catch {
+            throw TrainingError.checkpoint("\(url.path): unreadable trainer state (\(SnakeCaseJSON.describe(error)))")
         }
         let before = state.config
         adjust(&state.config)
-        state.config.out = directory.path
-        guard state.config.nLayer == before.nLayer, state.config.nEmbd == before.nEmbd, state.config.nHead == before.nHead,
-              state.config.blockSize == before.blockSize, state.config.tokenizer == before.tokenizer else {
-            throw TrainingError.checkpoint("the model shape or tokenizer cannot change on resume")
+        state.config.out = before.out
+        let changed = try before.differences(from: state.config).subtracting(TrainingConfig.changeableOnResume)
+        guard changed.isEmpty else {
+            throw TrainingError.checkpoint("\(changed.map(SnakeCaseJSON.snakeCase).sorted().joined(separator: ", ")) cannot change when a run is resumed (only \(TrainingConfig.changeableOnResume.map(SnakeCaseJSON.snakeCase).sorted().joined(separator: ", ")) can); start a new run with --out elsewhere")
         }
+        state.config.out = directory.path
         try state.config.validate()
         let tokenizer = try TokenizerFile.load(from: directory)
         let dataDir = state.dataDirectory.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("data")
@@ -196,7 +203,7 @@ public final class Trainer {
         self.tokenizer = tokenizer
         self.dataset = dataset
         self.outputDirectory = out
-        model.dropoutRNG = state.dropoutRNG
+        model.dropoutRNG = state.dropoutRng
         model.precision = c.precision
         optimizer = Optimizer(settings: OptimizerSettings(kind: c.optimizer, beta1: c.beta1, beta2: c.beta2, eps: c.eps,
                                                           weightDecay: c.weightDecay, momentum: c.momentum,
@@ -207,7 +214,7 @@ public final class Trainer {
         if let e = c.epochs { total = max(1, Int((e * Double(dataset.train.count) / Double(tokensPerStep)).rounded(.up))) }
         if let a = state.anneal { total = a.end }
         totalSteps = total
-        schedule = LRSchedule(kind: c.scheduler, maxLR: c.lr, minLR: c.minLR, warmupSteps: c.warmupSteps,
+        schedule = LRSchedule(kind: c.scheduler, maxLR: c.lr, minLR: c.minLr, warmupSteps: c.warmupSteps,
                               totalSteps: total, stepSize: c.stepSize, stepFactor: c.stepFactor, anneal: state.anneal)
         inputs = [Int32](repeating: 0, count: c.batchSize * c.blockSize)
         targets = inputs
@@ -245,7 +252,7 @@ public final class Trainer {
         model.zeroGradients()
         var lossSum = 0.0
         for _ in 0..<c.gradAccum {
-            TokenDataset.sample(dataset.train, B: B, T: T, rng: &state.dataRNG, inputs: &inputs, targets: &targets)
+            TokenDataset.sample(dataset.train, B: B, T: T, rng: &state.dataRng, inputs: &inputs, targets: &targets)
             let loss = try model.forward(tokens: inputs, targets: targets, B: B, T: T, training: true)!
             guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: loss) }
             lossSum += Double(loss)
@@ -262,7 +269,7 @@ public final class Trainer {
         model.refreshLowPrecisionWeights()
         state.step += 1
         state.optimizerSteps = optimizer.stepCount
-        state.dropoutRNG = model.dropoutRNG
+        state.dropoutRng = model.dropoutRNG
         state.tokensSeen += B * T * c.gradAccum
         let seconds = (clock.now - started).seconds
         state.trainingSeconds += seconds
@@ -310,7 +317,7 @@ public final class Trainer {
     /// whose end was not fixed in advance (a run that trains on data as it arrives).
     public func anneal(steps: Int) {
         precondition(steps > 0)
-        let window = AnnealWindow(start: state.step, steps: steps, startLR: schedule.lr(at: state.step))
+        let window = AnnealWindow(start: state.step, steps: steps, startLr: schedule.lr(at: state.step))
         state.anneal = window
         schedule.anneal = window
         totalSteps = window.end
@@ -362,7 +369,7 @@ public final class Trainer {
         guard isPrimary else { return false }
         state.trainTokens = dataset.train.count
         state.valTokens = dataset.val.count
-        let stateJSON = String(decoding: try JSONEncoder().encode(state), as: UTF8.self)
+        let stateJSON = String(decoding: try SnakeCaseJSON.encoder().encode(state), as: UTF8.self)
         let tensors = [
             NamedTensor(name: "parameters", shape: [model.parameterCount], values: model.parameters.array),
             NamedTensor(name: "optimizer.m", shape: [optimizer.m.count], values: optimizer.m.array),

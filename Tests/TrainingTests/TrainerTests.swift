@@ -47,7 +47,7 @@ final class TrainerTests: XCTestCase {
             let trainer = try Trainer(config: c)
             XCTAssertEqual(trainer.optimizer.settings.kind, kind)
             // Gradient of the batch the trainer will draw.
-            var rng = trainer.state.dataRNG
+            var rng = trainer.state.dataRng
             var x = [Int32](repeating: 0, count: c.batchSize * c.blockSize), y = x
             TokenDataset.sample(trainer.dataset.train, B: c.batchSize, T: c.blockSize, rng: &rng, inputs: &x, targets: &y)
             let p0 = trainer.model.parameters.array
@@ -99,7 +99,7 @@ final class TrainerTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         var c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("run"))
         // A learning rate this high makes validation worse after the first evaluation.
-        c.lr = 3; c.minLR = 3; c.warmupSteps = 0; c.scheduler = .none; c.gradClip = 0
+        c.lr = 3; c.minLr = 3; c.warmupSteps = 0; c.scheduler = .none; c.gradClip = 0
         c.maxSteps = 200; c.evalInterval = 2; c.patience = 2
         var stoppedAt: Int?
         let summary = try Trainer(config: c).run { if case .earlyStopped(let s, _) = $0 { stoppedAt = s } }

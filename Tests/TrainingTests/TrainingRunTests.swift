@@ -59,7 +59,7 @@ final class DrivenTrainerTests: XCTestCase {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         var c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("run"))
-        c.scheduler = .none; c.maxSteps = 1_000_000; c.warmupSteps = 2; c.lr = 1e-2; c.minLR = 1e-3; c.evalInterval = 4
+        c.scheduler = .none; c.maxSteps = 1_000_000; c.warmupSteps = 2; c.lr = 1e-2; c.minLr = 1e-3; c.evalInterval = 4
         let trainer = try Trainer(config: c)
         var lrs: [Double] = []
         for _ in 0..<4 { for case .step(let r, _) in try trainer.step() { lrs.append(r.lr) } }
