@@ -24,6 +24,9 @@ let simdFlags: [String] = []
 let fast: [SwiftSetting] = [.unsafeFlags(simdFlags)]
 let kernels: [SwiftSetting] = [.unsafeFlags(simdFlags + ["-Ounchecked"], .when(configuration: .release)),
                                .unsafeFlags(simdFlags, .when(configuration: .debug))]
+// Swift 6 language mode (complete data-race checking) for every library module. The command
+// line stays in Swift 5 mode: it uses C's `stdout`, a mutable global to Swift 6's checker.
+let swift6: [SwiftSetting] = [.swiftLanguageMode(.v6)]
 let cFast: [CSetting] = [.unsafeFlags(simdFlags.filter { $0 != "-Xcc" })]
 
 let package = Package(
@@ -43,26 +46,26 @@ let package = Package(
         .target(name: "CCPUFeatures", cSettings: cFast),
         .target(name: "CKernels", cSettings: cFast),
         .target(name: "CrystallineCompute", dependencies: ["CCPUFeatures", "CKernels"],
-                swiftSettings: kernels),
-        .target(name: "CrystallineFormats"),
+                swiftSettings: kernels + swift6),
+        .target(name: "CrystallineFormats", swiftSettings: swift6),
         .target(name: "CrystallineLattice", dependencies: ["CrystallineFormats", .product(name: "BigInt", package: "BigInt")],
-                swiftSettings: fast),
-        .target(name: "CrystallineTokenizers", dependencies: ["CrystallineFormats"], swiftSettings: fast),
-        .target(name: "CrystallineModel", dependencies: ["CrystallineCompute", "CrystallineLattice"], swiftSettings: kernels),
+                swiftSettings: fast + swift6),
+        .target(name: "CrystallineTokenizers", dependencies: ["CrystallineFormats"], swiftSettings: fast + swift6),
+        .target(name: "CrystallineModel", dependencies: ["CrystallineCompute", "CrystallineLattice"], swiftSettings: kernels + swift6),
         .target(name: "CrystallineInterop", dependencies: ["CrystallineModel", "CrystallineTokenizers", "CrystallineFormats"],
-                swiftSettings: fast),
+                swiftSettings: fast + swift6),
         .target(name: "CrystallineInference",
                 dependencies: ["CrystallineInterop", "CrystallineModel", "CrystallineTokenizers", "CrystallineCompute"],
-                swiftSettings: fast),
+                swiftSettings: fast + swift6),
         .target(name: "CrystallineData", dependencies: ["CrystallineFormats", "CrystallineTokenizers", "CrystallineCompute"],
-                swiftSettings: fast),
+                swiftSettings: fast + swift6),
         .target(name: "CrystallineTraining",
                 dependencies: ["CrystallineModel", "CrystallineData", "CrystallineInterop", "CrystallineTokenizers", "CrystallineFormats",
                                "CrystallineCompute", "CrystallineLattice"],
-                swiftSettings: fast),
+                swiftSettings: fast + swift6),
         .target(name: "CrystallineBenchmarks",
                 dependencies: ["CrystallineTraining", "CrystallineInference", "CrystallineModel", "CrystallineCompute"],
-                swiftSettings: fast),
+                swiftSettings: fast + swift6),
         .executableTarget(name: "cllm",
                 dependencies: ["CrystallineBenchmarks", "CrystallineTraining", "CrystallineInference", "CrystallineInterop",
                                "CrystallineData", "CrystallineLattice", "CrystallineFormats", .product(name: "BigInt", package: "BigInt"),

@@ -32,7 +32,7 @@ struct Chat: ParsableCommand {
             let interactive = isatty(STDIN_FILENO) != 0
             print("chatting with \(model.directory.path) (\(lm.config.nLayer) layers, context \(lm.config.blockSize) tokens); /help for commands")
             while true {
-                if interactive { print("> ", terminator: ""); fflush(stdout) }
+                if interactive { print("> ", terminator: ""); flushOutput() }
                 guard let line = readLine() else { print(""); break }
                 let text = line.trimmingCharacters(in: .whitespaces)
                 if text.isEmpty { continue }
@@ -42,7 +42,7 @@ struct Chat: ParsableCommand {
                 }
                 if !interactive { print("> \(text)") }
                 do {
-                    let (_, stats) = try chat.send(text) { print($0, terminator: ""); fflush(stdout) }
+                    let (_, stats) = try chat.send(text) { print($0, terminator: ""); flushOutput() }
                     print(String(format: "\n[%d tokens, %.0f tokens/s, context %d/%d]", stats.completionTokens, stats.tokensPerSecond,
                                  min(chat.contextTokens, lm.config.blockSize), lm.config.blockSize))
                 } catch {

@@ -38,7 +38,7 @@ struct Generate: ParsableCommand {
             // Built before anything is printed: a prompt that cannot be encoded fails cleanly.
             let generator = try TextGenerator(model: lm, prompt: prompt, options: options)
             print(prompt, terminator: "")
-            _ = try generator.collect { print($0, terminator: ""); fflush(stdout) }
+            _ = try generator.collect { print($0, terminator: ""); flushOutput() }
             print("")
             if stats, let s = generator.stats {
                 Terminal.error(String(format: "%d prompt + %d generated tokens, %.1f tokens/s (%@)", s.promptTokens, s.completionTokens,

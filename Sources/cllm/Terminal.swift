@@ -56,3 +56,7 @@ func reportingErrors<T>(_ body: () throws -> T) throws -> T {
         throw ExitCode.failure
     }
 }
+
+/// Flushes standard output (and every other output stream).
+func flushOutput() { fflush(nil) }
+

@@ -66,7 +66,7 @@ struct Train: ParsableCommand {
                 if Terminal.isInteractive {
                     if Date().timeIntervalSince(lastPrint) > 0.1 || r.step == total || r.valLoss != nil {
                         print("\r" + line + "\u{1B}[K", terminator: r.valLoss != nil ? "\n" : "")
-                        fflush(stdout)
+                        flushOutput()
                         lastPrint = Date()
                     }
                 } else if r.valLoss != nil || r.step % 100 == 0 || r.step == 1 {
