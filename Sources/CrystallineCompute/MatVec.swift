@@ -4,6 +4,7 @@
 import CKernels
 
 /// y[OC] = x[IC]·W[IC,OC] + b, W row-major in float32 or bfloat16.
+@inlinable
 public func matVec<W: GEMMElement>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<W>,
                                    bias b: UnsafePointer<Float>, inputs IC: Int, outputs OC: Int) {
     parallelRanges(OC, granule: 8, minimumParallel: IC * OC >= 1 << 16 ? 1 : OC + 1,
@@ -11,16 +12,21 @@ public func matVec<W: GEMMElement>(_ y: UnsafeMutablePointer<Float>, _ x: Unsafe
 }
 
 /// out[v] = x · rows[v] for v in 0..<count: the tied LM head (rows are the token embeddings).
+@inlinable
 public func rowDots<W: GEMMElement>(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: UnsafePointer<W>,
                                     count V: Int, width C: Int) {
     parallelRanges(V, granule: 1, minimumParallel: V * C >= 1 << 16 ? 1 : V + 1, RowDotsJob(out: out, x: x, rows: rows, C: C))
 }
 
 /// Columns `cols` of y = x·W + b.
+@usableFromInline
 struct MatVecJob<W: GEMMElement>: RangeJob {
-    let y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<W>, b: UnsafePointer<Float>
-    let IC: Int, OC: Int
-    func run(_ cols: Range<Int>) {
+    @usableFromInline let y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<W>, b: UnsafePointer<Float>
+    @usableFromInline let IC: Int, OC: Int
+    @usableFromInline init(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<W>, b: UnsafePointer<Float>, IC: Int, OC: Int) {
+        self.y = y; self.x = x; self.w = w; self.b = b; self.IC = IC; self.OC = OC
+    }
+    @inlinable func run(_ cols: Range<Int>) {
         let y0 = y + cols.lowerBound, n = cols.count
         y0.update(from: b + cols.lowerBound, count: n)
         if W.self == Float.self {
@@ -34,9 +40,13 @@ struct MatVecJob<W: GEMMElement>: RangeJob {
 }
 
 /// Entries `range` of out[v] = x · rows[v].
+@usableFromInline
 struct RowDotsJob<W: GEMMElement>: RangeJob {
-    let out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows: UnsafePointer<W>, C: Int
-    func run(_ range: Range<Int>) {
+    @usableFromInline let out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows: UnsafePointer<W>, C: Int
+    @usableFromInline init(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows: UnsafePointer<W>, C: Int) {
+        self.out = out; self.x = x; self.rows = rows; self.C = C
+    }
+    @inlinable func run(_ range: Range<Int>) {
         if W.self == Float.self {
             let wf = UnsafeRawPointer(rows).assumingMemoryBound(to: Float.self)
             for v in range { out[v] = dot(x, wf + v * C, C) }
