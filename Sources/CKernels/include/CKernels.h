@@ -1,4 +1,5 @@
-// CKernels: the few kernels Swift cannot express well, called from CrystallineCompute's GEMM.
+// CKernels: the few kernels Swift cannot express well. Only CrystallineCompute calls them (its
+// GEMM, `matVec`, `adamUpdate`); every other module reaches them through it.
 //
 // - The AVX-512 micro-kernel and FMA-peak probe. Swift cannot compile one function for a wider
 //   ISA than the rest of the module, and the build must run on AVX2-only machines (x86-64-v3).
@@ -11,6 +12,8 @@
 //   vpmovzxwd (Swift's generic SIMD conversions compile to scalar loops).
 // - Packing of transposed operands, which needs 8×8 register transposes (lane shuffles that
 //   Swift's SIMD types do not expose). Portable C elsewhere.
+// - Per-thread packing scratch (thread-local through a pthread key, freed at thread exit), so
+//   that concurrent callers of the GEMM never share buffers.
 #ifndef CKERNELS_H
 #define CKERNELS_H
 #include <stddef.h>
