@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // Crystalline: a GPT trainer for ordinary CPUs, written in Swift.
 //
 // Module layering (lower never imports higher; docs/ARCHITECTURE.md has the graph):
@@ -41,6 +41,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.0"),
+        // The server. Default traits off: no swift-configuration, no full-Foundation extras.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         .target(name: "CCPUFeatures", cSettings: cFast),
@@ -66,8 +69,15 @@ let package = Package(
         .target(name: "CrystallineBenchmarks",
                 dependencies: ["CrystallineTraining", "CrystallineInference", "CrystallineModel", "CrystallineCompute"],
                 swiftSettings: fast + swift6),
+        .target(name: "CrystallineServer",
+                dependencies: ["CrystallineInference", "CrystallineTraining", "CrystallineInterop", "CrystallineData",
+                               "CrystallineLattice", "CrystallineModel", "CrystallineTokenizers", "CrystallineFormats",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "HTTPTypes", package: "swift-http-types")],
+                resources: [.copy("Dashboard")],
+                swiftSettings: fast + swift6),
         .executableTarget(name: "cllm",
-                dependencies: ["CrystallineBenchmarks", "CrystallineTraining", "CrystallineInference", "CrystallineInterop",
+                dependencies: ["CrystallineServer", "CrystallineBenchmarks", "CrystallineTraining", "CrystallineInference", "CrystallineInterop",
                                "CrystallineData", "CrystallineLattice", "CrystallineFormats", .product(name: "BigInt", package: "BigInt"),
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fast),
@@ -83,6 +93,8 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "CrystallineData", "CrystallineInterop", "CrystallineLattice",
                                                           "TestSupport", "CAllocationCounter"]),
+        .testTarget(name: "ServerTests", dependencies: ["CrystallineServer", "CrystallineTraining", "CrystallineInference",
+                                                        .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "CLITests", dependencies: ["cllm", "CrystallineTraining"]),
         .testTarget(name: "InferenceLibraryTests", dependencies: ["CrystallineInference", "CrystallineTraining", "TestSupport"]),
     ],

@@ -21,6 +21,8 @@ ALLOWED = {
     "CrystallineTraining": {"CrystallineModel", "CrystallineData", "CrystallineInterop", "CrystallineTokenizers",
                             "CrystallineFormats", "CrystallineCompute", "CrystallineLattice"},
     "CrystallineBenchmarks": {"CrystallineTraining", "CrystallineInference", "CrystallineModel", "CrystallineCompute"},
+    "CrystallineServer": {"CrystallineInference", "CrystallineTraining", "CrystallineInterop", "CrystallineData",
+                          "CrystallineLattice", "CrystallineModel", "CrystallineTokenizers", "CrystallineFormats"},
     "cllm": None,  # the front end may use every library module
 }
 PROJECT = set(ALLOWED) - {"cllm"}

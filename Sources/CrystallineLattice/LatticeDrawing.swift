@@ -35,7 +35,9 @@ public enum LatticeDrawing {
         return PNG.encode(width: w, height: w, rgb: rgb)
     }
 
-    public static func clockSVG(count: Int) -> String {
+    /// The first `count` indices on the clock lattice; `labels` (a token's text, say) become
+    /// the hover titles instead of the bare index.
+    public static func clockSVG(count: Int, labels: [String]? = nil) -> String {
         let size = 600.0, center = size / 2, scale = size / 12
         var out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"600\" height=\"600\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
         for r in 1...5 { out += "<circle cx=\"\(center)\" cy=\"\(center)\" r=\"\(Double(r) * scale)\" fill=\"none\" stroke=\"#ccc\"/>\n" }
@@ -44,8 +46,14 @@ public enum LatticeDrawing {
             // SVG's y axis points down: 12 o'clock (angle −π/2) is drawn at the top.
             let x = center + p.x * scale, y = center + p.y * scale
             let fill = Primes.isPrime(i) ? "#e74c3c" : "#1f3a93"
-            out += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%@\"><title>%d (mod 12 = %d)</title></circle>\n", x, y, fill, i, i % 12)
+            let title = labels.map { i < $0.count ? "\(xmlEscaped($0[i])) (id \(i), mod 12 = \(i % 12))" : "\(i)" } ?? "\(i) (mod 12 = \(i % 12))"
+            out += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"3\" fill=\"%@\"><title>%@</title></circle>\n", x, y, fill, title)
         }
         return out + "</svg>\n"
+    }
+
+    static func xmlEscaped(_ s: String) -> String {
+        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

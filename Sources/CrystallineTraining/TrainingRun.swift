@@ -27,11 +27,17 @@ public final class TrainingRun: @unchecked Sendable {
 
     /// Events kept for late subscribers (the first of them is always the start).
     public let historyLimit: Int
+    /// The run's length, and whether it had already reached it when handed over (a finished run
+    /// resumed without more steps).
+    public let totalSteps: Int
+    public let startsFinished: Bool
 
     /// Takes ownership of `trainer`: from now on only the run's thread may touch it.
     public init(trainer: Trainer, historyLimit: Int = 100_000) {
         self.trainer = trainer
         self.historyLimit = historyLimit
+        totalSteps = trainer.totalSteps
+        startsFinished = trainer.isFinished
     }
 
     public var currentStatus: Status { condition.withLock { status } }

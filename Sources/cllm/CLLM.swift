@@ -5,10 +5,10 @@
 import ArgumentParser
 
 @main
-struct CLLM: ParsableCommand {
+struct CLLM: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cllm",
         abstract: "Train and run GPT language models from scratch on the CPU.",
         version: "0.1.0",
-        subcommands: [Train.self, Generate.self, Chat.self, Eval.self, Tokenize.self, Logits.self, Prepare.self, Export.self, Models.self, Lattice.self, Experiment.self, Bench.self])
+        subcommands: [Train.self, Generate.self, Chat.self, Serve.self, Eval.self, Tokenize.self, Logits.self, Prepare.self, Export.self, Models.self, Lattice.self, Experiment.self, Bench.self])
 }
