@@ -52,8 +52,9 @@ actor RunManager {
         var status = outcomes[name] ?? "idle"
         var total: Int?
         if let a = active, a.name == name {
-            status = a.run.currentStatus.rawValue
             total = a.totalSteps
+            let live = a.run.currentStatus
+            if live == .running || live == .paused { status = live.rawValue }
         }
         return RunSummary(name: name, status: status, step: metrics.last?.step ?? 0, totalSteps: total,
                           lastTrainLoss: metrics.last?.trainLoss, bestValLoss: metrics.compactMap(\.valLoss).min(),
