@@ -39,21 +39,40 @@ if (localStorage.getItem("theme")) document.documentElement.dataset.theme = loca
 async function loadRuns() {
   state.runs = await api("/api/runs");
   const body = $("#runs-table tbody");
-  body.innerHTML = "";
+  // Rows are updated in place, keyed by run, so that a button stays the same element while
+  // events keep the numbers moving (a click is never lost to a redraw).
+  const rows = new Map([...body.querySelectorAll("tr")].map(tr => [tr.dataset.run, tr]));
   for (const r of state.runs) {
-    const tr = document.createElement("tr");
-    if (state.selected.has(r.name)) tr.classList.add("selected");
-    const live = r.status === "running" || r.status === "paused";
-    tr.innerHTML = `<td><input type="checkbox" ${state.selected.has(r.name) ? "checked" : ""}></td>
-      <td>${escapeHTML(r.name)}</td><td><span class="pill ${r.status}">${r.status}</span></td>
-      <td>${r.step}${r.total_steps ? "/" + r.total_steps : ""}</td><td>${fmt(r.best_val_loss)}</td>
-      <td>${live ? `<button data-act="${r.status === "paused" ? "resume" : "pause"}">${r.status === "paused" ? "resume" : "pause"}</button> <button data-act="stop">stop</button>`
-                 : `<button data-act="resume">resume</button> <a href="/api/runs/${encodeURIComponent(r.name)}/metrics.csv">csv</a> <button data-act="delete">delete</button>`}</td>`;
-    tr.querySelector("input").addEventListener("change", e => { e.target.checked ? state.selected.add(r.name) : state.selected.delete(r.name); refreshChart(); loadRuns(); });
-    tr.querySelectorAll("button").forEach(b => b.addEventListener("click", () => runAction(r.name, b.dataset.act)));
-    body.appendChild(tr);
+    let tr = rows.get(r.name);
+    if (!tr) {
+      tr = document.createElement("tr");
+      tr.dataset.run = r.name;
+      tr.innerHTML = `<td><input type="checkbox"></td><td>${escapeHTML(r.name)}</td><td class="status"></td><td class="step"></td><td class="best"></td><td class="actions"></td>`;
+      tr.querySelector("input").addEventListener("change", e => {
+        e.target.checked ? state.selected.add(r.name) : state.selected.delete(r.name);
+        tr.classList.toggle("selected", e.target.checked);
+        refreshChart();
+      });
+      body.appendChild(tr);
+    }
+    rows.delete(r.name);
+    tr.querySelector("input").checked = state.selected.has(r.name);
+    tr.classList.toggle("selected", state.selected.has(r.name));
+    tr.querySelector(".step").textContent = `${r.step}${r.total_steps ? "/" + r.total_steps : ""}`;
+    tr.querySelector(".best").textContent = fmt(r.best_val_loss);
+    if (tr.dataset.status !== r.status) {
+      tr.dataset.status = r.status;
+      tr.querySelector(".status").innerHTML = `<span class="pill ${r.status}">${r.status}</span>`;
+      const live = r.status === "running" || r.status === "paused";
+      const actions = tr.querySelector(".actions");
+      actions.innerHTML = live
+        ? `<button data-act="${r.status === "paused" ? "resume" : "pause"}">${r.status === "paused" ? "resume" : "pause"}</button> <button data-act="stop">stop</button>`
+        : `<button data-act="resume">resume</button> <a href="/api/runs/${encodeURIComponent(r.name)}/metrics.csv">csv</a> <button data-act="delete">delete</button>`;
+      actions.querySelectorAll("button").forEach(b => b.addEventListener("click", () => runAction(r.name, b.dataset.act)));
+    }
   }
-  if (state.selected.size === 0 && state.runs.length) { state.selected.add(state.runs[state.runs.length - 1].name); refreshChart(); }
+  for (const gone of rows.values()) gone.remove();
+  if (state.selected.size === 0 && state.runs.length) { state.selected.add(state.runs[state.runs.length - 1].name); loadRuns(); refreshChart(); }
 }
 async function runAction(name, act) {
   try {
@@ -206,7 +225,7 @@ $("#chat-form").addEventListener("submit", async e => {
   if ($("#seed").value !== "") request.seed = Number($("#seed").value);
   state.abort = new AbortController();
   $("#chat-stop").disabled = false; $("#chat-send").disabled = true;
-  let reply = "", meta = "";
+  let reply = "", meta = "", chunks = 0;
   try {
     const r = await fetch("/v1/chat/completions", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(request), signal: state.abort.signal });
     if (!r.ok) throw new Error((await r.json()).error.message);
@@ -223,8 +242,8 @@ $("#chat-form").addEventListener("submit", async e => {
         if (!data || data === "[DONE]") continue;
         const chunk = JSON.parse(data);
         if (chunk.error) throw new Error(chunk.error.message);
-        for (const c of chunk.choices || []) if (c.delta && c.delta.content) { reply += c.delta.content; out.textContent = reply; }
-        if (chunk.timings) meta = `${chunk.timings.predicted_n} tokens, ${chunk.timings.predicted_per_second.toFixed(0)} tokens/s, ${chunk.choices[0].finish_reason}`;
+        for (const c of chunk.choices || []) if (c.delta && c.delta.content) { reply += c.delta.content; out.textContent = reply; chunks++; }
+        if (chunk.timings) meta = `${chunk.timings.predicted_n} tokens, ${chunk.timings.predicted_per_second.toFixed(0)} tokens/s, streamed in ${chunks} chunks, ${chunk.choices[0].finish_reason}`;
       }
       $("#chat-log").scrollTop = $("#chat-log").scrollHeight;
     }

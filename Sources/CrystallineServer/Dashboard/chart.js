@@ -66,7 +66,7 @@ class LineChart {
     }
     for (let i = 0; i <= 6; i++) {
       const v = x0 + (x1 - x0) * i / 6;
-      g.fillText(v >= 100 ? v.toFixed(0) : v.toPrecision(3), f.left + W * i / 6 - 12, c.height - f.bottom + 16);
+      g.fillText(x1 - x0 >= 12 ? Math.round(v).toString() : v.toPrecision(3), f.left + W * i / 6 - 12, c.height - f.bottom + 16);
     }
     g.fillText(this.xLabel, c.width / 2, c.height - 6);
     g.save(); g.beginPath(); g.rect(f.left, f.top, W, H); g.clip();
