@@ -5,17 +5,18 @@ import CKernels
 
 /// y[OC] = x[IC]·W[IC,OC] + b, W row-major in float32 or bfloat16.
 @inlinable
+/// `parallel: false` keeps it on the calling thread (a server generating beside a training run).
 public func matVec<W: GEMMElement>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<W>,
-                                   bias b: UnsafePointer<Float>, inputs IC: Int, outputs OC: Int) {
-    parallelRanges(OC, granule: 8, minimumParallel: IC * OC >= 1 << 16 ? 1 : OC + 1,
+                                   bias b: UnsafePointer<Float>, inputs IC: Int, outputs OC: Int, parallel: Bool = true) {
+    parallelRanges(OC, granule: 8, minimumParallel: parallel && IC * OC >= 1 << 16 ? 1 : OC + 1,
                    MatVecJob(y: y, x: x, w: w, b: b, IC: IC, OC: OC))
 }
 
 /// out[v] = x · rows[v] for v in 0..<count: the tied LM head (rows are the token embeddings).
 @inlinable
 public func rowDots<W: GEMMElement>(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: UnsafePointer<W>,
-                                    count V: Int, width C: Int) {
-    parallelRanges(V, granule: 1, minimumParallel: V * C >= 1 << 16 ? 1 : V + 1, RowDotsJob(out: out, x: x, rows: rows, C: C))
+                                    count V: Int, width C: Int, parallel: Bool = true) {
+    parallelRanges(V, granule: 1, minimumParallel: parallel && V * C >= 1 << 16 ? 1 : V + 1, RowDotsJob(out: out, x: x, rows: rows, C: C))
 }
 
 /// Columns `cols` of y = x·W + b.

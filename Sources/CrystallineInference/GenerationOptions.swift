@@ -15,6 +15,9 @@ public struct GenerationOptions: Sendable, Equatable {
     public var stop: [String] = []
     /// End at the tokenizer's end-of-text token, if it has one.
     public var stopAtEndOfText = true
+    /// Compute on the generating thread alone, leaving the compute pool to others (a server
+    /// that chats while a training run uses the cores).
+    public var singleThreaded = false
 
     public init(maxTokens: Int = 200, temperature: Float = 0.8, topK: Int? = nil, topP: Float? = nil, seed: UInt64 = 1337,
                 stop: [String] = [], stopAtEndOfText: Bool = true) {

@@ -27,6 +27,8 @@ public final class TextGenerator {
     private var generated = 0
     private var promptSeconds = 0.0
     private var started: ContinuousClock.Instant?
+    /// Held while a single-threaded generation runs, so that the pool's user steps aside.
+    private var reservation: CoreReservation?
     private let clock = ContinuousClock()
 
     /// - Parameter session: a session to continue (its context is kept); a new one if nil.
@@ -36,6 +38,7 @@ public final class TextGenerator {
         self.model = model
         self.options = options
         tokens = TokenGenerator(session: session ?? InferenceSession(weights: model.weights), sampling: options.sampling, seed: options.seed)
+        tokens.session.usesThreadPool = !options.singleThreaded
         self.prompt = prompt
         promptTokenCount = prompt.count
         stops = StopSequenceFilter(stops: options.stop)
@@ -51,6 +54,7 @@ public final class TextGenerator {
     public func next() throws -> String? {
         if stats != nil { return nil }
         if started == nil {
+            if options.singleThreaded { reservation = ThreadPool.shared.reserveCore() }
             let t0 = clock.now
             try tokens.feed(prompt)
             prompt = []
@@ -81,6 +85,8 @@ public final class TextGenerator {
     }
 
     private func finish(_ reason: FinishReason, emitHeld: Bool = true, prefix: String = "") -> String {
+        reservation?.release()
+        reservation = nil
         var tail = prefix
         if emitHeld {
             let (text, stopped) = stops.push(decoder.flush())

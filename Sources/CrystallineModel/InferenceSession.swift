@@ -13,6 +13,10 @@ public final class InferenceSession {
     public let weights: ModelWeights
     /// The tokens in the context, oldest first (at most block_size).
     public private(set) var history: [Int32] = []
+    /// Whether the products of each token are split over the compute pool. A server generating
+    /// beside a training run turns it off: the run keeps the pool, generation takes one core, and
+    /// neither spins against the other.
+    public var usesThreadPool = true
     private let kCache: FloatBuffer, vCache: FloatBuffer
     private let x: FloatBuffer, ln: FloatBuffer, qkv: FloatBuffer, atty: FloatBuffer, tmp: FloatBuffer
     private let fc: FloatBuffer, logitsBuffer: FloatBuffer, scores: FloatBuffer
@@ -77,7 +81,7 @@ public final class InferenceSession {
         let scale = 1 / Float(hs).squareRoot()
         for (l, o) in lay.layers.enumerated() {
             layerNorm(ln, x, p + o.ln1Weight, p + o.ln1Bias, C, c.layerNormEpsilon)
-            matVec(qkv, ln, w + o.qkvWeight, bias: p + o.qkvBias, inputs: C, outputs: 3 * C)
+            matVec(qkv, ln, w + o.qkvWeight, bias: p + o.qkvBias, inputs: C, outputs: 3 * C, parallel: usesThreadPool)
             let kc = kCache.pointer + l * T * C, vc = vCache.pointer + l * T * C
             (kc + pos * C).update(from: qkv + C, count: C)
             (vc + pos * C).update(from: qkv + 2 * C, count: C)
@@ -94,17 +98,17 @@ public final class InferenceSession {
                 y.update(repeating: 0, count: hs)
                 for t2 in 0...pos { axpy(y, scores[t2], vc + t2 * C + h * hs, hs) }
             }
-            matVec(tmp.pointer, atty, w + o.attnProjWeight, bias: p + o.attnProjBias, inputs: C, outputs: C)
+            matVec(tmp.pointer, atty, w + o.attnProjWeight, bias: p + o.attnProjBias, inputs: C, outputs: C, parallel: usesThreadPool)
             addInPlace(x, tmp.pointer, C)
             layerNorm(ln, x, p + o.ln2Weight, p + o.ln2Bias, C, c.layerNormEpsilon)
-            matVec(fc, ln, w + o.fcWeight, bias: p + o.fcBias, inputs: C, outputs: 4 * C)
+            matVec(fc, ln, w + o.fcWeight, bias: p + o.fcBias, inputs: C, outputs: 4 * C, parallel: usesThreadPool)
             GELU.forward(out: fcg, inp: fc, count: 4 * C)
-            matVec(tmp.pointer, fcg, w + o.fcProjWeight, bias: p + o.fcProjBias, inputs: 4 * C, outputs: C)
+            matVec(tmp.pointer, fcg, w + o.fcProjWeight, bias: p + o.fcProjBias, inputs: 4 * C, outputs: C, parallel: usesThreadPool)
             addInPlace(x, tmp.pointer, C)
         }
         layerNorm(ln, x, p + lay.lnfWeight, p + lay.lnfBias, C, c.layerNormEpsilon)
         // The tied LM head reads the same weight storage as the batched forward.
-        rowDots(logitsBuffer.pointer, ln, rows: w + lay.wte, count: c.vocabSize, width: C)
+        rowDots(logitsBuffer.pointer, ln, rows: w + lay.wte, count: c.vocabSize, width: C, parallel: usesThreadPool)
     }
 
     /// One row through the same LayerNorm kernel the batched forward uses.

@@ -35,13 +35,14 @@ struct OpenAIRoutes {
 
     /// The options a request asks for, checked and clamped: `max_tokens` to the model's context
     /// and the server's limit.
-    func options(_ f: SamplingFields, model: LanguageModel, chat: Bool) throws -> GenerationOptions {
+    func options(_ f: SamplingFields, model: LanguageModel, chat: Bool, training: Bool) throws -> GenerationOptions {
         if let n = f.n, n != 1 { throw APIError(.badRequest, "n must be 1 (got \(n))") }
         let cap = min(server.options.maxTokensLimit, model.config.blockSize)
         var o = GenerationOptions(maxTokens: min(f.maxTokens ?? (chat ? cap : 16), cap), temperature: f.temperature ?? 1,
                                   topK: f.topK, topP: f.topP, seed: f.seed ?? UInt64.random(in: 0...UInt64(UInt32.max)),
                                   stop: f.stop?.values ?? [])
         if chat, !o.stop.contains(ChatTemplate().turnSeparator) { o.stop.append(ChatTemplate().turnSeparator) }
+        o.singleThreaded = training
         do { try o.validate() } catch { throw APIError(.badRequest, "\(error)") }
         return o
     }
@@ -50,7 +51,8 @@ struct OpenAIRoutes {
         let name: String
         if let requested = fields.model { name = try Names.validate(requested, what: "model") } else { name = try await server.models.defaultName() }
         let model = try await server.models.model(name)
-        let options = try options(fields, model: model, chat: chat)
+        // While a run trains, generation takes one core and leaves the pool to the run.
+        let options = try options(fields, model: model, chat: chat, training: await server.runs.isTraining)
         let tokens: [Int32]
         do { tokens = try model.encodePrompt(prompt) } catch { throw APIError(.badRequest, "the prompt cannot be encoded: \(error)") }
         let lease = try server.generation.acquire()

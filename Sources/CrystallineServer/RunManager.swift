@@ -36,6 +36,12 @@ actor RunManager {
 
     func setModelSavedHandler(_ handler: @escaping @Sendable (String) async -> Void) { onModelSaved = handler }
 
+    /// Whether a run is training (or paused) now.
+    var isTraining: Bool {
+        guard let a = active else { return false }
+        return a.run.currentStatus == .running || a.run.currentStatus == .paused
+    }
+
     func runDirectory(_ name: String) throws -> URL { try Names.child(name, of: directory, what: "run") }
 
     func list() throws -> [RunSummary] {
