@@ -44,6 +44,7 @@ let package = Package(
         // The server. Default traits off: no swift-configuration, no full-Foundation extras.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0", traits: []),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.0.0"),
     ],
     targets: [
         .target(name: "CCPUFeatures", cSettings: cFast),
@@ -73,7 +74,8 @@ let package = Package(
                 dependencies: ["CrystallineInference", "CrystallineTraining", "CrystallineInterop", "CrystallineData",
                                "CrystallineLattice", "CrystallineModel", "CrystallineTokenizers", "CrystallineFormats",
                                .product(name: "Hummingbird", package: "hummingbird"),
-                               .product(name: "HTTPTypes", package: "swift-http-types")],
+                               .product(name: "HTTPTypes", package: "swift-http-types"),
+                               .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
                 resources: [.copy("Dashboard")],
                 swiftSettings: fast + swift6),
         .executableTarget(name: "cllm",

@@ -52,7 +52,7 @@ struct DashboardRoutes {
             try await runs.delete(try context.parameters.require("name"))
             return Response(status: .noContent)
         }
-        api.get("/events") { request, _ in events(lastEventID: request.headers[HTTPField.Name("Last-Event-ID")!].flatMap(Int.init)) }
+        api.get("/events") { request, _ in events(request) }
         api.get("/settings") { _, _ in try jsonResponse(SettingsDescription.current) }
 
         api.get("/models") { _, _ in try jsonResponse(try await models.list().map(ModelInfoResponse.init)) }
@@ -97,7 +97,8 @@ struct DashboardRoutes {
 
     /// One stream per page for every run's events: `id` is the step (a reconnect sends
     /// Last-Event-ID and skips what it saw), `event` the type, `data` the event with its run.
-    func events(lastEventID: Int?) -> Response {
+    func events(_ request: Request) -> Response {
+        let lastEventID = request.headers[HTTPField.Name("Last-Event-ID")!].flatMap(Int.init)
         let runs = server.runs
         let (lines, continuation) = AsyncStream<String>.makeStream()
         let producer = Task {
@@ -113,7 +114,7 @@ struct DashboardRoutes {
             }
         }
         continuation.onTermination = { _ in producer.cancel() }
-        return eventStream(lines)
+        return eventStream(lines, request: request)
     }
 }
 

@@ -1,6 +1,7 @@
 // Responses: JSON bodies, JSON errors, and server-sent event streams.
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 
 /// A JSON response.
 func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
@@ -36,9 +37,28 @@ struct APIErrorBody: Encodable {
 /// event's text (its `data:` lines and optional `id:`/`event:` fields, without the blank line).
 /// A comment goes first so the headers leave at once; a ping every 15 s keeps proxies from
 /// closing an idle stream. Writing to a client that went away throws, which ends the loop and
-/// with it the stream (and whatever produces it, e.g. a generation).
-func eventStream(_ events: AsyncStream<String>) -> Response {
+/// with it the stream (and whatever produces it, e.g. a generation). For a GET, whose request
+/// body is untouched, a hang-up is noticed at once, not at the next write (an idle event stream
+/// writes only a ping every 15 s, and a server shutting down waits for open responses).
+func eventStream(_ events: AsyncStream<String>, request: Request? = nil) -> Response {
     let body = ResponseBody { writer in
+        // A server told to stop ends its streams (an open dashboard would otherwise hold the
+        // shutdown until the tab closes).
+        let w = UnsafeTransferBox(writer)
+        try? await cancelWhenGracefulShutdown {
+            if let request {
+                try await request.body.consumeWithCancellationOnInboundClose { _ in try await send(events, to: &w.value) }
+            } else {
+                try await send(events, to: &w.value)
+            }
+        }
+        writer = w.value
+        try await writer.finish(nil)
+    }
+    return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
+}
+
+private func send(_ events: AsyncStream<String>, to writer: inout any ResponseBodyWriter) async throws {
         try await writer.write(ByteBuffer(string: ": stream start\n\n"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             let (pings, pingSource) = AsyncStream<String>.makeStream()
@@ -53,13 +73,13 @@ func eventStream(_ events: AsyncStream<String>) -> Response {
                 let b = Task { for await p in pings { continuation.yield(p) } }
                 continuation.onTermination = { _ in a.cancel(); b.cancel() }
             }
-            for await chunk in merged { try await writer.write(ByteBuffer(string: chunk)) }
+            for await chunk in merged {
+                try Task.checkCancellation()
+                try await writer.write(ByteBuffer(string: chunk))
+            }
             pingSource.finish()
             group.cancelAll()
         }
-        try await writer.finish(nil)
-    }
-    return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: body)
 }
 
 /// `data: <json>` for one event.
@@ -72,4 +92,11 @@ func sseData<T: Encodable>(_ value: T, id: String? = nil, event: String? = nil) 
     if let event { lines.append("event: \(event)") }
     lines.append("data: \(json)")
     return lines.joined(separator: "\n")
+}
+
+/// Carries the response writer into the cancellable operation (it is used by one task at a time:
+/// the operation, then, after it returned, the body's own task).
+private final class UnsafeTransferBox<Value>: @unchecked Sendable {
+    var value: Value
+    init(_ value: Value) { self.value = value }
 }
