@@ -76,6 +76,17 @@ struct DashboardRoutes {
                                                    .contentDisposition: "attachment; filename=\"\(name).gguf\""],
                             body: .init(byteBuffer: ByteBuffer(bytes: data)))
         }
+        api.get("/models/:name/archive") { _, context in
+            // The directory Hugging Face loads (GPT2LMHeadModel.from_pretrained, tokenizers), as one tar file.
+            let name = try context.parameters.require("name")
+            let dir = try await models.directory(of: name)
+            let names = [ModelDirectory.weightsFile, ModelDirectory.configFile, "tokenizer.json", "cllm_tokenizer.json"]
+            let files = try names.filter { FileManager.default.fileExists(atPath: dir.appendingPathComponent($0).path) }
+                .map { ($0, try Data(contentsOf: dir.appendingPathComponent($0))) }
+            let tar = try TarArchive.make(directory: name, files: files)
+            return Response(status: .ok, headers: [.contentType: "application/x-tar", .contentDisposition: "attachment; filename=\"\(name).tar\""],
+                            body: .init(byteBuffer: ByteBuffer(bytes: tar)))
+        }
         api.get("/lattice/ulam.svg") { request, _ in
             let size = min(max(request.uri.queryParameters.get("size", as: Int.self) ?? 101, 3), 401)
             return svg(LatticeDrawing.ulamSVG(size: size))

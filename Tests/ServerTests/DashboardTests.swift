@@ -29,6 +29,27 @@ final class DashboardAPITests: XCTestCase {
                 XCTAssertEqual(r.status, .ok)
                 XCTAssertEqual(Array(r.body.readableBytesView.prefix(4)), Array("GGUF".utf8))
             }
+            try await client.execute(uri: "/api/models/tiny/archive", method: .get) { r in
+                XCTAssertEqual(r.headers[.contentType], "application/x-tar")
+                // The real tar reads it back: the four files of a Hugging Face directory.
+                let dir = self.fixture.root.appendingPathComponent("untar")
+                try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+                let tarFile = dir.appendingPathComponent("m.tar")
+                try Data(r.body.readableBytesView).write(to: tarFile)
+                guard FileManager.default.isExecutableFile(atPath: "/bin/tar") else { return }
+                let p = Process()
+                p.executableURL = URL(fileURLWithPath: "/bin/tar")
+                p.arguments = ["-xf", tarFile.path, "-C", dir.path]
+                try p.run(); p.waitUntilExit()
+                XCTAssertEqual(p.terminationStatus, 0)
+                let original = try Data(contentsOf: self.fixture.models.appendingPathComponent("tiny/model.safetensors"))
+                XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("tiny/model.safetensors")), original)
+                XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("tiny/tokenizer.json").path))
+            }
+            try await client.execute(uri: "/api/settings", method: .get) { r in
+                XCTAssertEqual((r.body.json["model"] as? [String: Any])?["n_layer"] as? Int, 4, "defaults for the form")
+                XCTAssertTrue((r.body.json["run"] as? [String: Any])?.keys.contains("patience") ?? false, "optional settings listed too")
+            }
             try await client.execute(uri: "/api/lattice/ulam.svg?size=21", method: .get) { r in
                 XCTAssertEqual(r.headers[.contentType], "image/svg+xml")
                 XCTAssertTrue(r.body.text.hasPrefix("<svg"))
@@ -69,6 +90,24 @@ final class DashboardAPITests: XCTestCase {
             XCTAssertTrue(seen.contains("event: started"), seen)
             XCTAssertTrue(seen.contains("event: step"))
             XCTAssertTrue(seen.contains("\"run\":\"r1\""))
+            // A reconnect with Last-Event-ID gets only what came after that step.
+            let again = try RawHTTPConnection(port: try XCTUnwrap(client.port))
+            again.send("GET /api/events HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: 15\r\n\r\n")
+            let resumed = again.read(until: "event: evaluated")
+            again.hangUp()
+            let ids = resumed.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("id: ") }.compactMap { Int($0.dropFirst(4)) }
+            XCTAssertFalse(ids.isEmpty, "read error \(again.lastError): " + String(resumed.prefix(700)).replacingOccurrences(of: "\n", with: "⏎").replacingOccurrences(of: "\r", with: "␍"))
+            XCTAssertTrue(ids.allSatisfy { $0 > 15 }, "ids after a reconnect: \(ids.prefix(5))")
+            try await client.execute(uri: "/api/runs/r1/pause", method: .post, headers: jsonHeaders, body: ByteBuffer(string: "{}")) { r in
+                XCTAssertEqual(r.status, .ok, r.body.text)
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            try await client.execute(uri: "/api/runs/r1", method: .get) { r in
+                XCTAssertEqual((r.body.json["summary"] as? [String: Any])?["status"] as? String, "paused")
+            }
+            try await client.execute(uri: "/api/runs/r1/resume", method: .post, headers: jsonHeaders, body: ByteBuffer(string: "{}")) { r in
+                XCTAssertEqual(r.status, .ok, r.body.text)
+            }
             try await client.execute(uri: "/api/runs/r1/stop", method: .post, headers: jsonHeaders, body: ByteBuffer(string: "{}")) { r in
                 XCTAssertEqual(r.status, .ok, r.body.text)
                 XCTAssertEqual(r.body.json["status"] as? String, "stopped")

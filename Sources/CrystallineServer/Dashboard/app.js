@@ -264,7 +264,7 @@ async function loadModels() {
     const tr = document.createElement("tr");
     tr.innerHTML = `<td><a href="#" data-act="info">${escapeHTML(m.name)}</a></td><td>${bytes(m.bytes)}</td><td>${m.parameters.toLocaleString()}</td>
       <td>${m.tokenizer || "–"}</td><td>${m.training_steps ?? "–"}</td><td>${fmt(m.best_val_loss)}</td><td>${(m.created || "").replace("T", " ").replace("Z", "")}</td>
-      <td><a href="/api/models/${encodeURIComponent(m.name)}/gguf?type=f16">GGUF f16</a> <button data-act="delete">delete</button></td>`;
+      <td><a href="/api/models/${encodeURIComponent(m.name)}/gguf?type=f16">GGUF f16</a> <a href="/api/models/${encodeURIComponent(m.name)}/archive">HF .tar</a> <button data-act="delete">delete</button></td>`;
     tr.querySelector('[data-act="info"]').addEventListener("click", e => {
       e.preventDefault();
       $("#model-info").innerHTML = `<h3>${escapeHTML(m.name)}</h3><pre class="small">${escapeHTML(JSON.stringify(m, null, 1))}</pre>`;
