@@ -59,13 +59,17 @@ public enum SnakeCaseJSON {
         }
     }
 
-    private static func typeName(_ type: Any.Type) -> String {
-        switch type {
-        case is Int.Type, is Int32.Type, is UInt64.Type: return "an integer"
-        case is Double.Type, is Float.Type: return "a number"
-        case is Bool.Type: return "true or false"
-        case is String.Type: return "a string"
-        default: return "\(type)"
+    /// What a value of `type` looks like in JSON ("an integer", "a number", …); an optional
+    /// reads as the type it wraps.
+    public static func typeName(_ type: Any.Type) -> String {
+        var name = "\(type)"
+        while name.hasPrefix("Optional<"), name.hasSuffix(">") { name = String(name.dropFirst("Optional<".count).dropLast()) }
+        switch name {
+        case "Int", "Int32", "UInt64": return "an integer"
+        case "Double", "Float": return "a number"
+        case "Bool": return "true or false"
+        case "String": return "a string"
+        default: return name
         }
     }
 }

@@ -68,9 +68,12 @@ public enum GGUFExport {
         return kv
     }
 
+    /// The GGUF file's bytes.
+    public static func encode(model: ModelWeights, tokenizer: any Tokenizer, name: String, type: GGMLType) -> Data {
+        GGUF.encode(metadata: metadata(model: model, tokenizer: tokenizer, name: name, type: type), tensors: tensors(of: model, type: type))
+    }
+
     public static func write(model: ModelWeights, tokenizer: any Tokenizer, name: String, type: GGMLType, to url: URL) throws {
-        let data = GGUF.encode(metadata: metadata(model: model, tokenizer: tokenizer, name: name, type: type),
-                               tensors: tensors(of: model, type: type))
-        try AtomicFile.write(data, to: url)
+        try AtomicFile.write(encode(model: model, tokenizer: tokenizer, name: name, type: type), to: url)
     }
 }

@@ -52,9 +52,7 @@ public enum ModelDirectory {
 
     /// Writes the current parameters of a training workspace (no snapshot copy).
     public static func save(model: GPT, tokenizer: any Tokenizer, info: ModelInfo, to dir: URL) throws {
-        var config = model.config
-        config.dropout = model.config.dropout
-        try save(config: config, layout: model.layout, parameters: model.parameters.pointer, tokenizer: tokenizer, info: info, to: dir)
+        try save(config: model.config, layout: model.layout, parameters: model.parameters.pointer, tokenizer: tokenizer, info: info, to: dir)
     }
 
     private static func save(config: GPTConfig, layout: ParameterLayout, parameters p: UnsafePointer<Float>,

@@ -68,10 +68,7 @@ struct DashboardRoutes {
             let type: GGMLType = request.uri.queryParameters.get("type") == "f16" ? .f16 : .f32
             let dir = try await models.directory(of: name)
             let (weights, tokenizer, _) = try ModelDirectory.load(from: dir)
-            let url = FileManager.default.temporaryDirectory.appendingPathComponent("cllm-\(UUID().uuidString).gguf")
-            defer { try? FileManager.default.removeItem(at: url) }
-            try GGUFExport.write(model: weights, tokenizer: tokenizer, name: name, type: type, to: url)
-            let data = try Data(contentsOf: url)
+            let data = GGUFExport.encode(model: weights, tokenizer: tokenizer, name: name, type: type)
             return Response(status: .ok, headers: [.contentType: "application/octet-stream",
                                                    .contentDisposition: "attachment; filename=\"\(name).gguf\""],
                             body: .init(byteBuffer: ByteBuffer(bytes: data)))

@@ -3,11 +3,16 @@ import Foundation
 import Hummingbird
 import ServiceLifecycle
 
-/// A JSON response.
-func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+/// JSON with sorted keys (stable output for clients and tests).
+func encodeJSON<T: Encodable>(_ value: T) throws -> Data {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys]
-    let data = try encoder.encode(value)
+    return try encoder.encode(value)
+}
+
+/// A JSON response.
+func jsonResponse<T: Encodable>(_ value: T, status: HTTPResponse.Status = .ok) throws -> Response {
+    let data = try encodeJSON(value)
     return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
 }
 
@@ -84,9 +89,7 @@ private func send(_ events: AsyncStream<String>, to writer: inout any ResponseBo
 
 /// `data: <json>` for one event.
 func sseData<T: Encodable>(_ value: T, id: String? = nil, event: String? = nil) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    let json = (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    let json = (try? encodeJSON(value)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
     var lines: [String] = []
     if let id { lines.append("id: \(id)") }
     if let event { lines.append("event: \(event)") }

@@ -133,18 +133,10 @@ public struct TrainingConfig: Equatable, Sendable {
         func expected(_ field: String) -> String {
             for section in defaults {
                 guard let child = Mirror(reflecting: section).children.first(where: { $0.label == field }) else { continue }
-                let typeName = "\(type(of: child.value))".replacingOccurrences(of: "Optional<", with: "").replacingOccurrences(of: ">", with: "")
-                switch typeName {
-                case "Int", "UInt64": return "an integer"
-                case "Double", "Float": return "a number"
-                case "Bool": return "true or false"
-                case "String": return "a string"
-                default:
-                    if let cases = (child.value as? any CaseIterable).map({ Mirror(reflecting: type(of: $0).allCases).children.map { "\($0.value)" } }) {
-                        return "one of " + cases.joined(separator: ", ")
-                    }
-                    return typeName
+                if let cases = (child.value as? any CaseIterable).map({ Mirror(reflecting: type(of: $0).allCases).children.map { "\($0.value)" } }) {
+                    return "one of " + cases.joined(separator: ", ")
                 }
+                return SnakeCaseJSON.typeName(type(of: child.value))
             }
             return "valid"
         }
