@@ -9,6 +9,9 @@
 4. gguf: `cllm export --gguf` (f32 and f16) reads back with the gguf package: architecture,
    tensor names, shapes and values; llama-cpp-python, if installed, loads it, and its logits
    and tokenizer ids are compared with cllm's.
+5. end of text: a character model (whose "\n" is id 0) generates past the first newline in
+   transformers' `generate` and in llama.cpp: both stop only at its real <|endoftext|>, which
+   config.json and the GGUF declare.
 
 Needs: pip install torch transformers tokenizers safetensors gguf  (each missing one is skipped
 with a message). Usage: swift build -c release && python3 scripts/check_interop.py [--model DIR]
@@ -68,20 +71,24 @@ def main():
     except ImportError as e:
         skip("transformers logits", f"{e.name} not installed")
 
+    # Tiny char and word models (the char one trained long enough to write newlines, for check 5).
+    for kind, steps, block in (("char", "300", "96"), ("word", "2", "32")):
+        cllm("train", "--tokenizer", kind, "--vocab-size", "3000", "--n-layer", "1", "--n-head", "2", "--n-embd", "32",
+             "--block-size", block, "--max-steps", steps, "--eval-interval", steps, "--eval-iters", "1", "--sample-tokens", "0",
+             "--out", os.path.join(work, kind))
+
     # 2. tokenizers ids
     try:
         from tokenizers import Tokenizer
         ours = json.loads(cllm("tokenize", "--model", model, text_file))
         theirs = Tokenizer.from_file(os.path.join(model, "tokenizer.json")).encode(TEXT).ids
         check("tokenizers tokenizer.json ids", ours == theirs, f"{len(ours)} ids" + ("" if ours == theirs else f"; ours {ours[:12]} theirs {theirs[:12]}"))
-        # The char and word tokenizers export too (WordLevel models): tiny models, same check.
-        plain = "First Citizen:\nBefore we proceed any further, HEAR me speak.\n\nAll:\n  Speak, speak."
+        # The char and word tokenizers export too (WordLevel models), unknown text included.
+        plain = "First Citizen:\nBefore we proceed any further, HEAR me speak.\n\nAll:\n  Speak, speak. Ünknown café"
         with open(text_file, "w", encoding="utf-8") as f:
             f.write(plain)
         for kind in ("char", "word"):
             out = os.path.join(work, kind)
-            cllm("train", "--tokenizer", kind, "--vocab-size", "3000", "--n-layer", "1", "--n-head", "2", "--n-embd", "32",
-                 "--block-size", "32", "--max-steps", "2", "--eval-interval", "2", "--eval-iters", "1", "--sample-tokens", "0", "--out", out)
             ours = json.loads(cllm("tokenize", "--model", out, text_file))
             theirs = Tokenizer.from_file(os.path.join(out, "tokenizer.json")).encode(plain).ids
             check(f"tokenizers tokenizer.json ids ({kind})", ours == theirs, f"{len(ours)} ids")
@@ -142,6 +149,39 @@ def main():
             skip("llama-cpp-python", "not installed (pip install llama-cpp-python builds llama.cpp from source)")
     except ImportError as e:
         skip("gguf", f"{e.name} not installed")
+
+    # 5. A char model generates past a newline in transformers and llama.cpp.
+    char_model = os.path.join(work, "char")
+    cfg = json.load(open(os.path.join(char_model, "config.json")))
+    tok = json.load(open(os.path.join(char_model, "cllm_tokenizer.json")))
+    eos = cfg["eos_token_id"]
+    check("config.json end of text outside the alphabet", eos == len(tok["characters"]) and tok["characters"][0] == "\n",
+          f"eos_token_id {eos}, {len(tok['characters'])} characters, id 0 is {tok['characters'][0]!r}")
+    prompt = "First Citizen:\n"
+    try:
+        import torch
+        from transformers import GPT2LMHeadModel
+        hf = GPT2LMHeadModel.from_pretrained(char_model).eval()
+        chars = tok["characters"]
+        ids = [chars.index(c) for c in prompt]
+        with torch.no_grad():
+            out = hf.generate(torch.tensor([ids]), max_new_tokens=60, do_sample=False, pad_token_id=eos)[0].tolist()[len(ids):]
+        text = "".join(chars[i] for i in out if i < len(chars))
+        check("transformers generate runs past a newline", len(out) == 60 and "\n" in text and text.strip() != "",
+              f"{len(out)} new tokens, {text.count(chr(10))} newlines")
+    except ImportError as e:
+        skip("transformers generate", f"{e.name} not installed")
+    try:
+        from llama_cpp import Llama
+        path = os.path.join(work, "char-f16.gguf")
+        cllm("export", "--model", char_model, "--gguf", path, "--type", "f16")
+        llm = Llama(model_path=path, verbose=False, n_ctx=cfg["n_positions"])
+        r = llm(prompt, max_tokens=60, temperature=0)
+        text = r["choices"][0]["text"]
+        check("llama-cpp-python generates past a newline", r["usage"]["completion_tokens"] == 60 and "\n" in text and text.strip() != "",
+              f"{r['usage']['completion_tokens']} new tokens, {text.count(chr(10))} newlines, finish {r['choices'][0]['finish_reason']}")
+    except ImportError:
+        skip("llama-cpp-python generate", "not installed")
 
     print(f"\n{'all checks passed' if not failures else 'FAILED: ' + ', '.join(failures)}")
     sys.exit(1 if failures else 0)

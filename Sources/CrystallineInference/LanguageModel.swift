@@ -41,7 +41,8 @@ public struct LanguageModel: Sendable {
     public func encodePrompt(_ prompt: String) throws -> [Int32] {
         let ids = try tokenizer.encode(prompt)
         if !ids.isEmpty { return ids }
-        if tokenizer.kind == .word { return [WordTokenizer.bos] }
+        // An empty prompt starts from the beginning-of-text token, as GPT-2 does.
+        if let bos = tokenizer.beginningOfTextId { return [bos] }
         throw GenerationError.emptyPrompt
     }
 }

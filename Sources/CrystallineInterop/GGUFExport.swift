@@ -42,7 +42,7 @@ public enum GGUFExport {
 
     /// Token strings in GPT-2's byte-level alphabet (what llama.cpp's gpt2 tokenizer expects).
     public static func tokenStrings(_ tokenizer: any Tokenizer) -> [String] {
-        if let bpe = tokenizer as? BPETokenizer { return bpe.tokenBytes.map(ByteAlphabet.string) }
+        if let bpe = tokenizer as? BPETokenizer { return bpe.tokenBytes.map(ByteAlphabet.string) + bpe.specials }
         return (0..<tokenizer.vocabSize).map { ByteAlphabet.string(Array(tokenizer.tokenString(Int32($0)).utf8)) }
     }
 
@@ -60,12 +60,26 @@ public enum GGUFExport {
             ("gpt2.attention.layer_norm_epsilon", .float32(c.layerNormEpsilon)),
             ("tokenizer.ggml.model", .string("gpt2")), ("tokenizer.ggml.pre", .string("gpt-2")),
             ("tokenizer.ggml.tokens", .stringArray(tokens)),
-            ("tokenizer.ggml.token_type", .int32Array([Int32](repeating: 1, count: tokens.count))),
+            ("tokenizer.ggml.token_type", .int32Array(tokenTypes(tokenizer, count: tokens.count))),
         ]
         if let bpe = tokenizer as? BPETokenizer { kv.append(("tokenizer.ggml.merges", .stringArray(bpe.file.merges ?? []))) }
         else { kv.append(("tokenizer.ggml.merges", .stringArray([]))) }
-        kv += [("tokenizer.ggml.bos_token_id", .uint32(0)), ("tokenizer.ggml.eos_token_id", .uint32(0))]
+        // Only ids the vocabulary really has: llama.cpp stops generating at the end-of-text id.
+        if let bos = tokenizer.beginningOfTextId { kv.append(("tokenizer.ggml.bos_token_id", .uint32(UInt32(bos)))) }
+        if let eos = tokenizer.endOfTextId { kv.append(("tokenizer.ggml.eos_token_id", .uint32(UInt32(eos)))) }
+        if let unk = tokenizer.unknownId { kv.append(("tokenizer.ggml.unknown_token_id", .uint32(UInt32(unk)))) }
+        kv.append(("tokenizer.ggml.add_bos_token", .bool(false)))
         return kv
+    }
+
+    /// llama.cpp's token types: 1 normal, 2 unknown, 3 control (specials, never printed).
+    static func tokenTypes(_ tokenizer: any Tokenizer, count: Int) -> [Int32] {
+        (0..<count).map { i in
+            let id = Int32(i)
+            if i >= tokenizer.vocabSize { return 3 }  // rows padding the vocabulary
+            if id == tokenizer.unknownId { return 2 }
+            return tokenizer.isSpecial(id) ? 3 : 1
+        }
     }
 
     /// The GGUF file's bytes.

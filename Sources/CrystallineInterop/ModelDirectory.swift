@@ -60,12 +60,12 @@ public enum ModelDirectory {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let tensors = layout.tensors.map { NamedTensor(name: $0.name, shape: $0.shape, values: Array(UnsafeBufferPointer(start: p + $0.offset, count: $0.count))) }
         try Safetensors.write(tensors, metadata: ["format": "pt"], to: dir.appendingPathComponent(weightsFile))
-        try writeConfig(config, info: info, to: dir)
+        try writeConfig(config, info: info, tokenizer: tokenizer, to: dir)
         try tokenizer.file.save(to: dir)
         try HuggingFaceTokenizer.write(tokenizer, to: dir)
     }
 
-    static func writeConfig(_ c: GPTConfig, info: ModelInfo, to dir: URL) throws {
+    static func writeConfig(_ c: GPTConfig, info: ModelInfo, tokenizer: any Tokenizer, to dir: URL) throws {
         var ours = try JSONSerialization.jsonObject(with: JSONEncoder().encode(info)) as! [String: Any]
         // The architecture exactly as the training configuration names it (one definition).
         ours["architecture"] = try JSONSerialization.jsonObject(with: SnakeCaseJSON.encoder().encode(c.architecture))
@@ -76,7 +76,11 @@ public enum ModelDirectory {
             "activation_function": "gelu_new", "resid_pdrop": Double(c.dropout), "embd_pdrop": Double(c.dropout),
             "attn_pdrop": Double(c.dropout), "layer_norm_epsilon": Double(c.layerNormEpsilon),
             "initializer_range": 0.02, "tie_word_embeddings": true, "scale_attn_weights": true,
-            "bos_token_id": 0, "eos_token_id": 0, "torch_dtype": "float32", "cllm": ours,
+            // The tokenizer's own specials (null where it has none), so `generate` stops only
+            // at a real end of text.
+            "bos_token_id": tokenizer.beginningOfTextId.map { Int($0) } as Any? ?? NSNull(),
+            "eos_token_id": tokenizer.endOfTextId.map { Int($0) } as Any? ?? NSNull(),
+            "torch_dtype": "float32", "cllm": ours,
         ]
         let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted, .sortedKeys])
         try AtomicFile.write(data, to: dir.appendingPathComponent(configFile))

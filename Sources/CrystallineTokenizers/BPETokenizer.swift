@@ -1,5 +1,6 @@
 // Byte-level BPE (GPT-2 style): ids 0–255 are the bytes, each later id is a learned merge of two
-// earlier ids. Any byte sequence, invalid UTF-8 included, encodes and decodes exactly.
+// earlier ids, then `<|endoftext|>`. Any byte sequence, invalid UTF-8 included, encodes and
+// decodes exactly; text never encodes to a special token (as tiktoken's default).
 
 public struct BPETokenizer: Tokenizer {
     public let kind = TokenizerKind.bpe
@@ -13,23 +14,27 @@ public struct BPETokenizer: Tokenizer {
     private let ranks: [UInt64: Int32]
     /// Whether ids follow our own layout (bytes 0–255, then one id per merge in rank order).
     private let canonical: Bool
+    /// Special tokens, ids `tokenBytes.count...` (an imported GPT-2 vocabulary holds its
+    /// `<|endoftext|>` among the tokens instead).
+    public let specials: [String]
+    public let endOfTextId: Int32?
 
-    /// GPT-2's `<|endoftext|>` where the vocabulary has it (an imported GPT-2 tokenizer).
-    public var endOfTextId: Int32? {
-        let marker = Array("<|endoftext|>".utf8)
-        return tokenBytes.firstIndex(of: marker).map { Int32($0) }
-    }
+    /// The specials a new tokenizer gets.
+    public static let defaultSpecials = [TokenizerFile.endOfText]
 
-    /// Our layout: ids 0–255 are the bytes, merge r creates id 256 + r.
-    public init(merges: [(Int32, Int32)]) {
+    /// Our layout: ids 0–255 are the bytes, merge r creates id 256 + r, then the specials.
+    public init(merges: [(Int32, Int32)], specials: [String] = BPETokenizer.defaultSpecials) {
         var bytes = (0..<256).map { [UInt8($0)] }
         for (a, b) in merges { bytes.append(bytes[Int(a)] + bytes[Int(b)]) }
-        try! self.init(vocab: bytes, merges: merges)
+        try! self.init(vocab: bytes, merges: merges, specials: specials)
     }
 
     /// Any byte-level BPE vocabulary (e.g. GPT-2's own): every byte must be a token, and every
     /// merge must produce a token of the vocabulary.
-    public init(vocab: [[UInt8]], merges: [(Int32, Int32)]) throws {
+    public init(vocab: [[UInt8]], merges: [(Int32, Int32)], specials: [String] = []) throws {
+        guard specials.allSatisfy(Self.defaultSpecials.contains), Set(specials).count == specials.count else {
+            throw TokenizerError.invalidFile("bpe specials must be among \(Self.defaultSpecials), each once; got \(specials)")
+        }
         var idOf: [[UInt8]: Int32] = [:]
         for (i, b) in vocab.enumerated() where idOf[b] == nil { idOf[b] = Int32(i) }
         var byteIds = [Int32](repeating: 0, count: 256)
@@ -53,11 +58,17 @@ public struct BPETokenizer: Tokenizer {
         self.ranks = ranks
         canonical = vocab.count == 256 + merges.count && byteIds == (0..<256).map { Int32($0) }
             && results == (0..<merges.count).map { Int32(256 + $0) }
+        self.specials = specials
+        if let i = specials.firstIndex(of: TokenizerFile.endOfText) {
+            endOfTextId = Int32(vocab.count + i)
+        } else {
+            endOfTextId = vocab.firstIndex(of: Array(TokenizerFile.endOfText.utf8)).map { Int32($0) }
+        }
     }
 
     /// Parses merges written as "left right" in GPT-2's byte-to-unicode alphabet, with an
     /// optional explicit vocabulary (id order, same alphabet); without one, our layout.
-    public init(mergeStrings: [String], vocabStrings: [String]? = nil) throws {
+    public init(mergeStrings: [String], vocabStrings: [String]? = nil, specials: [String] = []) throws {
         var vocab: [[UInt8]]
         if let vocabStrings {
             vocab = try vocabStrings.map {
@@ -82,12 +93,12 @@ public struct BPETokenizer: Tokenizer {
                 idOf[l + rgt] = Int32(vocab.count - 1)
             }
         }
-        try self.init(vocab: vocab, merges: merges)
+        try self.init(vocab: vocab, merges: merges, specials: specials)
     }
 
     @inline(__always) static func key(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
 
-    public var vocabSize: Int { tokenBytes.count }
+    public var vocabSize: Int { tokenBytes.count + specials.count }
 
     public func encode(_ bytes: [UInt8]) throws -> [Int32] {
         var out: [Int32] = []
@@ -131,14 +142,18 @@ public struct BPETokenizer: Tokenizer {
         return out
     }
 
-    public func tokenString(_ id: Int32) -> String { ByteAlphabet.string(tokenBytes[Int(id)]) }
+    /// A token in GPT-2's byte-to-unicode alphabet; a special by its name.
+    public func tokenString(_ id: Int32) -> String {
+        Int(id) < tokenBytes.count ? ByteAlphabet.string(tokenBytes[Int(id)]) : specials[Int(id) - tokenBytes.count]
+    }
 
     public var file: TokenizerFile {
         TokenizerFile(kind: .bpe, merges: merges.map { "\(ByteAlphabet.string(tokenBytes[Int($0.0)])) \(ByteAlphabet.string(tokenBytes[Int($0.1)]))" },
-                      vocab: canonical ? nil : tokenBytes.map(ByteAlphabet.string))
+                      vocab: canonical ? nil : tokenBytes.map(ByteAlphabet.string), specials: specials.isEmpty ? nil : specials)
     }
 
-    /// Learns merges from `corpus` until the vocabulary reaches `vocabSize` (or no pair repeats).
+    /// Learns merges from `corpus` until the vocabulary, `<|endoftext|>` included, reaches
+    /// `vocabSize` (or no pair repeats).
     ///
     /// Pair counts are kept incrementally: a merge only revisits the words that contain the
     /// merged pair. Ties go to the smallest (left, right) pair, so training is deterministic.
@@ -164,7 +179,7 @@ public struct BPETokenizer: Tokenizer {
             }
         }
         var merges: [(Int32, Int32)] = []
-        while 256 + merges.count < vocabSize {
+        while 256 + merges.count + defaultSpecials.count < vocabSize {
             var best: UInt64 = 0, bestCount = 1
             for (k, c) in pairCount where c > bestCount || (c == bestCount && c > 1 && k < best) {
                 best = k; bestCount = c

@@ -4,7 +4,10 @@
 //
 //   bpe  -> BPE model, ByteLevel pre-tokenizer (GPT-2 regex) and decoder, merges by rank
 //   char -> WordLevel over single characters (a Split pre-tokenizer isolating each one)
-//   word -> WordLevel with a Lowercase normalizer and WhitespaceSplit, unknown -> <unk>
+//   word -> WordLevel over GPT-2's pieces (ByteLevel pre-tokenizer and decoder), unknown -> <unk>;
+//           a word tokenizer of the original scheme: Lowercase normalizer and WhitespaceSplit
+// Special tokens are `added_tokens` marked special, so `decode(skip_special_tokens=True)` and
+// `generate`'s end-of-text handling treat them as Hugging Face's own tokenizers do.
 import Foundation
 import CrystallineFormats
 
@@ -21,13 +24,25 @@ public enum HuggingFaceTokenizer {
             let byteLevel: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true]
             root["pre_tokenizer"] = byteLevel
             root["decoder"] = byteLevel
+            for (i, name) in bpe.specials.enumerated() { vocab[name] = bpe.tokenBytes.count + i }
             root["model"] = ["type": "BPE", "dropout": NSNull(), "unk_token": NSNull(), "continuing_subword_prefix": NSNull(),
                              "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": false, "ignore_merges": false,
                              "vocab": vocab, "merges": bpe.file.merges ?? []] as [String: Any]
         case let char as CharTokenizer:
             for (i, c) in char.characters.enumerated() { vocab[String(c)] = i }
+            for (i, name) in char.specials.enumerated() { vocab[name] = char.characters.count + i }
             root["pre_tokenizer"] = ["type": "Split", "pattern": ["Regex": "[\\s\\S]"], "behavior": "Isolated", "invert": false] as [String: Any]
             root["decoder"] = ["type": "Fuse"]
+            root["model"] = ["type": "WordLevel", "vocab": vocab, "unk_token": "<unk>"] as [String: Any]
+        case let word as WordTokenizer where word.scheme == .gpt2Pieces:
+            // Words in GPT-2's byte alphabet, as the ByteLevel pre-tokenizer hands them over.
+            for (i, w) in word.words.enumerated() {
+                let key = word.isSpecial(Int32(i)) ? w : ByteAlphabet.string(Array(w.utf8))
+                if vocab[key] == nil { vocab[key] = i }
+            }
+            let byteLevel: [String: Any] = ["type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true]
+            root["pre_tokenizer"] = byteLevel
+            root["decoder"] = byteLevel
             root["model"] = ["type": "WordLevel", "vocab": vocab, "unk_token": "<unk>"] as [String: Any]
         case let word as WordTokenizer:
             for (i, w) in word.words.enumerated() where vocab[w] == nil { vocab[w] = i }
@@ -35,11 +50,12 @@ public enum HuggingFaceTokenizer {
             root["pre_tokenizer"] = ["type": "WhitespaceSplit"]
             root["decoder"] = NSNull()
             root["model"] = ["type": "WordLevel", "vocab": vocab, "unk_token": "<unk>"] as [String: Any]
-            root["added_tokens"] = WordTokenizer.specials.enumerated().map { i, s in
-                ["id": i, "content": s, "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true] as [String: Any]
-            }
         default:
             break
+        }
+        root["added_tokens"] = (0..<Int32(tokenizer.vocabSize)).filter(tokenizer.isSpecial).map { id in
+            ["id": Int(id), "content": tokenizer.tokenString(id), "single_word": false, "lstrip": false, "rstrip": false,
+             "normalized": false, "special": true] as [String: Any]
         }
         return root
     }

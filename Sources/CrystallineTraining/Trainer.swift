@@ -115,17 +115,18 @@ public final class Trainer {
     }
 
     /// Re-numbers tokens: frequency rank r (most frequent first, in the training split) gets the
-    /// id of r's place in the Ulam-spiral locality order. Word specials keep ids 0–3.
+    /// id of r's place in the Ulam-spiral locality order, among the ids of text; special tokens
+    /// keep their ids.
     static func ulamOrder(_ tokenizer: any Tokenizer, _ data: TokenDataset, blockSize: Int) throws -> (any Tokenizer, TokenDataset) {
         let V = tokenizer.vocabSize
-        let fixed = tokenizer.kind == .word ? WordTokenizer.specials.count : 0
+        let textIds = (0..<V).filter { !tokenizer.isSpecial(Int32($0)) }
         var counts = [Int](repeating: 0, count: V)
         let train = data.train.tokens(0..<data.train.count), val = data.val.tokens(0..<data.val.count)
         for t in train { counts[Int(t)] += 1 }
-        let ranked = (fixed..<V).sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }
+        let ranked = textIds.sorted { counts[$0] > counts[$1] || (counts[$0] == counts[$1] && $0 < $1) }
         let order = UlamSpiral.localityOrder(ranked.count)
         var newId = (0..<V).map { Int32($0) }
-        for (slot, rank) in order.enumerated() { newId[ranked[rank]] = Int32(fixed + slot) }
+        for (slot, rank) in order.enumerated() { newId[ranked[rank]] = Int32(textIds[slot]) }
         let remap = { (tokens: [Int32]) in tokens.map { newId[Int($0)] } }
         return (try tokenizer.permuted(newId), try TokenDataset(train: remap(train), val: remap(val), blockSize: blockSize))
     }

@@ -6,8 +6,8 @@ import CrystallineTokenizers
 
 /// A small random model with a character tokenizer over `text`'s characters.
 func randomModel(text: String = "abcdefghijklmnopqrstuvwxyz ,.!?\nABCDEFGHIJKLMNOPQRSTUVWXYZ:'", blockSize: Int = 64,
-                 seed: UInt64 = 3) throws -> LanguageModel {
-    let tokenizer = try CharTokenizer(corpus: Array(text.utf8))
+                 seed: UInt64 = 3, specials: [String] = CharTokenizer.defaultSpecials) throws -> LanguageModel {
+    let tokenizer = try CharTokenizer(corpus: Array(text.utf8), specials: specials)
     let gpt = try GPT(config: GPTConfig(vocabSize: tokenizer.vocabSize, blockSize: blockSize, nLayer: 2, nHead: 2, nEmbd: 32), seed: seed)
     // Larger weights than GPT-2's init, so that sampling is far from uniform and greedy is stable.
     for i in 0..<gpt.parameterCount { gpt.parameters[i] *= 8 }
@@ -60,7 +60,7 @@ final class StreamingTextTests: XCTestCase {
     }
 
     func testWordTokensAreStreamedWithSpaces() throws {
-        let words = WordTokenizer(words: WordTokenizer.specials + ["to", "be", "or", "not"])
+        let words = try WordTokenizer(corpus: Array("to be or not to be".utf8), maxVocab: 100)
         let ids = try words.encode("to be or not to be")
         var out = ""
         for (i, id) in ids.enumerated() { out += String(decoding: words.pieceBytes(id, following: i == 0 ? nil : ids[i - 1]), as: UTF8.self) }
@@ -74,7 +74,8 @@ final class GenerationTests: XCTestCase {
     func testGeneratorMatchesTheManualLoop() throws {
         let model = try randomModel()
         let prompt = try model.encodePrompt("ROMEO:\n")
-        let options = GenerationOptions(maxTokens: 40, temperature: 0.9, topK: 10, seed: 11)
+        var options = GenerationOptions(maxTokens: 40, temperature: 0.9, topK: 10, seed: 11)
+        options.stopAtEndOfText = false  // the manual loop below does not stop either
         let generator = try TextGenerator(model: model, prompt: prompt, options: options)
         let text = try generator.collect()
 
@@ -109,7 +110,9 @@ final class GenerationTests: XCTestCase {
                     GenerationOptions(maxTokens: -1), GenerationOptions(stop: [""])] {
             XCTAssertThrowsError(try TextGenerator(model: model, prompt: "ab", options: bad))
         }
-        XCTAssertThrowsError(try TextGenerator(model: model, prompt: "", options: GenerationOptions())) {
+        // An empty prompt starts from <|endoftext|>, as GPT-2's does; without one it is an error.
+        XCTAssertEqual(try model.encodePrompt(""), [model.tokenizer.endOfTextId!])
+        XCTAssertThrowsError(try TextGenerator(model: try randomModel(specials: []), prompt: "", options: GenerationOptions())) {
             XCTAssertEqual($0 as? GenerationError, .emptyPrompt)
         }
     }
@@ -153,8 +156,9 @@ final class GenerationTests: XCTestCase {
         XCTAssertEqual(GenerationThreads.count, before, "the generation thread is still running")
     }
 
+    /// A character tokenizer written before `<unk>` existed cannot encode an unseen character.
     func testStreamReportsAnUnencodablePrompt() async throws {
-        let model = try randomModel()
+        let model = try randomModel(specials: [])
         do {
             for try await _ in model.generate(prompt: "€", options: GenerationOptions()) {}
             XCTFail("expected an error")

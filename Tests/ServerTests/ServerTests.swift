@@ -97,7 +97,6 @@ final class OpenAIAPITests: XCTestCase {
                 ("/v1/completions", jsonBody(["prompt": "ROMEO", "top_p": 2]), jsonHeaders, .badRequest),
                 ("/v1/completions", jsonBody(["prompt": "ROMEO", "temperature": -1]), jsonHeaders, .badRequest),
                 ("/v1/completions", jsonBody(["prompt": "ROMEO", "n": 3]), jsonHeaders, .badRequest),
-                ("/v1/completions", jsonBody(["prompt": "€"]), jsonHeaders, .badRequest),
                 ("/v1/completions", jsonBody(["prompt": "ROMEO", "model": "missing"]), jsonHeaders, .notFound),
                 ("/v1/completions", jsonBody(["prompt": "ROMEO", "model": "../models/tiny"]), jsonHeaders, .badRequest),
                 ("/v1/chat/completions", jsonBody(["messages": []]), jsonHeaders, .badRequest),
@@ -152,7 +151,8 @@ final class OpenAIAPITests: XCTestCase {
     /// thread stops, the slot is free again), not after the tokens it asked for.
     func testDisconnectCancelsGeneration() async throws {
         // A model whose context is long enough that a full generation would take minutes.
-        let tokenizer = try CharTokenizer(corpus: Array(ServerFixture.text.utf8))
+        // Without an end-of-text token, so that a random model cannot end early.
+        let tokenizer = try CharTokenizer(corpus: Array(ServerFixture.text.utf8), specials: [TokenizerFile.unknown])
         let gpt = try GPT(config: GPTConfig(vocabSize: tokenizer.vocabSize, blockSize: 300_000, nLayer: 1, nHead: 2, nEmbd: 8))
         try ModelDirectory.save(weights: gpt.snapshot(), tokenizer: tokenizer,
                                 info: ModelInfo(tokenizer: .char, trainingSteps: 0, bestValLoss: nil, created: "", corpus: nil),

@@ -5,16 +5,36 @@ final class TokenizerTests: XCTestCase {
     func testCharRoundTripAndVocabulary() throws {
         let text = "First Citizen:\nBefore we proceed, hear me speak — ünïcödé 東京."
         let tok = try CharTokenizer(corpus: Array(text.utf8))
-        XCTAssertEqual(tok.vocabSize, Set(text.unicodeScalars).count)
+        let alphabet = Set(text.unicodeScalars).count
+        XCTAssertEqual(tok.vocabSize, alphabet + 2, "the characters, then <|endoftext|> and <unk>")
         let ids = try tok.encode(text)
         XCTAssertEqual(ids.count, text.unicodeScalars.count)
         XCTAssertEqual(tok.decode(ids), text)
         XCTAssertEqual(tok.characters, tok.characters.sorted { $0.value < $1.value })
+        // The end of text is outside the alphabet: not "\n" (id 0 here), which ended every reply
+        // after one line in llama.cpp and transformers.
+        XCTAssertEqual(tok.endOfTextId, Int32(alphabet))
+        XCTAssertEqual(tok.unknownId, Int32(alphabet + 1))
+        XCTAssertFalse(ids.contains(tok.endOfTextId!))
+        XCTAssertEqual(tok.tokenString(tok.endOfTextId!), "<|endoftext|>")
+        XCTAssertEqual(tok.decode([ids[0], tok.endOfTextId!, ids[1]]), "Fi", "the end of text decodes to nothing")
     }
 
-    func testCharRejectsUnknownCharacterAndInvalidUTF8() throws {
+    func testCharMapsUnknownCharactersToUnk() throws {
         let tok = try CharTokenizer(corpus: Array("abc".utf8))
-        XCTAssertThrowsError(try tok.encode("abz")) { XCTAssertEqual($0 as? TokenizerError, .unknownCharacter("z")) }
+        let ids = try tok.encode("abzé")
+        XCTAssertEqual(ids, [0, 1, tok.unknownId!, tok.unknownId!])
+        XCTAssertEqual(tok.unknownCount(ids), 2)
+        XCTAssertEqual(tok.decode(ids), "ab\u{FFFD}\u{FFFD}")
+        // A tokenizer file from before the specials existed still refuses, naming the character
+        // as a person reads it (not as a Swift escape).
+        let legacy = try TokenizerFile(kind: .char, characters: ["a", "b", "c"]).makeTokenizer()
+        XCTAssertEqual(legacy.vocabSize, 3)
+        XCTAssertNil(legacy.endOfTextId)
+        XCTAssertThrowsError(try legacy.encode("abé")) { error in
+            XCTAssertEqual(error as? TokenizerError, .unknownCharacter("\"é\" (U+00E9)"))
+            XCTAssertFalse("\(error)".contains("\\u"), "\(error)")
+        }
         XCTAssertThrowsError(try CharTokenizer(corpus: [0x61, 0xff, 0x62])) {
             XCTAssertEqual($0 as? TokenizerError, .invalidUTF8(byteOffset: 1))
         }
@@ -23,14 +43,39 @@ final class TokenizerTests: XCTestCase {
         }
     }
 
-    func testWordTokenizerLikeTheOriginal() throws {
-        let text = "The cat\tsat. the CAT sat\non the mat the"
-        let tok = try WordTokenizer(corpus: Array(text.utf8), maxVocab: 7)
+    func testWordTokenizerKeepsCasePunctuationAndSpacing() throws {
+        let text = "First Citizen:\nBefore we proceed any further, hear me speak.\n\nAll:\n  Speak, speak.\n"
+        let tok = try WordTokenizer(corpus: Array(text.utf8), maxVocab: 1000)
         XCTAssertEqual(Array(tok.words.prefix(4)), ["<pad>", "<unk>", "<bos>", "<eos>"])
-        // "the" ×4, "cat" ×2, "sat" ×1 / "sat." ×1 / "on" / "mat": ties alphabetical.
+        XCTAssertTrue(tok.words.contains(","), "punctuation is a token of its own")
+        XCTAssertTrue(tok.words.contains(" Speak") && tok.words.contains(" speak"), "case is kept")
+        let ids = try tok.encode(text)
+        XCTAssertEqual(tok.decode(ids), text, "decoding restores the spacing it saw")
+        XCTAssertEqual(tok.unknownCount(ids), 0)
+        // Streamed piece by piece, the same text.
+        var streamed: [UInt8] = []
+        for (i, id) in ids.enumerated() { streamed += tok.pieceBytes(id, following: i == 0 ? nil : ids[i - 1]) }
+        XCTAssertEqual(String(decoding: streamed, as: UTF8.self), text)
+        // An unseen word is <unk>, counted, and the rest keeps its spacing.
+        let other = try tok.encode("First Senator: speak.")
+        XCTAssertEqual(tok.unknownCount(other), 1)
+        XCTAssertEqual(tok.decode(other), "First<unk>: speak.")
+        XCTAssertEqual(tok.endOfTextId, WordTokenizer.eos)
+        XCTAssertEqual(tok.decode([ids[0], WordTokenizer.eos, WordTokenizer.pad]), "First")
+    }
+
+    func testWordTokenizerOfTheOriginalSchemeStillReads() throws {
+        let text = "The cat\tsat. the CAT sat\non the mat the"
+        let tok = try WordTokenizer(corpus: Array(text.utf8), maxVocab: 7, scheme: .lowercasedWhitespace)
+        // "the" ×4, "cat" ×2, "sat" ×1 / "sat." ×1 / "on" / "mat": ties in code-unit order.
         XCTAssertEqual(Array(tok.words.dropFirst(4)), ["the", "cat", "mat"])
         XCTAssertEqual(try tok.encode("THE dog cat"), [4, WordTokenizer.unknown, 5])
         XCTAssertEqual(tok.decode([4, 5, 6]), "the cat mat")
+        // Its file has no pre-tokenizer field, and reads back as the same scheme.
+        XCTAssertNil(tok.file.pretokenizer)
+        let back = try XCTUnwrap(try tok.file.makeTokenizer() as? WordTokenizer)
+        XCTAssertEqual(back.scheme, .lowercasedWhitespace)
+        XCTAssertThrowsError(try TokenizerFile(kind: .word, words: WordTokenizer.specials, pretokenizer: "nonsense").makeTokenizer())
     }
 
     /// Expected chunks computed with Python's `regex` and GPT-2's pattern.
@@ -51,7 +96,9 @@ final class TokenizerTests: XCTestCase {
     func testBPERoundTripsArbitraryBytes() throws {
         let corpus = Array(String(repeating: "the theme of the thesis is that the other thing ", count: 40).utf8)
         let tok = BPETokenizer.train(corpus: corpus, vocabSize: 270)
-        XCTAssertEqual(tok.vocabSize, 270)
+        XCTAssertEqual(tok.vocabSize, 270, "256 bytes, 13 merges and <|endoftext|>")
+        XCTAssertEqual(tok.endOfTextId, 269)
+        XCTAssertEqual(tok.decodeBytes([269]), [], "the end of text is no text")
         let text = Array("the thesis, not the theme".utf8)
         let ids = try tok.encode(text)
         XCTAssertLessThan(ids.count, text.count / 2, "merges must compress familiar text")
@@ -67,7 +114,7 @@ final class TokenizerTests: XCTestCase {
 
     func testBPELearnsTheMostFrequentPairFirst() {
         // "ab" occurs 3×, "cd" 2× (each chunk is one word).
-        let tok = BPETokenizer.train(corpus: Array("ab ab ab cd cd".utf8), vocabSize: 258)
+        let tok = BPETokenizer.train(corpus: Array("ab ab ab cd cd".utf8), vocabSize: 259)
         XCTAssertEqual(tok.merges.count, 2)
         XCTAssertEqual(tok.tokenBytes[256], Array("ab".utf8))
     }

@@ -59,7 +59,7 @@ final class InteropTests: XCTestCase {
     /// A vocabulary whose ids are not ours (as GPT-2's own): same segmentation, mapped ids.
     func testBPEWithForeignIdOrder() throws {
         let ours = BPETokenizer.train(corpus: Array(smallCorpus.utf8), vocabSize: 300)
-        let n = ours.vocabSize
+        let n = ours.tokenBytes.count  // the byte-level tokens; a foreign vocabulary here has no specials
         let permutation = (0..<n).map { (n - 1 - $0) }  // id i -> n-1-i
         var vocab = [[UInt8]](repeating: [], count: n)
         for i in 0..<n { vocab[permutation[i]] = ours.tokenBytes[i] }
