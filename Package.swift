@@ -3,7 +3,7 @@
 //
 // Module layering (lower never imports higher; docs/ARCHITECTURE.md has the graph):
 //   CCPUFeatures, CKernels (C) -> CrystallineCompute
-//   CrystallineFormats -> CrystallineLattice, CrystallineTokenizers
+//   CZlib (system zlib) -> CrystallineFormats -> CrystallineLattice, CrystallineTokenizers
 //   Compute + Lattice -> CrystallineModel -> CrystallineInterop -> CrystallineInference
 //   Formats + Tokenizers + Compute -> CrystallineData
 //   Model + Data + Interop -> CrystallineTraining
@@ -51,7 +51,9 @@ let package = Package(
         .target(name: "CKernels", cSettings: cFast),
         .target(name: "CrystallineCompute", dependencies: ["CCPUFeatures", "CKernels"],
                 swiftSettings: kernels + swift6),
-        .target(name: "CrystallineFormats", swiftSettings: swift6),
+        // The system zlib, for deflate-compressed PNGs (zlib1g-dev).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CrystallineFormats", dependencies: ["CZlib"], swiftSettings: swift6),
         .target(name: "CrystallineLattice", dependencies: ["CrystallineFormats", .product(name: "BigInt", package: "BigInt")],
                 swiftSettings: fast + swift6),
         .target(name: "CrystallineTokenizers", dependencies: ["CrystallineFormats"], swiftSettings: fast + swift6),
@@ -90,7 +92,7 @@ let package = Package(
         .testTarget(name: "ComputeTests", dependencies: ["CrystallineCompute"]),
         .testTarget(name: "ModelTests", dependencies: ["CrystallineModel", "CrystallineLattice", "TestSupport"]),
         .testTarget(name: "TokenizerTests", dependencies: ["CrystallineTokenizers"]),
-        .testTarget(name: "LatticeTests", dependencies: ["CrystallineLattice"]),
+        .testTarget(name: "LatticeTests", dependencies: ["CrystallineLattice", "CrystallineFormats"]),
         // Counts heap allocations by standing in for malloc (Linux/glibc); tests only.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "CrystallineData", "CrystallineInterop", "CrystallineLattice",

@@ -21,6 +21,14 @@ public enum UlamSpiral {
         }
     }
 
+    /// The coordinates (the same range for x and y) of the square holding exactly 1…side²: for
+    /// an odd side −h…h, for an even one the spiral has gone up its right side and along its top
+    /// but not down the left, so −(h−1)…h.
+    public static func square(side: Int) -> ClosedRange<Int> {
+        precondition(side >= 1)
+        return -((side - 1) / 2)...(side / 2)
+    }
+
     /// The number at (x, y) (inverse of `coordinates`).
     public static func number(x: Int, y: Int) -> Int {
         let k = max(abs(x), abs(y))

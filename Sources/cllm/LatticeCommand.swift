@@ -17,6 +17,11 @@ struct Lattice: ParsableCommand {
         @Option(help: "Print π(X), the number of primes ≤ X.") var count: Int?
         @Option(help: "Is N prime? (deterministic for 64-bit N)") var test: UInt64?
         @Flag(help: "Time building the 23,094-prime lattice cache of the original system.") var cache = false
+        func validate() throws {
+            if let first, !(0...10_000_000).contains(first) { throw ValidationError("--first must be between 0 and 10,000,000") }
+            if let nth, !(1...10_000_000).contains(nth) { throw ValidationError("--nth must be between 1 and 10,000,000 (the first prime is --nth 1)") }
+            if let count, count < 0 { throw ValidationError("--count must not be negative") }
+        }
         func run() throws {
             if let first { print(Primes.first(first).map(String.init).joined(separator: " ")) }
             if let nth { print(Primes.nth(nth)) }
@@ -40,39 +45,57 @@ struct Lattice: ParsableCommand {
     }
 
     struct Clock: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Clock-lattice points (ring, position, angle, x, y, symmetry group).")
-        @Option(help: "Indices 0..<N.") var count = 24
-        @Option(help: "Write an SVG drawing of the first --count points.") var svg: String?
+        static let configuration = CommandConfiguration(
+            abstract: "Clock-lattice points (ring, position, angle, x, y, symmetry group), or a drawing of them.")
+        @Option(name: [.short, .long], help: "Indices 0..<N.") var count = 24
+        @Option(help: "Write an SVG drawing of the first --count points (instead of the table).") var svg: String?
+        @Option(help: "Write a PNG drawing of the first --count points (instead of the table).") var png: String?
+        func validate() throws {
+            guard count >= 1 else { throw ValidationError("--count must be at least 1") }
+        }
         func run() throws {
-            print("index ring pos/N      angle(rad)      x        y     mod12")
-            for i in 0..<count {
-                let p = ClockLattice.point(i)
-                print(String(format: "%5d %4d %4d/%-4d %10.4f %8.3f %8.3f %5d", i, p.ring, p.position, p.positionsInRing, p.angle, p.x, p.y,
-                             ClockLattice.symmetryGroup(i)))
+            try reportingErrors {
+                if let svg { try AtomicFile.write(Data(LatticeDrawing.clockSVG(count: count).utf8), to: URL(fileURLWithPath: svg)); print("wrote \(svg)") }
+                if let png { try AtomicFile.write(LatticeDrawing.clockPNG(count: count), to: URL(fileURLWithPath: png)); print("wrote \(png)") }
+                guard svg == nil && png == nil else { return }
+                print("index ring pos/N      angle(rad)      x        y     mod12")
+                for i in 0..<count {
+                    let p = ClockLattice.point(i)
+                    print(String(format: "%5d %4d %4d/%-4d %10.4f %8.3f %8.3f %5d", i, p.ring, p.position, p.positionsInRing, p.angle, p.x, p.y,
+                                 ClockLattice.symmetryGroup(i)))
+                }
             }
-            if let svg { try LatticeDrawing.clockSVG(count: count).write(toFile: svg, atomically: true, encoding: .utf8); print("wrote \(svg)") }
         }
     }
 
     struct Ulam: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Ulam-spiral coordinates, and an SVG with the primes marked.")
-        @Option(help: "Side of the square drawn (numbers 1…size²).") var size = 9
+        static let configuration = CommandConfiguration(
+            abstract: "The Ulam spiral with its primes: as text (up to side 15), SVG or PNG; or one number's coordinates.")
+        @Option(name: [.short, .long], help: "Side of the square drawn (numbers 1…size²).") var size = 9
+        @Option(help: "Pixels per number in the drawings (default: about 800 pixels across, at most 8).") var cell: Int?
         @Option(help: "Coordinates of one number.") var number: Int?
-        @Option(help: "Write an SVG of the spiral with the primes marked.") var svg: String?
-        @Option(help: "Write a PNG of the spiral with the primes marked.") var png: String?
+        @Option(help: "Write an SVG of the spiral with the primes marked (instead of the text).") var svg: String?
+        @Option(help: "Write a PNG of the spiral with the primes marked (instead of the text).") var png: String?
+        func validate() throws {
+            guard (1...4096).contains(size) else { throw ValidationError("--size must be between 1 and 4096") }
+            if let cell, !(1...64).contains(cell) { throw ValidationError("--cell must be between 1 and 64 pixels") }
+            if let number, number < 1 { throw ValidationError("--number must be at least 1") }
+        }
         func run() throws {
-            if let number { let c = UlamSpiral.coordinates(number); print("\(number) -> (\(c.x), \(c.y))") }
-            if number == nil && size <= 15 {
-                let h = size / 2
-                for y in stride(from: h, through: -h, by: -1) {
-                    print((-h...h).map { x in
+            try reportingErrors {
+                if let number { let c = UlamSpiral.coordinates(number); print("\(number) -> (\(c.x), \(c.y))") }
+                if let svg { try AtomicFile.write(Data(LatticeDrawing.ulamSVG(size: size, cell: cell).utf8), to: URL(fileURLWithPath: svg)); print("wrote \(svg)") }
+                if let png { try AtomicFile.write(LatticeDrawing.ulamPNG(size: size, cell: cell), to: URL(fileURLWithPath: png)); print("wrote \(png)") }
+                guard number == nil && svg == nil && png == nil else { return }
+                guard size <= 15 else { print("(the text view stops at side 15; use --svg or --png for side \(size))"); return }
+                let range = UlamSpiral.square(side: size)
+                for y in range.reversed() {
+                    print(range.map { x in
                         let n = UlamSpiral.number(x: x, y: y)
                         return Primes.isPrime(n) ? String(format: "%4d", n) : "   ·"
                     }.joined())
                 }
             }
-            if let svg { try LatticeDrawing.ulamSVG(size: size).write(toFile: svg, atomically: true, encoding: .utf8); print("wrote \(svg)") }
-            if let png { try AtomicFile.write(LatticeDrawing.ulamPNG(size: size), to: URL(fileURLWithPath: png)); print("wrote \(png)") }
         }
     }
 
