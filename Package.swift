@@ -63,8 +63,10 @@ let package = Package(
         .target(name: "CrystallineInference",
                 dependencies: ["CrystallineInterop", "CrystallineModel", "CrystallineTokenizers", "CrystallineCompute"],
                 swiftSettings: fast + swift6),
+        // The default corpus travels with the binary (a copy of data/tinyshakespeare.txt beside
+        // it, in the module's resource bundle), so `cllm train` works from any directory.
         .target(name: "CrystallineData", dependencies: ["CrystallineFormats", "CrystallineTokenizers", "CrystallineCompute"],
-                swiftSettings: fast + swift6),
+                resources: [.copy("Resources/tinyshakespeare.txt")], swiftSettings: fast + swift6),
         .target(name: "CrystallineTraining",
                 dependencies: ["CrystallineModel", "CrystallineData", "CrystallineInterop", "CrystallineTokenizers", "CrystallineFormats",
                                "CrystallineCompute", "CrystallineLattice"],

@@ -18,16 +18,47 @@ public struct Corpus {
     /// Files left out of a directory corpus, with the reason.
     public var skipped: [(path: String, reason: String)]
 
-    /// Loads `path`. A directory is read recursively in sorted order, keeping text files only
-    /// (a NUL byte or invalid UTF-8 marks a file as binary). Files are joined with a newline.
+    /// The default corpus's name: `data/tinyshakespeare.txt` in the working directory if there
+    /// is one, otherwise the copy bundled with the program.
+    public static let defaultPath = "data/tinyshakespeare.txt"
+
+    /// The copy of tinyshakespeare bundled with the program: in the resource folder SwiftPM puts
+    /// beside the executable, or in `../share/cllm` of an installed one. Looked up by hand, not
+    /// through `Bundle.module`, which stops the program when its folder is missing.
+    public static var bundledDefault: URL? {
+        guard let executable = Bundle.main.executableURL?.resolvingSymlinksInPath() else { return nil }
+        let dir = executable.deletingLastPathComponent()
+        return [dir.appendingPathComponent("Crystalline_CrystallineData.resources/tinyshakespeare.txt"),
+                dir.appendingPathComponent("../share/cllm/tinyshakespeare.txt").standardized]
+            .first { FileManager.default.isReadableFile(atPath: $0.path) }
+    }
+
+    /// Where `path` is read from: itself, or the bundled copy for the default name when the
+    /// working directory has none.
+    public static func resolve(_ path: String) -> String {
+        if path == defaultPath, !FileManager.default.fileExists(atPath: path), let bundled = bundledDefault { return bundled.path }
+        return path
+    }
+
+    /// Loads `path`: "-" is standard input; a directory is read recursively in sorted order,
+    /// keeping text files only (a NUL byte or invalid UTF-8 marks a file as binary), files
+    /// joined with a newline; anything else readable (a file, a pipe, /dev/stdin) as one text.
     public static func load(_ path: String) throws -> Corpus {
+        if path == "-" {
+            let data = FileHandle.standardInput.readDataToEndOfFile()
+            guard !data.isEmpty else { throw DataError("standard input is empty") }
+            return Corpus(bytes: [UInt8](data), files: ["-"], skipped: [])
+        }
+        let path = resolve(path)
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
             throw DataError("corpus '\(path)' does not exist")
         }
         if !isDir.boolValue {
             let data: Data
-            do { data = try readFile(URL(fileURLWithPath: path)) } catch { throw DataError("\(error)") }
+            do { data = try FileHandle(forReadingFrom: URL(fileURLWithPath: path)).readToEnd() ?? Data() } catch {
+                throw DataError("cannot read corpus '\(path)': \((error as NSError).localizedFailureReason ?? error.localizedDescription)")
+            }
             guard !data.isEmpty else { throw DataError("corpus '\(path)' is empty") }
             return Corpus(bytes: [UInt8](data), files: [path], skipped: [])
         }

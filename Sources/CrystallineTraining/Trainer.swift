@@ -59,6 +59,8 @@ public final class Trainer {
     public var isFinished: Bool { state.step >= totalSteps || stoppedEarly }
 
     private var inputs: [Int32], targets: [Int32]
+    /// Held while the trainer lives: no second process writes the same run directory.
+    private var lock: DirectoryLock?
     private var stoppedEarly = false
     private var metrics: MetricsLog?
     private lazy var diagnosticsSnapshot = FloatBuffer(count: model.parameterCount)
@@ -66,10 +68,19 @@ public final class Trainer {
     /// A fresh run: builds the tokenizer, encodes the corpus once (cached as llm.c shards in
     /// DIR/data), initialises the model.
     ///
+    /// The output directory is locked for the trainer's lifetime. One that already holds a model
+    /// or a checkpoint is refused unless `replacing` is set; then the old run's files are removed
+    /// first, so that no mix of the two runs is ever left there.
     /// `isPrimary: false` (a secondary process of a data-parallel run) writes nothing at all.
-    public convenience init(config: TrainingConfig, isPrimary: Bool = true, log: (String) -> Void = { _ in }) throws {
+    public convenience init(config: TrainingConfig, isPrimary: Bool = true, replacing: Bool = false,
+                            log: (String) -> Void = { _ in }) throws {
         try config.validate()
         let out = URL(fileURLWithPath: config.out)
+        var lock: DirectoryLock?
+        if isPrimary {
+            lock = try DirectoryLock(out)
+            try Self.clearForFreshRun(out, replacing: replacing, log: log)
+        }
         var tokenizer: any Tokenizer
         var dataset: TokenDataset
         var dataDirectory: String?
@@ -109,9 +120,27 @@ public final class Trainer {
         state.dataDirectory = dataDirectory
         try self.init(state: state, model: model, tokenizer: tokenizer, dataset: dataset, out: out)
         self.isPrimary = isPrimary
+        self.lock = lock
         if isPrimary {
             for stale in ["metrics.jsonl", "diagnostics.jsonl"] { try? FileManager.default.removeItem(at: out.appendingPathComponent(stale)) }
         }
+    }
+
+    /// The files of a run directory: what a fresh run refuses to overwrite, and removes when told to.
+    static let runFiles = [ModelDirectory.weightsFile, ModelDirectory.checkpointFile, ModelDirectory.configFile, TokenizerFile.fileName,
+                           HuggingFaceTokenizer.fileName, "metrics.jsonl", "diagnostics.jsonl", "data"]
+
+    static func clearForFreshRun(_ out: URL, replacing: Bool, log: (String) -> Void) throws {
+        let fm = FileManager.default
+        let holdsModel = [ModelDirectory.weightsFile, ModelDirectory.checkpointFile].contains {
+            fm.fileExists(atPath: out.appendingPathComponent($0).path)
+        }
+        guard holdsModel else { return }
+        guard replacing else {
+            throw TrainingError.existingModel("\(out.path) already holds a model; continue it with --resume, replace it with --force, or choose another --out")
+        }
+        for name in runFiles { try? fm.removeItem(at: out.appendingPathComponent(name)) }
+        log("replacing the model in \(out.path)")
     }
 
     /// Re-numbers tokens: frequency rank r (most frequent first, in the training split) gets the
@@ -156,6 +185,7 @@ public final class Trainer {
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw TrainingError.checkpoint("no checkpoint at \(url.path) to resume from")
         }
+        let lock = try DirectoryLock(directory)
         let (tensors, metadata) = try Safetensors.read(url)
         guard let json = metadata["trainer_state"] else { throw TrainingError.checkpoint("\(url.path) has no trainer state") }
         var state: TrainerState
@@ -191,6 +221,7 @@ public final class Trainer {
             throw TrainingError.checkpoint("\(url.path): optimizer moments hold \(m.count) and \(v.count) values, expected \(trainer.optimizer.m.count)")
         }
         trainer.optimizer.restore(m: m, v: v, stepCount: state.optimizerSteps)
+        trainer.lock = lock
         trainer.trimMetrics()
         log("resumed \(directory.path) at step \(state.step)/\(trainer.totalSteps)")
         return trainer

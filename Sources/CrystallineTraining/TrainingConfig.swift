@@ -222,9 +222,12 @@ public enum TrainingError: Error, CustomStringConvertible {
     case invalidConfig(String)
     case nonFiniteLoss(step: Int, loss: Float)
     case checkpoint(String)
+    /// A fresh run was pointed at a directory that already holds a model.
+    case existingModel(String)
 
     public var description: String {
         switch self {
+        case .existingModel(let s): return s
         case .invalidConfig(let s): return "invalid configuration: \(s)"
         case .nonFiniteLoss(let step, let loss): return "loss became \(loss) at step \(step); stopped without saving the broken weights (the last checkpoint and best model are intact). Try a lower --lr or --grad-clip."
         case .checkpoint(let s): return "checkpoint: \(s)"
@@ -234,7 +237,7 @@ public enum TrainingError: Error, CustomStringConvertible {
     /// The message without its prefix.
     var reason: String {
         switch self {
-        case .invalidConfig(let s), .checkpoint(let s): return s
+        case .invalidConfig(let s), .checkpoint(let s), .existingModel(let s): return s
         case .nonFiniteLoss: return description
         }
     }
