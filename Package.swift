@@ -102,7 +102,7 @@ let package = Package(
         .testTarget(name: "ServerTests", dependencies: ["CrystallineServer", "CrystallineTraining", "CrystallineInference", "CrystallineInterop",
                                                         "CrystallineModel", "CrystallineTokenizers",
                                                         .product(name: "HummingbirdTesting", package: "hummingbird")]),
-        .testTarget(name: "CLITests", dependencies: ["cllm", "CrystallineTraining"]),
+        .testTarget(name: "CLITests", dependencies: ["cllm", "CrystallineTraining", "CrystallineBenchmarks", "CrystallineInterop"]),
         .testTarget(name: "InferenceLibraryTests", dependencies: ["CrystallineInference", "CrystallineTraining", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -6,6 +6,11 @@ import CrystallineTraining
 
 public struct ExperimentVariant: Sendable {
     public var name: String
+    /// The name as a folder name: lower case, runs of anything but letters and digits as one "-"
+    /// ("linear-distance bias (control)" → "linear-distance-bias-control").
+    public var slug: String {
+        name.lowercased().split(whereSeparator: { !($0.isLetter || $0.isNumber) }).joined(separator: "-")
+    }
     public var apply: @Sendable (inout TrainingConfig) -> Void
 
     public static let all: [ExperimentVariant] = [
@@ -43,7 +48,7 @@ public enum CrystallineExperiment {
                 var c = base
                 c.seed = seed
                 c.sampleTokens = 0
-                c.out = outputRoot.appendingPathComponent("\(v.name.replacingOccurrences(of: " ", with: "-"))-seed\(seed)").path
+                c.out = outputRoot.appendingPathComponent("\(v.slug)-seed\(seed)").path
                 v.apply(&c)
                 // A finished run of the same settings is reused (the experiment can be extended
                 // with new variants or seeds without retraining the rest).
@@ -52,7 +57,8 @@ public enum CrystallineExperiment {
                     progress(done)
                     continue
                 }
-                let trainer = try Trainer(config: c)
+                // An unfinished run of an earlier invocation is started again from scratch.
+                let trainer = try Trainer(config: c, replacing: true)
                 var curve: [(Int, Double)] = []
                 let summary = try trainer.run { if case .evaluated(let step, let val, _) = $0 { curve.append((step, val)) } }
                 let run = ExperimentRun(variant: v.name, seed: seed, finalValLoss: curve.last?.1 ?? .nan,
@@ -100,7 +106,9 @@ public enum CrystallineExperiment {
             let reached = reach.compactMap { $0 }
             let stepsText = reached.isEmpty ? "not reached"
                 : String(format: "%.0f", Double(reached.reduce(0, +)) / Double(reached.count)) + (reached.count < rs.count ? " (\(reached.count)/\(rs.count) seeds)" : "")
-            lines.append(String(format: "| %@ | %.4f ± %.4f | %.4f | %+.4f | %@ | %d |", v.name, m, s, best, m - baseline, stepsText, rs.count))
+            // A spread needs two seeds at least; one seed has none to show.
+            let spread = rs.count > 1 ? String(format: "%.4f ± %.4f", m, s) : String(format: "%.4f (one seed)", m)
+            lines.append(String(format: "| %@ | %@ | %.4f | %+.4f | %@ | %d |", v.name, spread, best, m - baseline, stepsText, rs.count))
         }
         return lines.joined(separator: "\n")
     }

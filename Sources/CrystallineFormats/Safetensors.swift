@@ -102,6 +102,25 @@ public enum Safetensors {
         try decode(readFile(url), path: url.path)
     }
 
+    /// The `__metadata__` of a safetensors file, reading only its header (a checkpoint's trainer
+    /// state without its hundreds of megabytes of tensors).
+    public static func readMetadata(_ url: URL) throws -> [String: String] {
+        func bad(_ r: String) -> FormatError { .malformed(path: url.path, reason: r) }
+        let handle: FileHandle
+        do { handle = try FileHandle(forReadingFrom: url) } catch {
+            throw FormatError.unreadable(path: url.path, reason: (error as NSError).localizedDescription)
+        }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        try handle.seek(toOffset: 0)
+        guard size >= 8, let prefix = try handle.read(upToCount: 8), prefix.count == 8 else { throw bad("shorter than the 8-byte header length") }
+        let length = prefix.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian }
+        guard length <= size - 8, length <= 100_000_000 else { throw bad("header length \(length) exceeds the file size \(size)") }
+        guard let header = try handle.read(upToCount: Int(length)),
+              let object = try? JSONSerialization.jsonObject(with: header) as? [String: Any] else { throw bad("header is not a JSON object") }
+        return object["__metadata__"] as? [String: String] ?? [:]
+    }
+
     public static func write(_ tensors: [NamedTensor], metadata: [String: String] = [:], to url: URL) throws {
         try AtomicFile.write(encode(tensors, metadata: metadata), to: url)
     }

@@ -8,10 +8,19 @@ import CrystallineTokenizers
 public struct ModelSummary: Sendable {
     public var name: String
     public var path: String
+    /// All the files of the directory.
     public var bytes: Int
+    public var sizes: ModelSizes
     public var parameters: Int
     public var config: GPTConfig
     public var info: ModelInfo?
+}
+
+/// Where a model directory's bytes go: what inference needs, what resuming needs, the run's
+/// cached token shards, and the rest (tokenizers, config, metrics).
+public struct ModelSizes: Sendable, Equatable {
+    public var weights = 0, checkpoint = 0, data = 0, other = 0
+    public var total: Int { weights + checkpoint + data + other }
 }
 
 public struct ModelStore {
@@ -32,21 +41,47 @@ public struct ModelStore {
 
     public func summary(of dir: URL) throws -> ModelSummary {
         let (config, info) = try ModelDirectory.readConfig(from: dir)
-        var bytes = 0
-        if let walker = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: [.fileSizeKey]) {
-            for case let url as URL in walker { bytes += (try? url.resourceValues(forKeys: [.fileSizeKey]).fileSize ?? 0) ?? 0 }
+        // A config.json with absurd sizes must not make the listing compute (or allocate) them.
+        for (key, value, limit) in [("n_layer", config.nLayer, 1_000), ("n_head", config.nHead, 1_000), ("n_embd", config.nEmbd, 100_000),
+                                    ("vocab_size", config.vocabSize, 10_000_000), ("n_positions", config.blockSize, 10_000_000)]
+        where !(1...limit).contains(value) {
+            throw ModelDirectoryError("\(dir.appendingPathComponent(ModelDirectory.configFile).path): \(key) \(value) is outside 1…\(limit)")
         }
-        return ModelSummary(name: dir.lastPathComponent, path: dir.path, bytes: bytes,
+        var sizes = ModelSizes()
+        let base = dir.standardizedFileURL.resolvingSymlinksInPath().path
+        if let walker = FileManager.default.enumerator(at: dir, includingPropertiesForKeys: [.fileSizeKey]) {
+            for case let url as URL in walker {
+                let size = (try? url.resourceValues(forKeys: [.fileSizeKey]).fileSize ?? 0) ?? 0
+                let relative = url.standardizedFileURL.resolvingSymlinksInPath().path.dropFirst(base.count + 1)
+                if relative == ModelDirectory.weightsFile { sizes.weights += size }
+                else if relative == ModelDirectory.checkpointFile { sizes.checkpoint += size }
+                else if relative.hasPrefix("data/") { sizes.data += size }
+                else { sizes.other += size }
+            }
+        }
+        return ModelSummary(name: dir.lastPathComponent, path: dir.path, bytes: sizes.total, sizes: sizes,
                             parameters: ParameterLayout(config: config).totalCount, config: config, info: info)
     }
 
-    public func list() throws -> [ModelSummary] {
+    /// The subdirectories holding a model.safetensors, by name.
+    public func modelDirectories() -> [URL] {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: root.path) else { return [] }
-        return names.sorted().compactMap { name in
-            let dir = root.appendingPathComponent(name)
-            guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(ModelDirectory.weightsFile).path) else { return nil }
-            return try? summary(of: dir)
+        return names.sorted().map { root.appendingPathComponent($0) }.filter {
+            FileManager.default.fileExists(atPath: $0.appendingPathComponent(ModelDirectory.weightsFile).path)
         }
+    }
+
+    /// The summaries of the models that can be read (one broken directory does not hide the rest).
+    public func list() throws -> [ModelSummary] { modelDirectories().compactMap { try? summary(of: $0) } }
+
+    /// The training configuration a model's checkpoint was made with, as its JSON (nil without
+    /// a checkpoint). Only the checkpoint's header is read.
+    public func trainingConfigJSON(of dir: URL) -> String? {
+        let url = dir.appendingPathComponent(ModelDirectory.checkpointFile)
+        guard let state = try? Safetensors.readMetadata(url)["trainer_state"],
+              let object = try? JSONSerialization.jsonObject(with: Data(state.utf8)) as? [String: Any], let config = object["config"],
+              let data = try? JSONSerialization.data(withJSONObject: config, options: [.sortedKeys, .prettyPrinted]) else { return nil }
+        return String(decoding: data, as: UTF8.self)
     }
 
     /// Deletes a model of the store (never a path outside it).

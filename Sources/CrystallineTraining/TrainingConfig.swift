@@ -49,6 +49,18 @@ public struct TrainingConfig: Equatable, Sendable {
 
     private static func fieldNames(_ value: Any) -> [String] { Mirror(reflecting: value).children.compactMap(\.label) }
 
+    /// Each setting's default as a config file would hold it, by property name (settings whose
+    /// default is "none" are absent): what `cllm train --help` shows beside each flag.
+    public static var defaultValues: [String: Any] {
+        guard let data = try? SnakeCaseJSON.encoder().encode(TrainingConfig()),
+              let root = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else { return [:] }
+        var values: [String: Any] = [:]
+        for (name, _) in sections {
+            for (key, value) in root[name] as? [String: Any] ?? [:] where !(value is NSNull) { values[SnakeCaseJSON.camelCase(key)] = value }
+        }
+        return values
+    }
+
     /// The section that owns a field (camelCase or snake_case name).
     public static func section(of key: String) -> String? {
         let field = SnakeCaseJSON.camelCase(key)

@@ -7,9 +7,11 @@ import CrystallineBenchmarks
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Time training steps and generation.")
-    @Option(help: "baby (4L/4H/128, block 64, batch 12) or shakespeare (6L/6H/384, block 256, batch 8).") var config = "baby"
+    @Option(name: [.customLong("preset"), .customLong("config")],
+            help: "Model preset: baby (4L/4H/128, block 64, batch 12) or shakespeare (6L/6H/384, block 256, batch 8). (--config is the older name.)")
+    var config = "baby"
     @Option(help: "Timed training steps.") var steps = 20
-    @Flag(help: "Print one JSON object.") var json = false
+    @Flag(help: "Print one JSON object (with --gemm, the GEMM table inside it) and nothing else.") var json = false
     @Option(help: "Weight storage in the matrix products: fp32 or bf16.") var precision: Precision = .fp32
     @Flag(help: "Also time the GEMM forms backprop uses at this model's shapes, on one core and on all.") var gemm = false
 
@@ -26,16 +28,21 @@ struct Bench: ParsableCommand {
             }
             let peak1 = MachineBenchmark.peakGFLOPS(threads: 1)
             let peakAll = MachineBenchmark.peakGFLOPS(threads: ThreadPool.shared.threadCount)
-            if gemm { printGEMMTable(gptConfig, batch: B, peak1: peak1, peakAll: peakAll) }
+            let gemmRows = gemm ? gemmTable(gptConfig, batch: B) : []
+            if gemm && !json { printGEMMTable(gemmRows, peak1: peak1, peakAll: peakAll) }
             let result = try BenchmarkRunner.run(config: gptConfig, batch: B, steps: steps, precision: precision)
             if json {
-                let object: [String: Any] = ["config": config, "precision": precision.rawValue, "ms_per_step": result.msPerStep, "tokens_per_s": result.tokensPerSecond,
+                var object: [String: Any] = ["config": config, "precision": precision.rawValue, "ms_per_step": result.msPerStep, "tokens_per_s": result.tokensPerSecond,
                                              "gflops": result.gflops, "generate_tokens_per_s": result.generateTokensPerSecond,
                                              "threads": ThreadPool.shared.threadCount, "simd": GEMMKernel.active.isaName,
                                              "gemm_kernel": GEMMKernel.active.rawValue,
                                              "peak_gflops": peakAll, "peak_gflops_1core": peak1,
                                              "percent_of_peak": 100 * result.gflops / peakAll]
-                print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+                if gemm {
+                    object["gemm"] = gemmRows.map { ["layer": $0.layer, "form": $0.form, "m": $0.m, "n": $0.n, "k": $0.k,
+                                                     "gflops_1core": $0.oneCore, "gflops_all_cores": $0.allCores] as [String: Any] }
+                }
+                try printJSON(object)
             } else {
                 print(String(format: "%@: %.2f ms/step (median of %d), %@ tokens/s, %.1f GFLOP/s (%.0f%% of the %.0f GFLOP/s peak); generation %.0f tokens/s [%@, %d threads]",
                              config, result.msPerStep, steps, Terminal.thousands(result.tokensPerSecond), result.gflops,
@@ -46,23 +53,34 @@ struct Bench: ParsableCommand {
     }
 }
 
+/// One GEMM measurement at a model shape.
+struct GEMMRow { var layer: String, form: String, m: Int, n: Int, k: Int, oneCore: Double, allCores: Double }
+
 /// GFLOP/s of the three products at the model's linear-layer shapes (N = B·T rows).
-func printGEMMTable(_ c: GPTConfig, batch: Int, peak1: Double, peakAll: Double) {
+func gemmTable(_ c: GPTConfig, batch: Int) -> [GEMMRow] {
     let N = batch * c.blockSize, C = c.nEmbd
-    print(String(format: "peak: %.1f GFLOP/s on 1 core, %.1f on %d (12 %@ FMA chains, no memory)", peak1, peakAll,
-                 ThreadPool.shared.threadCount, GEMMKernel.active.isaName))
-    print("shape (layer)              form        1 core   %peak    all cores  %peak")
+    var rows: [GEMMRow] = []
     let layers: [(String, Int, Int)] = [("qkv", C, 3 * C), ("attn proj", C, C), ("mlp fc", C, 4 * C), ("mlp proj", 4 * C, C)]
     for (name, IC, OC) in layers {
         // forward y = x·W, input gradient dx = dy·Wᵀ, weight gradient dW = xᵀ·dy.
         let forms: [(String, Int, Int, Int, Transpose, Transpose)] = [
             ("A·B", N, OC, IC, .none, .none), ("A·Bᵀ", N, IC, OC, .none, .transposed), ("Aᵀ·B", IC, OC, N, .transposed, .none)]
         for (form, m, n, k, ta, tb) in forms {
-            let one = MachineBenchmark.gemmGFLOPS(m: m, n: n, k: k, transA: ta, transB: tb, singleThread: true)
-            let all = MachineBenchmark.gemmGFLOPS(m: m, n: n, k: k, transA: ta, transB: tb, singleThread: false)
-            let label = "\(m)×\(n)×\(k) (\(name))".padding(toLength: 26, withPad: " ", startingAt: 0)
-            print(label + form.padding(toLength: 8, withPad: " ", startingAt: 0)
-                  + String(format: "%9.1f  %5.0f%%   %9.1f  %5.0f%%", one, 100 * one / peak1, all, 100 * all / peakAll))
+            rows.append(GEMMRow(layer: name, form: form, m: m, n: n, k: k,
+                                oneCore: MachineBenchmark.gemmGFLOPS(m: m, n: n, k: k, transA: ta, transB: tb, singleThread: true),
+                                allCores: MachineBenchmark.gemmGFLOPS(m: m, n: n, k: k, transA: ta, transB: tb, singleThread: false)))
         }
+    }
+    return rows
+}
+
+func printGEMMTable(_ rows: [GEMMRow], peak1: Double, peakAll: Double) {
+    print(String(format: "peak: %.1f GFLOP/s on 1 core, %.1f on %d (12 %@ FMA chains, no memory)", peak1, peakAll,
+                 ThreadPool.shared.threadCount, GEMMKernel.active.isaName))
+    print("shape (layer)              form        1 core   %peak    all cores  %peak")
+    for r in rows {
+        let label = "\(r.m)×\(r.n)×\(r.k) (\(r.layer))".padding(toLength: 26, withPad: " ", startingAt: 0)
+        print(label + r.form.padding(toLength: 8, withPad: " ", startingAt: 0)
+              + String(format: "%9.1f  %5.0f%%   %9.1f  %5.0f%%", r.oneCore, 100 * r.oneCore / peak1, r.allCores, 100 * r.allCores / peakAll))
     }
 }

@@ -9,6 +9,6 @@ struct CLLM: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "cllm",
         abstract: "Train and run GPT language models from scratch on the CPU.",
-        version: "0.1.0",
-        subcommands: [Train.self, Generate.self, Chat.self, Serve.self, Eval.self, Tokenize.self, Logits.self, Prepare.self, Export.self, Models.self, Lattice.self, Experiment.self, Bench.self])
+        version: "0.2.0",
+        subcommands: [Train.self, Generate.self, Chat.self, Serve.self, Eval.self, Plot.self, Tokenize.self, Logits.self, Prepare.self, Export.self, Models.self, Lattice.self, Experiment.self, Bench.self])
 }

@@ -14,11 +14,11 @@ struct Chat: ParsableCommand {
         /temperature T, /top-k K, /top-p P, /max-tokens N, /help, /quit (or Ctrl-D).
         """)
     @OptionGroup var model: ModelOption
-    @Option(help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.8
+    @Option(name: [.short, .long], help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.8
     @Option(help: "Sample only from the k most likely tokens (0: all).") var topK: Int = 40
     @Option(help: "Sample only from the smallest set reaching this probability (1: all).") var topP: Float = 1
-    @Option(help: "Most tokens per reply.") var maxTokens: Int = 200
-    @Option(help: "Random seed.") var seed: UInt64 = 1337
+    @Option(name: [.customShort("n"), .long], help: "Most tokens per reply.") var maxTokens: Int = 200
+    @Option(name: [.short, .long], help: "Random seed.") var seed: UInt64 = 1337
     @Option(help: "Speaker name of your messages.") var userName = "USER"
     @Option(help: "Speaker name of the model's replies.") var modelName = "MODEL"
     @Option(help: "Weights for generation: fp32 or bf16.") var precision: Precision = .fp32

@@ -33,14 +33,16 @@ enum Terminal {
     }
 }
 
-/// Set by SIGINT; the training loop polls it, saves a checkpoint and exits cleanly.
-/// A second Ctrl-C exits at once.
+/// Set by SIGINT or SIGTERM (a container stop); the training loop polls it, saves a checkpoint
+/// and exits cleanly. A second signal exits at once.
 let interruptRequested = Atomic<Bool>(false)
 
 func installInterruptHandler() {
-    signal(SIGINT) { _ in
-        if interruptRequested.load(ordering: .relaxed) { _exit(130) }
-        interruptRequested.store(true, ordering: .relaxed)
+    for sig in [SIGINT, SIGTERM] {
+        signal(sig) { _ in
+            if interruptRequested.load(ordering: .relaxed) { _exit(130) }
+            interruptRequested.store(true, ordering: .relaxed)
+        }
     }
 }
 

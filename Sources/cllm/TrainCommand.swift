@@ -13,8 +13,9 @@ struct Train: ParsableCommand {
         With no arguments, trains the default small model ("baby GPT": 4 layers, 4 heads, 128 wide, \
         block 64, character tokenizer) on the bundled tinyshakespeare corpus for a short run, \
         then prints a sample. The model directory (--out) receives model.safetensors, config.json, \
-        cllm_tokenizer.json, checkpoint.safetensors and metrics.jsonl. Ctrl-C saves a checkpoint \
-        and exits; --resume continues it exactly.
+        cllm_tokenizer.json, tokenizer.json, checkpoint.safetensors and metrics.jsonl. Ctrl-C (or \
+        SIGTERM) saves a checkpoint and exits; --resume continues it exactly. A directory that \
+        already holds a model is refused unless --force; two runs never share one (it is locked).
         """)
 
     @OptionGroup var settings: TrainingFlags
@@ -22,23 +23,35 @@ struct Train: ParsableCommand {
     var config: String?
     @Flag(help: "Continue the checkpoint in --out exactly where it stopped (only the length, evaluation, logging and follow-data settings may change).")
     var resume = false
+    @Flag(help: "Replace a model that --out already holds (its files are removed first).") var force = false
+    @Flag(name: [.short, .long], help: "Print only warnings, errors and the final summary.") var quiet = false
+    @Option(help: "Steps between progress lines when the output is not a terminal.") var progressInterval = 100
+
+    func validate() throws {
+        guard progressInterval >= 1 else { throw ValidationError("--progress-interval must be at least 1") }
+        if resume && force { throw ValidationError("--force starts a new run; it cannot be combined with --resume") }
+    }
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)  // progress lines reach a log file or pipe as they happen
         try reportingErrors {
             let trainer: Trainer
-            let overrides = settings.overrides
+            var overrides = settings.overrides
+            let log: (String) -> Void = { line in if !quiet { print(line) } }
             if resume {
-                let dir = URL(fileURLWithPath: settings.out ?? TrainingConfig().out)
+                let dir = URL(fileURLWithPath: settings.outputDirectory)
+                overrides["out"] = nil
                 var adjusted: Error?
                 trainer = try Trainer.resume(from: dir, adjust: { c in
                     do { c = try c.applying(overrides) } catch { adjusted = error }
-                }, log: { print($0) })
+                }, log: log)
                 if let adjusted { throw adjusted }
             } else {
                 var c = TrainingConfig()
                 if let config { c = try TrainingConfig.load(from: URL(fileURLWithPath: config)) }
-                trainer = try Trainer(config: c.applying(overrides), log: { print($0) })
+                // The models directory's `default` unless --out or the config file names one.
+                if settings.out == nil && (config == nil || c.out == TrainingConfig().out) { overrides["out"] = settings.outputDirectory }
+                trainer = try Trainer(config: c.applying(overrides), replacing: force, log: log)
             }
             try train(trainer)
         }
@@ -46,8 +59,17 @@ struct Train: ParsableCommand {
 
     func train(_ trainer: Trainer) throws {
         let c = trainer.config
-        print("model: \(c.nLayer) layers, \(c.nHead) heads, n_embd \(c.nEmbd), block \(c.blockSize), \(Terminal.thousands(Double(trainer.model.parameterCount))) parameters")
-        print("training: \(trainer.totalSteps) steps of \(c.batchSize)×\(c.blockSize)×\(c.gradAccum) tokens, \(c.optimizer.rawValue) lr \(c.lr) \(c.scheduler.rawValue) -> \(c.minLr), warmup \(c.warmupSteps); output \(c.out)")
+        if trainer.isFinished {
+            print("\(c.out) already finished at step \(trainer.state.step) of \(trainer.totalSteps); nothing to do (raise --max-steps to go on)")
+            return
+        }
+        if !quiet {
+            print("model: \(c.nLayer) layers, \(c.nHead) heads, n_embd \(c.nEmbd), block \(c.blockSize), \(Terminal.thousands(Double(trainer.model.parameterCount))) parameters")
+            print("training: \(trainer.totalSteps) steps of \(c.batchSize)×\(c.blockSize)×\(c.gradAccum) tokens, \(c.optimizer.rawValue) lr \(c.lr) \(c.scheduler.rawValue) -> \(c.minLr), warmup \(c.warmupSteps); output \(c.out)")
+        }
+        if c.warmupSteps >= trainer.totalSteps && c.lr > 0 {
+            Terminal.error("warning: warm-up (\(c.warmupSteps) steps) is not shorter than the run (\(trainer.totalSteps) steps): the learning rate never reaches --lr \(c.lr); lower --warmup-steps")
+        }
         installInterruptHandler()
         trainer.shouldStop = { interruptRequested.load(ordering: .relaxed) }
         var lastVal: Double?
@@ -63,13 +85,14 @@ struct Train: ParsableCommand {
                 let line = String(format: "step %d/%d | loss %.4f | val %@ | lr %.2e | gnorm %.3f | %@ tok/s | ETA %@",
                                   r.step, total, r.trainLoss, lastVal.map { String(format: "%.4f", $0) } ?? "-", r.lr, r.gradNorm,
                                   Terminal.thousands(smoothedRate), Terminal.duration(eta))
+                if quiet { break }
                 if Terminal.isInteractive {
                     if Date().timeIntervalSince(lastPrint) > 0.1 || r.step == total || r.valLoss != nil {
                         print("\r" + line + "\u{1B}[K", terminator: r.valLoss != nil ? "\n" : "")
                         flushOutput()
                         lastPrint = Date()
                     }
-                } else if r.valLoss != nil || r.step % 100 == 0 || r.step == 1 {
+                } else if r.valLoss != nil || r.step % progressInterval == 0 || r.step == 1 {
                     print(line)
                 }
             case .evaluated, .started, .modelSaved, .checkpointSaved, .paused, .resumed, .finished, .failed:
@@ -86,13 +109,13 @@ struct Train: ParsableCommand {
                 print("\ninterrupted at step \(step): checkpoint saved; continue with `cllm train --resume --out \(trainer.outputDirectory.path)`")
             }
         }
-        if Terminal.isInteractive { print("") }
+        if Terminal.isInteractive && !quiet { print("") }
         print(String(format: "done: %d steps in %@, final train loss %.4f, best val loss %@",
                      summary.steps, Terminal.duration(summary.seconds), summary.finalTrainLoss,
                      summary.bestValLoss.map { String(format: "%.4f", $0) } ?? "-"))
         print("model saved to \(c.out)")
         if summary.interrupted { throw ExitCode(130) }
-        if c.sampleTokens > 0 {
+        if c.sampleTokens > 0 && !quiet {
             let model = try LanguageModel.load(directory: trainer.outputDirectory)
             let options = GenerationOptions(maxTokens: c.sampleTokens, temperature: 0.8, topK: 200, seed: c.seed)
             let text = try TextGenerator(model: model, prompt: "\n", options: options).collect()

@@ -3,63 +3,81 @@
 // one by one: `overrides` reads the flags that were given by reflection and hands them to
 // `TrainingConfig.applying`, which places each in its section and checks its type, so a
 // setting is added by declaring its property in TrainingSettings.swift and its flag here. A
-// test checks that the two lists match.
+// test checks that the two lists match. Each help text shows the setting's default, read from
+// `TrainingConfig()` itself (the flags are optional, to know which were given).
 import ArgumentParser
+import Foundation
+import CrystallineData
+import CrystallineInterop
 import CrystallineModel
 import CrystallineTokenizers
 import CrystallineTraining
 
+/// `text`, then the default of `setting` as `TrainingConfig()` has it ("none" where it has none).
+func settingHelp(_ text: String, _ setting: String, none: String = "none") -> ArgumentHelp {
+    let value = TrainingConfig.defaultValues[setting].map { v -> String in
+        if let b = v as? Bool { return b ? "on" : "off" }
+        return "\(v)"
+    } ?? none
+    return ArgumentHelp("\(text) (default: \(value))")
+}
+
 struct TrainingFlags: ParsableArguments {
     // data
-    @Argument(help: "Corpus: a text file, a directory of text files, or a `cllm prepare` directory (default: data/tinyshakespeare.txt).")
+    @Argument(help: settingHelp("Corpus: a text file, a directory of text files, a `cllm prepare` directory, or - for standard input", "corpus"))
     var corpus: String?
-    @Option(help: "Separate validation corpus (default: the last --val-fraction of the corpus).") var val: String?
-    @Option(help: "Fraction of the corpus held out for validation (default 0.1).") var valFraction: Double?
-    @Option(help: "Tokenizer: char, word or bpe (default char).") var tokenizer: TokenizerKind?
-    @Option(help: "Vocabulary size for word and bpe tokenizers.") var vocabSize: Int?
-    @Option(help: "Reuse the tokenizer of this model or prepared directory instead of building one.") var tokenizerFrom: String?
-    @Flag(help: "Re-scan a prepared data directory for new shards at every evaluation.") var followData = false
-    @Option(help: "Token ids: standard, or ulam (Ulam-spiral locality of frequency rank).") var vocabOrder: VocabOrder?
+    @Option(help: settingHelp("Separate validation corpus", "val", none: "the last --val-fraction of the corpus")) var val: String?
+    @Option(help: settingHelp("Fraction of the corpus held out for validation", "valFraction")) var valFraction: Double?
+    @Option(help: settingHelp("Tokenizer: char, word or bpe", "tokenizer")) var tokenizer: TokenizerKind?
+    @Option(help: settingHelp("Vocabulary size of the word and bpe tokenizers, special tokens included", "vocabSize", none: "10000 word, 512 bpe"))
+    var vocabSize: Int?
+    @Option(help: settingHelp("Reuse the tokenizer of this model or prepared directory instead of building one", "tokenizerFrom"))
+    var tokenizerFrom: String?
+    @Flag(help: settingHelp("Re-scan a prepared data directory for new shards at every evaluation", "followData")) var followData = false
+    @Option(help: settingHelp("Token ids: standard, or ulam (Ulam-spiral locality of frequency rank)", "vocabOrder")) var vocabOrder: VocabOrder?
     // model
-    @Option(help: "Transformer blocks (default 4).") var nLayer: Int?
-    @Option(help: "Attention heads (default 4).") var nHead: Int?
-    @Option(help: "Embedding width (default 128).") var nEmbd: Int?
-    @Option(help: "Context length in tokens (default 64).") var blockSize: Int?
-    @Option(help: "Dropout probability, training only (default 0).") var dropout: Float?
-    @Option(help: "Token embedding init: standard or lattice (the corrected clock-lattice formula).") var embeddingInit: EmbeddingInit?
-    @Option(help: "Positions: learned, or lattice (fixed clock-lattice encoding).") var positional: PositionalEncoding?
-    @Option(help: "Attention bias: none, angular (learned per-head slope × clock-angle distance) or linear (the same over |i − j|, an ALiBi-like control).")
+    @Option(help: settingHelp("Transformer blocks", "nLayer")) var nLayer: Int?
+    @Option(help: settingHelp("Attention heads", "nHead")) var nHead: Int?
+    @Option(help: settingHelp("Embedding width", "nEmbd")) var nEmbd: Int?
+    @Option(help: settingHelp("Context length in tokens", "blockSize")) var blockSize: Int?
+    @Option(help: settingHelp("Dropout probability, training only", "dropout")) var dropout: Float?
+    @Option(help: settingHelp("Token embedding init: standard or lattice (the corrected clock-lattice formula)", "embeddingInit"))
+    var embeddingInit: EmbeddingInit?
+    @Option(help: settingHelp("Positions: learned, or lattice (fixed clock-lattice encoding)", "positional")) var positional: PositionalEncoding?
+    @Option(help: settingHelp("Attention bias: none, angular (learned per-head slope × clock-angle distance) or linear (the same over |i − j|, an ALiBi-like control)", "attentionBias"))
     var attentionBias: AttentionBias?
     // optimization
-    @Option(help: "Optimizer: adamw, adam or sgd (default adamw).") var optimizer: OptimizerKind?
-    @Option(help: "Peak learning rate (default 0.001).") var lr: Double?
-    @Option(help: "Floor of the learning-rate decay (default 0.0001).") var minLr: Double?
-    @Option(help: "Linear warmup steps (default 100).") var warmupSteps: Int?
-    @Option(help: "Learning-rate decay after warm-up: cosine, linear, step or none (constant) (default cosine).") var scheduler: ScheduleKind?
-    @Option(help: "Steps between decays of the step scheduler (default 1000).") var stepSize: Int?
-    @Option(help: "Factor of each step-scheduler decay (default 0.1).") var stepFactor: Double?
-    @Option(help: "SGD momentum (default 0.9).") var momentum: Double?
-    @Flag(help: "Nesterov momentum for SGD.") var nesterov = false
-    @Option(help: "Weight decay, 2-D weight matrices only unless --decay-all (default 0.1).") var weightDecay: Double?
-    @Flag(help: "Apply weight decay to every tensor.") var decayAll = false
-    @Option(help: "Adam beta1 (default 0.9).") var beta1: Double?
-    @Option(help: "Adam beta2 (default 0.99).") var beta2: Double?
-    @Option(help: "Adam epsilon (default 1e-8).") var eps: Double?
-    @Option(help: "Clip the global gradient norm to this; 0 is off (default 1).") var gradClip: Double?
+    @Option(help: settingHelp("Optimizer: adamw, adam or sgd", "optimizer")) var optimizer: OptimizerKind?
+    @Option(help: settingHelp("Peak learning rate", "lr")) var lr: Double?
+    @Option(help: settingHelp("Floor of the learning-rate decay", "minLr")) var minLr: Double?
+    @Option(help: settingHelp("Linear warm-up steps", "warmupSteps")) var warmupSteps: Int?
+    @Option(help: settingHelp("Learning-rate decay after warm-up: cosine, linear, step or none (constant)", "scheduler")) var scheduler: ScheduleKind?
+    @Option(help: settingHelp("Steps between decays of the step scheduler", "stepSize")) var stepSize: Int?
+    @Option(help: settingHelp("Factor of each step-scheduler decay", "stepFactor")) var stepFactor: Double?
+    @Option(help: settingHelp("SGD momentum", "momentum")) var momentum: Double?
+    @Flag(help: settingHelp("Nesterov momentum for SGD", "nesterov")) var nesterov = false
+    @Option(help: settingHelp("Weight decay, 2-D weight matrices only unless --decay-all", "weightDecay")) var weightDecay: Double?
+    @Flag(help: settingHelp("Apply weight decay to every tensor", "decayAll")) var decayAll = false
+    @Option(help: settingHelp("Adam beta1", "beta1")) var beta1: Double?
+    @Option(help: settingHelp("Adam beta2", "beta2")) var beta2: Double?
+    @Option(help: settingHelp("Adam epsilon", "eps")) var eps: Double?
+    @Option(help: settingHelp("Clip the global gradient norm to this; 0 is off", "gradClip")) var gradClip: Double?
     // run
-    @Option(help: "Sequences per micro-batch (default 12).") var batchSize: Int?
-    @Option(help: "Micro-batches accumulated per optimizer step (default 1).") var gradAccum: Int?
-    @Option(help: "Optimizer steps to run (default 2000).") var maxSteps: Int?
-    @Option(help: "Passes over the training tokens (instead of --max-steps).") var epochs: Double?
-    @Option(help: "Weight storage in the matrix products: fp32, or bf16 (fp32 master weights and accumulation).") var precision: Precision?
-    @Option(help: "Steps between validations (default 250).") var evalInterval: Int?
-    @Option(help: "Batches per validation (default 20).") var evalIters: Int?
-    @Option(help: "Stop after this many validations without improvement.") var patience: Int?
-    @Option(help: "Steps between metrics.jsonl lines (default 1).") var logInterval: Int?
-    @Flag(help: "Report per-tensor weight/gradient norms, max |grad|, nonzero fraction and update/weight ratio.") var diagnostics = false
-    @Option(help: "Random seed (default 1337).") var seed: UInt64?
-    @Option(help: "Output model directory (default models/default).") var out: String?
-    @Option(help: "Tokens of the sample printed at the end; 0 is none (default 300).") var sampleTokens: Int?
+    @Option(help: settingHelp("Sequences per micro-batch", "batchSize")) var batchSize: Int?
+    @Option(help: settingHelp("Micro-batches accumulated per optimizer step", "gradAccum")) var gradAccum: Int?
+    @Option(help: settingHelp("Optimizer steps to run", "maxSteps")) var maxSteps: Int?
+    @Option(help: settingHelp("Passes over the training tokens, instead of --max-steps", "epochs")) var epochs: Double?
+    @Option(help: settingHelp("Weight storage in the matrix products: fp32, or bf16 (fp32 master weights and accumulation)", "precision"))
+    var precision: Precision?
+    @Option(help: settingHelp("Steps between validations (and checkpoints)", "evalInterval")) var evalInterval: Int?
+    @Option(help: settingHelp("Batches per validation", "evalIters")) var evalIters: Int?
+    @Option(help: settingHelp("Stop after this many validations without improvement", "patience")) var patience: Int?
+    @Option(help: settingHelp("Steps between metrics.jsonl lines", "logInterval")) var logInterval: Int?
+    @Flag(help: settingHelp("Report per-tensor weight/gradient norms, max |grad|, nonzero fraction and update/weight ratio", "diagnostics"))
+    var diagnostics = false
+    @Option(help: settingHelp("Random seed", "seed")) var seed: UInt64?
+    @Option(name: [.short, .long], help: "Output model directory (default: models/default, or default in $CLLM_MODELS).") var out: String?
+    @Option(help: settingHelp("Tokens of the sample printed at the end; 0 is none", "sampleTokens")) var sampleTokens: Int?
 
     /// The settings given on the command line, by property name, as JSON values.
     var overrides: [String: Any] {
@@ -70,6 +88,10 @@ struct TrainingFlags: ParsableArguments {
         }
         return given
     }
+
+    /// The output directory: --out as given, or `default` in the models directory (./models or
+    /// $CLLM_MODELS), where `--model default` finds it.
+    var outputDirectory: String { out ?? ModelStore().root.appendingPathComponent("default").path }
 
     /// The setting names the flags stand for.
     static var settingNames: [String] {

@@ -221,3 +221,49 @@ final class DiagnosticsTests: XCTestCase {
         XCTAssertFalse(TensorDiagnostics.table(reported).isEmpty)
     }
 }
+
+final class RunDirectoryTests: XCTestCase {
+    /// A fresh run never silently replaces a model; with `replacing` it removes the old run first.
+    func testFreshRunRefusesADirectoryHoldingAModel() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("run"))
+        _ = try Trainer(config: c).run { _ in }
+        XCTAssertThrowsError(try Trainer(config: c)) { error in
+            XCTAssertTrue("\(error)".contains("already holds a model") && "\(error)".contains("--force"), "\(error)")
+        }
+        let replaced = try Trainer(config: c, replacing: true)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("run/model.safetensors").path),
+                       "the old model is gone before the new run writes anything of its own")
+        XCTAssertEqual(replaced.state.step, 0)
+    }
+
+    /// Another process holding the run directory's lock (flock(1) here) keeps train and resume out.
+    func testAnotherProcessHoldingTheDirectoryKeepsTrainingOut() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/flock") else { throw XCTSkip("flock(1) is not installed") }
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("run")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        // flock(1) holds the lock while `cat` waits on a pipe; closing the pipe ends both.
+        holder.arguments = [out.appendingPathComponent(".lock").path, "cat"]
+        let pipe = Pipe()
+        holder.standardInput = pipe
+        try holder.run()
+        func release() { try? pipe.fileHandleForWriting.close(); holder.waitUntilExit() }
+        defer { release() }
+        // Wait until flock(1) holds it.
+        let deadline = Date().addingTimeInterval(10)
+        var busy = false
+        while !busy, Date() < deadline {
+            do { _ = try DirectoryLock(out); Thread.sleep(forTimeInterval: 0.05) } catch is DirectoryLock.Busy { busy = true }
+        }
+        XCTAssertTrue(busy, "flock(1) never took the lock")
+        let c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: out)
+        XCTAssertThrowsError(try Trainer(config: c)) { XCTAssertTrue("\($0)".contains("in use by another cllm process"), "\($0)") }
+        release()
+        XCTAssertNoThrow(try Trainer(config: c), "the lock goes with the process that held it")
+    }
+}
