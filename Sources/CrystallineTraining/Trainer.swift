@@ -76,11 +76,7 @@ public final class Trainer {
                             log: (String) -> Void = { _ in }) throws {
         try config.validate()
         let out = URL(fileURLWithPath: config.out)
-        var lock: DirectoryLock?
-        if isPrimary {
-            lock = try DirectoryLock(out)
-            try Self.clearForFreshRun(out, replacing: replacing, log: log)
-        }
+        let lock = isPrimary ? try DirectoryLock(out) : nil
         var tokenizer: any Tokenizer
         var dataset: TokenDataset
         var dataDirectory: String?
@@ -107,6 +103,8 @@ public final class Trainer {
             log("vocabulary re-numbered by Ulam-spiral locality of frequency rank")
         }
         if isPrimary {
+            // Only now that the new run's data is good: a missing corpus never costs the old model.
+            try Self.clearForFreshRun(out, name: config.out, replacing: replacing, log: log)
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
             try tokenizer.file.save(to: out)
             if dataDirectory == nil, tokenizer.vocabSize <= Int(UInt16.max) + 1 {
@@ -130,17 +128,17 @@ public final class Trainer {
     static let runFiles = [ModelDirectory.weightsFile, ModelDirectory.checkpointFile, ModelDirectory.configFile, TokenizerFile.fileName,
                            HuggingFaceTokenizer.fileName, "metrics.jsonl", "diagnostics.jsonl", "data"]
 
-    static func clearForFreshRun(_ out: URL, replacing: Bool, log: (String) -> Void) throws {
+    static func clearForFreshRun(_ out: URL, name: String, replacing: Bool, log: (String) -> Void) throws {
         let fm = FileManager.default
         let holdsModel = [ModelDirectory.weightsFile, ModelDirectory.checkpointFile].contains {
             fm.fileExists(atPath: out.appendingPathComponent($0).path)
         }
         guard holdsModel else { return }
         guard replacing else {
-            throw TrainingError.existingModel("\(out.path) already holds a model; continue it with --resume, replace it with --force, or choose another --out")
+            throw TrainingError.existingModel("\(name) already holds a model; continue it with --resume, replace it with --force, or choose another --out")
         }
         for name in runFiles { try? fm.removeItem(at: out.appendingPathComponent(name)) }
-        log("replacing the model in \(out.path)")
+        log("replacing the model in \(name)")
     }
 
     /// Re-numbers tokens: frequency rank r (most frequent first, in the training split) gets the

@@ -35,7 +35,7 @@ func noteUnknown(_ tokenizer: any Tokenizer, _ ids: [Int32], in what: String) {
 
 /// One JSON object on a line, keys sorted.
 func printJSON(_ object: Any) throws {
-    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self))
+    print(String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]), as: UTF8.self))
 }
 
 struct Generate: ParsableCommand {
@@ -83,6 +83,7 @@ struct Generate: ParsableCommand {
                 if !json { print(piece, terminator: ""); flushOutput() }
             }
             if !json { print("") }
+            flushOutput()
             guard let s = generator.stats else { return }
             let timings: [String: Any] = [
                 "prompt_tokens": s.promptTokens, "completion_tokens": s.completionTokens, "tokens_per_s": s.tokensPerSecond,

@@ -91,7 +91,9 @@ struct TrainingFlags: ParsableArguments {
 
     /// The output directory: --out as given, or `default` in the models directory (./models or
     /// $CLLM_MODELS), where `--model default` finds it.
-    var outputDirectory: String { out ?? ModelStore().root.appendingPathComponent("default").path }
+    var outputDirectory: String {
+        out ?? ProcessInfo.processInfo.environment["CLLM_MODELS"].map { ($0 as NSString).appendingPathComponent("default") } ?? TrainingConfig().out
+    }
 
     /// The setting names the flags stand for.
     static var settingNames: [String] {
