@@ -35,11 +35,12 @@ public enum LatticeDrawing {
         }
     }
 
-    /// Cell size for a spiral drawn about 800 pixels wide, when the caller gives none.
-    public static func defaultCell(size: Int) -> Int { max(1, min(8, 800 / max(size, 1))) }
+    /// Pixels per number when the caller gives none: the same at every size, so that spirals of
+    /// different sizes compare (a larger spiral is a larger picture).
+    public static let defaultCell = 4
 
     public static func ulamSVG(size: Int, cell: Int? = nil) -> String {
-        let l = UlamLayout(size: size, cell: cell ?? defaultCell(size: size))
+        let l = UlamLayout(size: size, cell: cell ?? defaultCell)
         var out = svgHeader(width: l.width, height: l.height, title: l.title)
         out += "<rect x=\"\(l.gridLeft)\" y=\"\(l.gridTop)\" width=\"\(l.gridSide)\" height=\"\(l.gridSide)\" fill=\"\(compositeColor.hex)\"/>\n"
         for y in l.range.reversed() {
@@ -56,7 +57,7 @@ public enum LatticeDrawing {
 
     /// The spiral as a PNG: primes dark blue, 1 red, composites light grey, `cell` pixels a number.
     public static func ulamPNG(size: Int, cell: Int? = nil) -> Data {
-        let l = UlamLayout(size: size, cell: cell ?? defaultCell(size: size))
+        let l = UlamLayout(size: size, cell: cell ?? defaultCell)
         var r = Raster(width: l.width, height: l.height)
         r.text(l.title, x: margin, y: margin, scale: 2)
         r.fill(x: l.gridLeft, y: l.gridTop, width: l.gridSide, height: l.gridSide, compositeColor)

@@ -72,7 +72,7 @@ struct Lattice: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "The Ulam spiral with its primes: as text (up to side 15), SVG or PNG; or one number's coordinates.")
         @Option(name: [.short, .long], help: "Side of the square drawn (numbers 1…size²).") var size = 9
-        @Option(help: "Pixels per number in the drawings (default: about 800 pixels across, at most 8).") var cell: Int?
+        @Option(help: "Pixels per number in the drawings (default: 4, at every size).") var cell: Int?
         @Option(help: "Coordinates of one number.") var number: Int?
         @Option(help: "Write an SVG of the spiral with the primes marked (instead of the text).") var svg: String?
         @Option(help: "Write a PNG of the spiral with the primes marked (instead of the text).") var png: String?

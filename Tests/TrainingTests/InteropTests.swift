@@ -45,6 +45,31 @@ final class InteropTests: XCTestCase {
         XCTAssertThrowsError(try GGUF.decode(Data(repeating: 0, count: 64))) { XCTAssertTrue("\($0)".contains("magic")) }
     }
 
+    /// config.json, tokenizer.json and the GGUF name the char model's real end of text (not id 0,
+    /// which is "\n" in a character vocabulary: llama.cpp and transformers ended every reply there).
+    func testCharModelDeclaresItsRealEndOfText() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let trainer = try trainedModel(dir, tokenizer: .char)
+        let eos = try XCTUnwrap(trainer.tokenizer.endOfTextId)
+        XCTAssertGreaterThan(eos, 0)
+        let modelDir = dir.appendingPathComponent("model")
+        let config = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: modelDir.appendingPathComponent("config.json"))) as? [String: Any])
+        XCTAssertEqual(config["eos_token_id"] as? Int, Int(eos))
+        XCTAssertEqual(config["vocab_size"] as? Int, trainer.tokenizer.vocabSize)
+        let hf = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: modelDir.appendingPathComponent("tokenizer.json"))) as? [String: Any])
+        let added = try XCTUnwrap(hf["added_tokens"] as? [[String: Any]])
+        XCTAssertEqual(added.map { $0["content"] as? String }, ["<|endoftext|>", "<unk>"])
+        XCTAssertEqual(added.first?["id"] as? Int, Int(eos))
+        let metadata = GGUFExport.metadata(model: trainer.model.snapshot(), tokenizer: trainer.tokenizer, name: "m", type: .f32)
+        let kv = Dictionary(metadata, uniquingKeysWith: { a, _ in a })
+        XCTAssertEqual(kv["tokenizer.ggml.eos_token_id"], .uint32(UInt32(eos)))
+        guard case .int32Array(let types)? = kv["tokenizer.ggml.token_type"] else { return XCTFail("no token types") }
+        XCTAssertEqual(types[Int(eos)], 3, "control")
+        XCTAssertEqual(types[Int(trainer.tokenizer.unknownId!)], 2, "unknown")
+        XCTAssertEqual(types[0], 1, "\\n is a normal token")
+    }
+
     func testHuggingFaceTokenizerJSONImportsBackToTheSameIds() throws {
         let corpus = Array(smallCorpus.utf8)
         let bpe = BPETokenizer.train(corpus: corpus, vocabSize: 320)
