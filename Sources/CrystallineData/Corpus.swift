@@ -103,6 +103,10 @@ public struct EncodedCorpus {
     /// A `frozen` tokenizer (one a model or an earlier `prepare` already uses) is reused as it is.
     public static func build(corpus path: String, val valPath: String?, kind: TokenizerKind, vocabSize: Int?,
                              valFraction: Double, frozen: (any Tokenizer)? = nil) throws -> EncodedCorpus {
+        guard valPath != nil || (valFraction > 0 && valFraction < 1) else {
+            throw DataError("the validation fraction must be between 0 and 1 (got \(valFraction))")
+        }
+        if let vocabSize, vocabSize < 1 || vocabSize > 1 << 20 { throw DataError("the vocabulary size must be between 1 and 1,048,576 (got \(vocabSize))") }
         let corpus = try Corpus.load(path)
         let valCorpus = try valPath.map { try Corpus.load($0) }
         var vocabText = corpus.bytes

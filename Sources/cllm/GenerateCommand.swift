@@ -43,10 +43,10 @@ struct Generate: ParsableCommand {
     @OptionGroup var model: ModelOption
     @Option(name: [.short, .long], help: "Text to continue; - reads it from standard input; empty starts from the beginning-of-text token.")
     var prompt: String = "\n"
-    @Option(name: [.customShort("n"), .long], help: "Tokens to generate.") var maxTokens: Int = 200
-    @Option(name: [.short, .long], help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.8
-    @Option(help: "Sample only from the k most likely tokens (0: all).") var topK: Int = 0
-    @Option(help: "Sample only from the smallest set reaching this probability (1: all).") var topP: Float = 1
+    @Option(name: [.customShort("n"), .long], parsing: .unconditional, help: "Tokens to generate.") var maxTokens: Int = 200
+    @Option(name: [.short, .long], parsing: .unconditional, help: "Sampling temperature; 0 is greedy.") var temperature: Float = 0.8
+    @Option(parsing: .unconditional, help: "Sample only from the k most likely tokens (0: all).") var topK: Int = 0
+    @Option(parsing: .unconditional, help: "Sample only from the smallest set reaching this probability (1: all).") var topP: Float = 1
     @Option(name: [.short, .long], help: "Random seed.") var seed: UInt64 = 1337
     @Option(help: "Weights for generation: fp32, or bf16 (half the memory traffic per token; faster on this memory-bound path).")
     var precision: Precision = .fp32

@@ -27,20 +27,20 @@ struct TrainingFlags: ParsableArguments {
     @Argument(help: settingHelp("Corpus: a text file, a directory of text files, a `cllm prepare` directory, or - for standard input", "corpus"))
     var corpus: String?
     @Option(help: settingHelp("Separate validation corpus", "val", none: "the last --val-fraction of the corpus")) var val: String?
-    @Option(help: settingHelp("Fraction of the corpus held out for validation", "valFraction")) var valFraction: Double?
+    @Option(parsing: .unconditional, help: settingHelp("Fraction of the corpus held out for validation", "valFraction")) var valFraction: Double?
     @Option(help: settingHelp("Tokenizer: char, word or bpe", "tokenizer")) var tokenizer: TokenizerKind?
-    @Option(help: settingHelp("Vocabulary size of the word and bpe tokenizers, special tokens included", "vocabSize", none: "10000 word, 512 bpe"))
+    @Option(parsing: .unconditional, help: settingHelp("Vocabulary size of the word and bpe tokenizers, special tokens included", "vocabSize", none: "10000 word, 512 bpe"))
     var vocabSize: Int?
     @Option(help: settingHelp("Reuse the tokenizer of this model or prepared directory instead of building one", "tokenizerFrom"))
     var tokenizerFrom: String?
     @Flag(help: settingHelp("Re-scan a prepared data directory for new shards at every evaluation", "followData")) var followData = false
     @Option(help: settingHelp("Token ids: standard, or ulam (Ulam-spiral locality of frequency rank)", "vocabOrder")) var vocabOrder: VocabOrder?
     // model
-    @Option(help: settingHelp("Transformer blocks", "nLayer")) var nLayer: Int?
-    @Option(help: settingHelp("Attention heads", "nHead")) var nHead: Int?
-    @Option(help: settingHelp("Embedding width", "nEmbd")) var nEmbd: Int?
-    @Option(help: settingHelp("Context length in tokens", "blockSize")) var blockSize: Int?
-    @Option(help: settingHelp("Dropout probability, training only", "dropout")) var dropout: Float?
+    @Option(parsing: .unconditional, help: settingHelp("Transformer blocks", "nLayer")) var nLayer: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Attention heads", "nHead")) var nHead: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Embedding width", "nEmbd")) var nEmbd: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Context length in tokens", "blockSize")) var blockSize: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Dropout probability, training only", "dropout")) var dropout: Float?
     @Option(help: settingHelp("Token embedding init: standard or lattice (the corrected clock-lattice formula)", "embeddingInit"))
     var embeddingInit: EmbeddingInit?
     @Option(help: settingHelp("Positions: learned, or lattice (fixed clock-lattice encoding)", "positional")) var positional: PositionalEncoding?
@@ -48,36 +48,36 @@ struct TrainingFlags: ParsableArguments {
     var attentionBias: AttentionBias?
     // optimization
     @Option(help: settingHelp("Optimizer: adamw, adam or sgd", "optimizer")) var optimizer: OptimizerKind?
-    @Option(help: settingHelp("Peak learning rate", "lr")) var lr: Double?
-    @Option(help: settingHelp("Floor of the learning-rate decay", "minLr")) var minLr: Double?
-    @Option(help: settingHelp("Linear warm-up steps", "warmupSteps")) var warmupSteps: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Peak learning rate", "lr")) var lr: Double?
+    @Option(parsing: .unconditional, help: settingHelp("Floor of the learning-rate decay", "minLr")) var minLr: Double?
+    @Option(parsing: .unconditional, help: settingHelp("Linear warm-up steps", "warmupSteps")) var warmupSteps: Int?
     @Option(help: settingHelp("Learning-rate decay after warm-up: cosine, linear, step or none (constant)", "scheduler")) var scheduler: ScheduleKind?
-    @Option(help: settingHelp("Steps between decays of the step scheduler", "stepSize")) var stepSize: Int?
-    @Option(help: settingHelp("Factor of each step-scheduler decay", "stepFactor")) var stepFactor: Double?
-    @Option(help: settingHelp("SGD momentum", "momentum")) var momentum: Double?
+    @Option(parsing: .unconditional, help: settingHelp("Steps between decays of the step scheduler", "stepSize")) var stepSize: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Factor of each step-scheduler decay", "stepFactor")) var stepFactor: Double?
+    @Option(parsing: .unconditional, help: settingHelp("SGD momentum", "momentum")) var momentum: Double?
     @Flag(help: settingHelp("Nesterov momentum for SGD", "nesterov")) var nesterov = false
-    @Option(help: settingHelp("Weight decay, 2-D weight matrices only unless --decay-all", "weightDecay")) var weightDecay: Double?
+    @Option(parsing: .unconditional, help: settingHelp("Weight decay, 2-D weight matrices only unless --decay-all", "weightDecay")) var weightDecay: Double?
     @Flag(help: settingHelp("Apply weight decay to every tensor", "decayAll")) var decayAll = false
-    @Option(help: settingHelp("Adam beta1", "beta1")) var beta1: Double?
-    @Option(help: settingHelp("Adam beta2", "beta2")) var beta2: Double?
-    @Option(help: settingHelp("Adam epsilon", "eps")) var eps: Double?
-    @Option(help: settingHelp("Clip the global gradient norm to this; 0 is off", "gradClip")) var gradClip: Double?
+    @Option(parsing: .unconditional, help: settingHelp("Adam beta1", "beta1")) var beta1: Double?
+    @Option(parsing: .unconditional, help: settingHelp("Adam beta2", "beta2")) var beta2: Double?
+    @Option(parsing: .unconditional, help: settingHelp("Adam epsilon", "eps")) var eps: Double?
+    @Option(parsing: .unconditional, help: settingHelp("Clip the global gradient norm to this; 0 is off", "gradClip")) var gradClip: Double?
     // run
-    @Option(help: settingHelp("Sequences per micro-batch", "batchSize")) var batchSize: Int?
-    @Option(help: settingHelp("Micro-batches accumulated per optimizer step", "gradAccum")) var gradAccum: Int?
-    @Option(help: settingHelp("Optimizer steps to run", "maxSteps")) var maxSteps: Int?
-    @Option(help: settingHelp("Passes over the training tokens, instead of --max-steps", "epochs")) var epochs: Double?
+    @Option(parsing: .unconditional, help: settingHelp("Sequences per micro-batch", "batchSize")) var batchSize: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Micro-batches accumulated per optimizer step", "gradAccum")) var gradAccum: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Optimizer steps to run", "maxSteps")) var maxSteps: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Passes over the training tokens, instead of --max-steps", "epochs")) var epochs: Double?
     @Option(help: settingHelp("Weight storage in the matrix products: fp32, or bf16 (fp32 master weights and accumulation)", "precision"))
     var precision: Precision?
-    @Option(help: settingHelp("Steps between validations (and checkpoints)", "evalInterval")) var evalInterval: Int?
-    @Option(help: settingHelp("Batches per validation", "evalIters")) var evalIters: Int?
-    @Option(help: settingHelp("Stop after this many validations without improvement", "patience")) var patience: Int?
-    @Option(help: settingHelp("Steps between metrics.jsonl lines", "logInterval")) var logInterval: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Steps between validations (and checkpoints)", "evalInterval")) var evalInterval: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Batches per validation", "evalIters")) var evalIters: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Stop after this many validations without improvement", "patience")) var patience: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Steps between metrics.jsonl lines", "logInterval")) var logInterval: Int?
     @Flag(help: settingHelp("Report per-tensor weight/gradient norms, max |grad|, nonzero fraction and update/weight ratio", "diagnostics"))
     var diagnostics = false
-    @Option(help: settingHelp("Random seed", "seed")) var seed: UInt64?
+    @Option(parsing: .unconditional, help: settingHelp("Random seed", "seed")) var seed: UInt64?
     @Option(name: [.short, .long], help: "Output model directory (default: models/default, or default in $CLLM_MODELS).") var out: String?
-    @Option(help: settingHelp("Tokens of the sample printed at the end; 0 is none", "sampleTokens")) var sampleTokens: Int?
+    @Option(parsing: .unconditional, help: settingHelp("Tokens of the sample printed at the end; 0 is none", "sampleTokens")) var sampleTokens: Int?
 
     /// The settings given on the command line, by property name, as JSON values.
     var overrides: [String: Any] {

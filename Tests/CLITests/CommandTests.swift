@@ -90,6 +90,14 @@ final class CommandTests: XCTestCase {
         XCTAssertThrowsError(try Generate.parse(["--top-p", "2"]))
         XCTAssertThrowsError(try Generate.parse(["--temperature", "nan"]))
         XCTAssertThrowsError(try Generate.parse(["--max-tokens=-1"]))
+        XCTAssertThrowsError(try Generate.parse(["--top-k", "-5"])) { XCTAssertTrue("\($0)".contains("--top-k"), "\($0)") }
+    }
+
+    /// A negative number is the option's value (and then refused by name), not "missing value".
+    func testNegativeNumbersReachValidation() throws {
+        let flags = try TrainingFlags.parse(["--max-steps", "-1", "--weight-decay", "-0.5"])
+        XCTAssertEqual(flags.maxSteps, -1)
+        XCTAssertThrowsError(try TrainingConfig().applying(flags.overrides).validate()) { XCTAssertTrue("\($0)".contains("max_steps"), "\($0)") }
     }
 
     func testModelsInfoSplitsTheSizesAndShowsTheConfig() throws {

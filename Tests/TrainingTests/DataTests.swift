@@ -7,6 +7,32 @@ import CrystallineInterop
 @testable import CrystallineTraining
 
 final class DataTests: XCTestCase {
+    /// `cllm prepare --val-fraction 1.5` crashed; the one corpus-to-tokens path now refuses it.
+    func testValidationFractionAndVocabularySizeAreChecked() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let corpus = writeCorpus(smallCorpus, in: dir)
+        for fraction in [1.5, 0, -0.1, .nan] {
+            XCTAssertThrowsError(try PreparedData.prepare(corpus: corpus, val: nil, kind: .char, vocabSize: nil, valFraction: fraction,
+                                                          out: dir.appendingPathComponent("p"))) {
+                XCTAssertTrue("\($0)".contains("validation fraction"), "\($0)")
+            }
+        }
+        XCTAssertThrowsError(try EncodedCorpus.build(corpus: corpus, val: nil, kind: .bpe, vocabSize: 0, valFraction: 0.1)) {
+            XCTAssertTrue("\($0)".contains("vocabulary size"), "\($0)")
+        }
+        // A FIFO (or /dev/stdin) is read as a stream, not refused as "permission".
+        let fifo = dir.appendingPathComponent("fifo").path
+        XCTAssertEqual(mkfifo(fifo, 0o600), 0)
+        let writer = Thread {
+            let handle = FileHandle(forWritingAtPath: fifo)  // blocks until the reader opens the FIFO
+            handle?.write(Data("through a pipe".utf8))
+            try? handle?.close()
+        }
+        writer.start()
+        XCTAssertEqual(try Corpus.load(fifo).bytes, Array("through a pipe".utf8))
+    }
+
     func testCorpusErrorsAreClear() throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
