@@ -15,6 +15,12 @@ public struct RGB: Equatable, Sendable {
     public static let white = RGB(255, 255, 255), black = RGB(0, 0, 0), grey = RGB(200, 200, 200), darkGrey = RGB(90, 90, 90)
 }
 
+/// `s` as XML text or attribute content (for the SVG twins of raster pictures).
+public func xmlEscaped(_ s: String) -> String {
+    s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+        .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+}
+
 public struct Raster: Sendable {
     public let width: Int, height: Int
     public private(set) var pixels: [UInt8]

@@ -18,9 +18,7 @@ public enum LatticeDrawing {
         var gridSide: Int { size * cell }
         var titleHeight: Int { Raster.textHeight(scale: 2) + 10 }
         var legendHeight: Int { Raster.textHeight() + 12 }
-        var width: Int {
-            max(gridSide, Raster.textWidth(title, scale: 2), legend.reduce(0) { $0 + Raster.textWidth("■ " + $1.1) + 16 }) + 2 * margin
-        }
+        var width: Int { max(gridSide, Raster.textWidth(title, scale: 2), legendWidth(legend)) + 2 * margin }
         var height: Int { margin + titleHeight + gridSide + legendHeight + margin }
         var gridLeft: Int { (width - gridSide) / 2 }
         var gridTop: Int { margin + titleHeight }
@@ -93,7 +91,7 @@ public enum LatticeDrawing {
         let legend: [(RGB, String)]
         var titleHeight: Int { Raster.textHeight(scale: 2) + 10 }
         var legendHeight: Int { Raster.textHeight() + 12 }
-        var width: Int { max(side, Raster.textWidth(title, scale: 2), legend.reduce(0) { $0 + Raster.textWidth("■ " + $1.1) + 16 }) + 2 * margin }
+        var width: Int { max(side, Raster.textWidth(title, scale: 2), legendWidth(legend)) + 2 * margin }
         var height: Int { margin + titleHeight + side + legendHeight + margin }
         var center: (Double, Double) { (Double(width) / 2, Double(margin + titleHeight + side / 2)) }
         var scale: Double { Double(side) / 2 / (Double(rings) + 0.5) }
@@ -150,6 +148,9 @@ public enum LatticeDrawing {
             + "<text x=\"\(margin)\" y=\"\(margin + 14)\" font-size=\"16\">\(xmlEscaped(title))</text>\n"
     }
 
+    /// Pixels a legend row takes: each entry's square and label, 16 apart.
+    static func legendWidth(_ items: [(RGB, String)]) -> Int { items.reduce(0) { $0 + Raster.textWidth("■ " + $1.1) + 16 } }
+
     /// A row of coloured squares with labels; white entries are plain notes.
     static func svgLegend(_ items: [(RGB, String)], y: Int, left: Int) -> String {
         var out = "", x = left
@@ -175,10 +176,5 @@ public enum LatticeDrawing {
             r.text(label, x: x, y: y, .black)
             x += Raster.textWidth(label) + 16
         }
-    }
-
-    static func xmlEscaped(_ s: String) -> String {
-        s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

@@ -72,9 +72,8 @@ struct SVGCanvas: PlotCanvas {
         body += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%@\"/>\n", p.0, p.1, color.hex)
     }
     mutating func text(_ s: String, x: Double, y: Double, _ color: RGB, scale: Int) {
-        let escaped = s.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
         body += String(format: "<text x=\"%.1f\" y=\"%.1f\" font-size=\"%d\" fill=\"%@\">%@</text>\n",
-                       x, y + Double(7 * scale), 9 * scale + 2, color.hex, escaped)
+                       x, y + Double(7 * scale), 9 * scale + 2, color.hex, xmlEscaped(s))
     }
     mutating func rect(x: Double, y: Double, width: Double, height: Double, _ color: RGB) {
         body += String(format: "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"%@\"/>\n", x, y, width, height, color.hex)
