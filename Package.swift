@@ -87,6 +87,13 @@ let package = Package(
                                "CrystallineData", "CrystallineLattice", "CrystallineFormats", .product(name: "BigInt", package: "BigInt"),
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fast),
+        // Hostile input for every parser: the targets, seeds, mutator and runner, and the driver
+        // that runs them (self-contained, or under libFuzzer with -DLIBFUZZER; scripts/fuzz.sh).
+        .target(name: "CrystallineFuzzing",
+                dependencies: ["CrystallineTraining", "CrystallineData", "CrystallineInterop", "CrystallineModel", "CrystallineTokenizers",
+                               "CrystallineFormats"],
+                swiftSettings: fast + swift6),
+        .executableTarget(name: "cllm-fuzz", dependencies: ["CrystallineFuzzing"], swiftSettings: swift6),
         // A program that uses the library with no CLI code: load a model, stream a completion.
         .executableTarget(name: "StreamCompletion", dependencies: ["CrystallineInference"], path: "Examples/StreamCompletion"),
         // Shared test helpers (the PyTorch reference fixture loader).
@@ -103,6 +110,8 @@ let package = Package(
                                                         "CrystallineModel", "CrystallineTokenizers",
                                                         .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "CLITests", dependencies: ["cllm", "CrystallineTraining", "CrystallineBenchmarks", "CrystallineInterop"]),
+        .testTarget(name: "FuzzTests", dependencies: ["CrystallineFuzzing", "CrystallineTraining", "CrystallineInterop", "CrystallineModel",
+                                                      "CrystallineFormats", "CrystallineTokenizers"]),
         .testTarget(name: "InferenceLibraryTests", dependencies: ["CrystallineInference", "CrystallineTraining", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

@@ -94,8 +94,8 @@ public enum GGUF {
         guard try r.u32() == magic else { throw r.fail("not a GGUF file (bad magic)") }
         let v = try r.u32()
         guard v == 2 || v == 3 else { throw r.fail("unsupported GGUF version \(v)") }
-        let tensorCount = Int(try r.u64()), kvCount = Int(try r.u64())
-        guard tensorCount < 1 << 20, kvCount < 1 << 20 else { throw r.fail("implausible counts") }
+        let tensorCount = try r.u64(), kvCount = try r.u64()
+        guard tensorCount < 1 << 20, kvCount < 1 << 20 else { throw r.fail("implausible counts (\(tensorCount) tensors, \(kvCount) metadata keys)") }
         var metadata: [String: GGUFValue] = [:]
         for _ in 0..<kvCount {
             let key = try r.string()
@@ -107,18 +107,30 @@ public enum GGUF {
             let nd = Int(try r.u32())
             guard nd <= 4 else { throw r.fail("tensor \(name) has \(nd) dimensions") }
             var dims: [Int] = []
-            for _ in 0..<nd { dims.append(Int(try r.u64())) }
-            infos.append((name, dims.reversed(), try r.u32(), Int(try r.u64())))
+            for _ in 0..<nd {
+                let d = try r.u64()
+                guard d <= UInt64(Int32.max) else { throw r.fail("tensor \(name) has dimension \(d)") }
+                dims.append(Int(d))
+            }
+            let type = try r.u32(), offset = try r.u64()
+            guard offset <= UInt64(data.count) else { throw r.fail("tensor \(name) starts at \(offset), past the end of the file") }
+            infos.append((name, dims.reversed(), type, Int(offset)))
         }
         var align = alignment
-        if case .uint32(let a)? = metadata["general.alignment"] { align = Int(a) }
+        if case .uint32(let a)? = metadata["general.alignment"] {
+            guard a > 0, a <= 1 << 20, a & (a - 1) == 0 else { throw r.fail("general.alignment \(a) is not a power of two") }
+            align = Int(a)
+        }
         let base = (r.offset + align - 1) / align * align
         var tensors: [GGUFTensor] = []
         for (name, shape, type, offset) in infos {
             guard let t = GGMLType(rawValue: type) else { throw r.fail("tensor \(name) has unsupported type \(type)") }
-            let count = shape.reduce(1, *), size = t == .f32 ? 4 : 2
+            let size = t == .f32 ? 4 : 2
+            var bytes = size, overflow = false
+            for d in shape where !overflow { (bytes, overflow) = bytes.multipliedReportingOverflow(by: d) }
             let start = base + offset
-            guard start >= base, start + count * size <= data.count else { throw r.fail("tensor \(name) lies outside the file") }
+            guard !overflow, bytes <= data.count - min(start, data.count) else { throw r.fail("tensor \(name) lies outside the file") }
+            let count = bytes / size
             let values: [Float] = data.withUnsafeBytes { raw in
                 (0..<count).map { i in
                     t == .f32 ? Float(bitPattern: raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self).littleEndian)
@@ -147,7 +159,11 @@ public enum GGUF {
             guard n < 1 << 30 else { throw fail("implausible string length \(n)") }
             return String(decoding: try bytes(Int(n)), as: UTF8.self)
         }
-        mutating func value(type: UInt32) throws -> GGUFValue {
+        /// Arrays of arrays nest; a file may not nest them deeper than this (the stack is finite).
+        static let maxDepth = 8
+
+        mutating func value(type: UInt32, depth: Int = 0) throws -> GGUFValue {
+            guard depth <= Self.maxDepth else { throw fail("arrays nested deeper than \(Self.maxDepth) levels") }
             switch type {
             case 0, 1: return .uint32(UInt32(try bytes(1)[0]))
             case 2, 3: return .uint32(UInt32(try bytes(2).withUnsafeBytes { $0.loadUnaligned(as: UInt16.self) }))
@@ -159,14 +175,15 @@ public enum GGUF {
             case 10, 11: return .uint64(try u64())
             case 12: return .float32(Float(Double(bitPattern: try u64())))
             case 9:
-                let inner = try u32(), n = Int(try u64())
-                guard n < 1 << 26 else { throw fail("implausible array length \(n)") }
+                let inner = try u32(), length = try u64()
+                guard length < 1 << 26 else { throw fail("implausible array length \(length)") }
+                let n = Int(length)
                 switch inner {
                 case 8: return .stringArray(try (0..<n).map { _ in try string() })
                 case 5: return .int32Array(try (0..<n).map { _ in Int32(bitPattern: try u32()) })
                 case 6: return .float32Array(try (0..<n).map { _ in Float(bitPattern: try u32()) })
                 default:
-                    for _ in 0..<n { _ = try value(type: inner) }
+                    for _ in 0..<n { _ = try value(type: inner, depth: depth + 1) }
                     return .int32Array([])
                 }
             default: throw fail("unknown metadata type \(type)")

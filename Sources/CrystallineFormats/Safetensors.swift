@@ -2,7 +2,10 @@
 // tensor names to {dtype, shape, data_offsets}, then the raw little-endian tensor bytes.
 //
 // Reading validates everything before trusting it: header length against the file size,
-// offsets against the data section, dtype, and byte counts against shape × element size.
+// offsets against the data section, dtype, and byte counts against shape × element size, in
+// arithmetic that cannot overflow. Writing records a CRC-32 of each tensor's bytes in the
+// metadata (`cllm.crc32.<name>`); reading verifies every checksum present, so a damaged file
+// is refused instead of loaded as wrong numbers. Other tools ignore the extra metadata.
 import Foundation
 
 public struct NamedTensor: Equatable, Sendable {
@@ -15,9 +18,20 @@ public struct NamedTensor: Equatable, Sendable {
 }
 
 public enum Safetensors {
-    /// Serialises float32 tensors (in the given order) with optional string metadata.
+    /// The metadata key holding the CRC-32 of a tensor's bytes.
+    public static func checksumKey(_ tensor: String) -> String { "cllm.crc32." + tensor }
+
+    /// The header may not exceed this (as in the reference implementation).
+    public static let maxHeaderLength = 100_000_000
+
+    /// Serialises float32 tensors (in the given order) with optional string metadata and the
+    /// CRC-32 of every tensor.
     public static func encode(_ tensors: [NamedTensor], metadata: [String: String] = [:]) -> Data {
         var header: [String: Any] = [:]
+        var metadata = metadata
+        for t in tensors {
+            metadata[checksumKey(t.name)] = t.values.withUnsafeBytes { CRC32.hex(CRC32.checksum($0.baseAddress ?? UnsafeRawPointer(bitPattern: 4)!, count: $0.count)) }
+        }
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var offset = 0
         for t in tensors {
@@ -44,6 +58,7 @@ public enum Safetensors {
         guard headerLength <= UInt64(data.count - 8) else {
             throw bad("header length \(headerLength) exceeds the file size \(data.count)")
         }
+        guard headerLength <= UInt64(maxHeaderLength) else { throw bad("header length \(headerLength) exceeds \(maxHeaderLength) bytes") }
         let headerEnd = 8 + Int(headerLength)
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<headerEnd)) } catch {
@@ -52,12 +67,12 @@ public enum Safetensors {
         guard let header = object as? [String: Any] else { throw bad("header is not a JSON object") }
         let dataSize = data.count - headerEnd
         var metadata: [String: String] = [:]
+        if let entry = header["__metadata__"] {
+            guard let m = entry as? [String: String] else { throw bad("__metadata__ must map strings to strings") }
+            metadata = m
+        }
         var tensors: [NamedTensor] = []
-        for (name, entry) in header {
-            if name == "__metadata__" {
-                metadata = (entry as? [String: String]) ?? [:]
-                continue
-            }
+        for (name, entry) in header where name != "__metadata__" {
             guard let e = entry as? [String: Any], let dtype = e["dtype"] as? String,
                   let shape = e["shape"] as? [Int], let offsets = e["data_offsets"] as? [Int], offsets.count == 2 else {
                 throw bad("tensor '\(name)' has a malformed entry")
@@ -73,11 +88,18 @@ public enum Safetensors {
                 let r = acc.0.multipliedReportingOverflow(by: d); return (r.partialValue, acc.1 || r.overflow)
             }
             let (start, end) = (offsets[0], offsets[1])
-            guard !overflow, start >= 0, end >= start, end <= dataSize else {
+            guard start >= 0, end >= start, end <= dataSize else {
                 throw bad("tensor '\(name)' has offsets \(offsets) outside the data section of \(dataSize) bytes")
             }
-            guard end - start == count * size else {
-                throw bad("tensor '\(name)' holds \(end - start) bytes but shape \(shape) of \(dtype) needs \(count * size)")
+            let (bytes, tooBig) = count.multipliedReportingOverflow(by: size)
+            guard !overflow, !tooBig, end - start == bytes else {
+                throw bad("tensor '\(name)' holds \(end - start) bytes but shape \(shape) of \(dtype) needs \(overflow || tooBig ? "more than \(Int.max)" : "\(bytes)")")
+            }
+            if let expected = metadata[checksumKey(name)] {
+                let actual = data.withUnsafeBytes { CRC32.hex(CRC32.checksum($0.baseAddress! + headerEnd + start, count: end - start)) }
+                guard actual == expected else {
+                    throw bad("tensor '\(name)' fails its checksum (CRC-32 \(actual), recorded \(expected)): the file is damaged")
+                }
             }
             var values = [Float](repeating: 0, count: count)
             data.withUnsafeBytes { raw in

@@ -89,23 +89,32 @@ public enum ModelDirectory {
     /// Reads config.json: the architecture, and our info if present.
     public static func readConfig(from dir: URL) throws -> (GPTConfig, ModelInfo?) {
         let url = dir.appendingPathComponent(configFile)
-        guard let object = try JSONSerialization.jsonObject(with: readFile(url)) as? [String: Any] else {
-            throw FormatError.malformed(path: url.path, reason: "not a JSON object")
-        }
+        return try parseConfig(readFile(url), path: url.path)
+    }
+
+    /// Parses the bytes of a config.json and checks the sizes it gives (`GPTConfig.validate`),
+    /// so that nothing is allocated for a model that cannot exist. Errors name the file and key.
+    public static func parseConfig(_ data: Data, path: String) throws -> (GPTConfig, ModelInfo?) {
+        func bad(_ why: String) -> FormatError { .malformed(path: path, reason: why) }
+        let parsed: Any
+        do { parsed = try JSONSerialization.jsonObject(with: data) } catch { throw bad("not valid JSON") }
+        guard let object = parsed as? [String: Any] else { throw bad("not a JSON object") }
         func int(_ k: String) throws -> Int {
-            guard let v = object[k] as? Int else { throw FormatError.malformed(path: url.path, reason: "missing integer '\(k)'") }
-            return v
+            guard let v = object[k] else { throw bad("'\(k)' is missing") }
+            guard let i = v as? Int else { throw bad("'\(k)' must be an integer (got \(v))") }
+            return i
         }
         var config = GPTConfig(vocabSize: try int("vocab_size"), blockSize: try int("n_positions"), nLayer: try int("n_layer"),
                                nHead: try int("n_head"), nEmbd: try int("n_embd"),
                                dropout: Float((object["resid_pdrop"] as? Double) ?? 0))
         if let eps = object["layer_norm_epsilon"] as? Double { config.layerNormEpsilon = Float(eps) }
-        if let ours = object["cllm"] as? [String: Any], let architecture = ours["architecture"] {
+        if let ours = object["cllm"] as? [String: Any], let section = ours["architecture"] {
+            guard let architecture = section as? [String: Any] else { throw bad("'cllm.architecture' must be an object") }
             do {
                 config.architecture = try SnakeCaseJSON.decoder().decode(ModelHyperparameters.self,
                                                                          from: JSONSerialization.data(withJSONObject: architecture))
             } catch {
-                throw FormatError.malformed(path: url.path, reason: "cllm.architecture: \(SnakeCaseJSON.describe(error))")
+                throw bad("cllm.architecture: \(SnakeCaseJSON.describe(error))")
             }
         } else if let lattice = object["crystalline"] as? [String: String] {
             // Written before the architecture section existed.
@@ -117,6 +126,7 @@ public enum ModelDirectory {
         if let ours = object["cllm"] as? [String: Any] {
             info = try? JSONDecoder().decode(ModelInfo.self, from: JSONSerialization.data(withJSONObject: ours.filter { $0.key != "architecture" }))
         }
+        do { try config.validate() } catch { throw bad("\(error)") }
         return (config, info)
     }
 
@@ -124,7 +134,12 @@ public enum ModelDirectory {
     /// shape. Accepts Hugging Face checkpoints saved from GPT2LMHeadModel ("transformer." prefix,
     /// tied lm_head, attention mask buffers).
     public static func readWeights(config: GPTConfig, from url: URL, precision: Precision = .fp32) throws -> ModelWeights {
-        let (tensors, _) = try Safetensors.read(url)
+        try readWeights(config: config, data: readFile(url), path: url.path, precision: precision)
+    }
+
+    /// The same, from the bytes of a safetensors file (`path` names it in errors).
+    public static func readWeights(config: GPTConfig, data: Data, path: String, precision: Precision = .fp32) throws -> ModelWeights {
+        let (tensors, _) = try Safetensors.decode(data, path: path)
         var byName: [String: NamedTensor] = [:]
         for t in tensors {
             var name = t.name
@@ -139,6 +154,9 @@ public enum ModelDirectory {
                 throw ModelError.shapeMismatch(name: p.name, expected: p.shape, found: t.shape)
             }
             values.replaceSubrange(p.offset..<(p.offset + p.count), with: t.values)
+        }
+        if let bad = values.withUnsafeBufferPointer({ layout.firstNonFinite($0) }) {
+            throw FormatError.malformed(path: path, reason: "\(ModelError.nonFinite(tensor: bad.tensor, index: bad.index))")
         }
         return try ModelWeights.from(config: config, values: values, precision: precision)
     }

@@ -42,10 +42,8 @@ public struct ModelStore {
     public func summary(of dir: URL) throws -> ModelSummary {
         let (config, info) = try ModelDirectory.readConfig(from: dir)
         // A config.json with absurd sizes must not make the listing compute (or allocate) them.
-        for (key, value, limit) in [("n_layer", config.nLayer, 1_000), ("n_head", config.nHead, 1_000), ("n_embd", config.nEmbd, 100_000),
-                                    ("vocab_size", config.vocabSize, 10_000_000), ("n_positions", config.blockSize, 10_000_000)]
-        where !(1...limit).contains(value) {
-            throw ModelDirectoryError("\(dir.appendingPathComponent(ModelDirectory.configFile).path): \(key) \(value) is outside 1…\(limit)")
+        do { try config.validate() } catch {
+            throw ModelDirectoryError("\(dir.appendingPathComponent(ModelDirectory.configFile).path): \(error)")
         }
         var sizes = ModelSizes()
         let base = dir.standardizedFileURL.resolvingSymlinksInPath().path
@@ -79,7 +77,7 @@ public struct ModelStore {
     public func trainingConfigJSON(of dir: URL) -> String? {
         let url = dir.appendingPathComponent(ModelDirectory.checkpointFile)
         guard let state = try? Safetensors.readMetadata(url)["trainer_state"],
-              let object = try? JSONSerialization.jsonObject(with: Data(state.utf8)) as? [String: Any], let config = object["config"],
+              let object = try? JSONSerialization.jsonObject(with: Data(state.utf8)) as? [String: Any], let config = object["config"] as? [String: Any],
               let data = try? JSONSerialization.data(withJSONObject: config, options: [.sortedKeys, .prettyPrinted]) else { return nil }
         return String(decoding: data, as: UTF8.self)
     }

@@ -34,10 +34,16 @@ public struct GPTConfig: Codable, Equatable, Sendable {
 
     public var headSize: Int { architecture.nEmbd / architecture.nHead }
 
-    /// Checks the shape constraints the kernels rely on.
+    /// Checks the shape constraints the kernels rely on, the size caps of `ModelLimits`, and
+    /// that the weights and one generation fit in this machine's memory.
     public func validate() throws {
-        guard vocabSize > 0 else { throw ModelError.invalidConfig("vocab_size must be positive") }
+        try ModelLimits.checkRange("vocab_size", vocabSize, cap: ModelLimits.maxVocabulary)
         try architecture.validate()
+        guard layerNormEpsilon.isFinite, layerNormEpsilon > 0 else {
+            throw ModelError.invalidConfig("layer_norm_epsilon must be a positive number (got \(layerNormEpsilon))")
+        }
+        try ModelLimits.checkMemory(ModelLimits.inferenceBytes(vocabSize: vocabSize, architecture),
+                                    for: "a model of \(architecture.nLayer) layers, \(architecture.nEmbd) wide, block \(architecture.blockSize), vocabulary \(vocabSize)")
     }
 
     /// Total number of parameters (the LM head is tied to the token embedding).
@@ -51,6 +57,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
     case missingTensor(String)
     case shapeMismatch(name: String, expected: [Int], found: [Int])
     case parameterCount(expected: Int, found: Int)
+    case nonFinite(tensor: String, index: Int)
 
     public var description: String {
         switch self {
@@ -60,6 +67,7 @@ public enum ModelError: Error, CustomStringConvertible, Equatable {
         case .missingTensor(let n): return "tensor '\(n)' is missing from the model file"
         case .shapeMismatch(let n, let e, let f): return "tensor '\(n)' has shape \(f), expected \(e)"
         case .parameterCount(let e, let f): return "\(f) parameter values given for a model of \(e)"
+        case .nonFinite(let t, let i): return "tensor '\(t)' holds a NaN or infinity (at index \(i)); the weights are damaged or diverged"
         }
     }
 }

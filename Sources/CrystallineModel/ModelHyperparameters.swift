@@ -34,10 +34,11 @@ public struct ModelHyperparameters: Codable, Equatable, Sendable {
     /// Checks the shape constraints the kernels rely on.
     public func validate() throws {
         func fail(_ why: String) -> ModelError { .invalidConfig(why) }
-        guard blockSize > 0 else { throw fail("block_size must be positive") }
-        guard nLayer > 0 else { throw fail("n_layer must be positive") }
-        guard nHead > 0, nEmbd > 0 else { throw fail("n_head and n_embd must be positive") }
+        try ModelLimits.checkRange("n_layer", nLayer, cap: ModelLimits.maxLayers)
+        try ModelLimits.checkRange("n_head", nHead, cap: ModelLimits.maxHeads)
+        try ModelLimits.checkRange("n_embd", nEmbd, cap: ModelLimits.maxEmbedding)
+        try ModelLimits.checkRange("block_size", blockSize, cap: ModelLimits.maxBlockSize)
         guard nEmbd % nHead == 0 else { throw fail("n_embd (\(nEmbd)) must be divisible by n_head (\(nHead))") }
-        guard dropout >= 0, dropout < 1 else { throw fail("dropout must be in [0, 1)") }
+        guard dropout.isFinite, dropout >= 0, dropout < 1 else { throw fail("dropout must be in [0, 1)") }
     }
 }

@@ -70,4 +70,13 @@ public struct ParameterLayout: Sendable {
     }
 
     public func tensor(named name: String) -> ParameterTensor? { tensors.first { $0.name == name } }
+
+    /// The first tensor holding a NaN or an infinity in `values` (in layout order), with the
+    /// index inside it: a model that would only ever produce NaN is refused where it is loaded.
+    public func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> (tensor: String, index: Int)? {
+        for t in tensors {
+            for i in 0..<t.count where !values[t.offset + i].isFinite { return (t.name, i) }
+        }
+        return nil
+    }
 }

@@ -103,11 +103,14 @@ public struct BPETokenizer: Tokenizer {
     public func encode(_ bytes: [UInt8]) throws -> [Int32] {
         var out: [Int32] = []
         out.reserveCapacity(bytes.count / 2)
+        // Words repeat, so their encodings are cached; the cache is emptied when it grows past a
+        // bound, so memory stays proportional to the output, not to the corpus's vocabulary.
         var cache: [ArraySlice<UInt8>: [Int32]] = [:]
-        for range in PreTokenizer.chunks(bytes) {
+        PreTokenizer.forEachChunk(bytes) { range in
             let chunk = bytes[range]
-            if let hit = cache[chunk] { out += hit; continue }
+            if let hit = cache[chunk] { out += hit; return }
             let ids = encodeChunk(chunk)
+            if cache.count >= 1 << 16 { cache.removeAll(keepingCapacity: true) }
             cache[chunk] = ids
             out += ids
         }
@@ -116,6 +119,7 @@ public struct BPETokenizer: Tokenizer {
 
     /// Applies merges in rank order within one pre-token chunk.
     func encodeChunk(_ chunk: ArraySlice<UInt8>) -> [Int32] {
+        if chunk.count > 64 { return encodeLongChunk(chunk) }
         var ids = chunk.map { byteIds[Int($0)] }
         while ids.count > 1 {
             var bestRank = Int32.max, bestAt = -1
@@ -134,6 +138,38 @@ public struct BPETokenizer: Tokenizer {
             ids = next
         }
         return ids
+    }
+
+    /// The same merges for a long chunk (a run of 10 MB of letters is one chunk) in
+    /// O(n log n): pairs wait in a heap ordered by (rank, position) over a linked list of the
+    /// ids, so the lowest-ranked pair is merged first and equal ranks go left to right, as in
+    /// the quadratic loop above.
+    func encodeLongChunk(_ chunk: ArraySlice<UInt8>) -> [Int32] {
+        var ids = chunk.map { byteIds[Int($0)] }
+        let n = ids.count
+        var next = Array(1...n), prev = Array(-1..<(n - 1))
+        var alive = [Bool](repeating: true, count: n)
+        var heap = MinHeap()
+        func push(_ i: Int) {
+            guard i >= 0, next[i] < n, let r = ranks[Self.key(ids[i], ids[next[i]])] else { return }
+            heap.push(UInt64(UInt32(r)) << 32 | UInt64(i))
+        }
+        for i in 0..<(n - 1) { push(i) }
+        while let top = heap.pop() {
+            let rank = Int32(top >> 32), i = Int(top & 0xffff_ffff)
+            guard alive[i], next[i] < n, ranks[Self.key(ids[i], ids[next[i]])] == rank else { continue }
+            let j = next[i]
+            ids[i] = mergeResults[Int(rank)]
+            alive[j] = false
+            next[i] = next[j]
+            if next[j] < n { prev[next[j]] = i }
+            push(prev[i])
+            push(i)
+        }
+        var out: [Int32] = []
+        var i = 0
+        while i < n { out.append(ids[i]); i = next[i] }
+        return out
     }
 
     public func decodeBytes(_ ids: [Int32]) -> [UInt8] {
@@ -161,7 +197,8 @@ public struct BPETokenizer: Tokenizer {
         var wordIndex: [ArraySlice<UInt8>: Int] = [:]
         var words: [[Int32]] = []
         var freq: [Int] = []
-        for range in PreTokenizer.chunks(corpus) {
+        // Counts per distinct word, streamed over the corpus (no per-byte or per-chunk table).
+        PreTokenizer.forEachChunk(corpus) { range in
             let chunk = corpus[range]
             if let w = wordIndex[chunk] { freq[w] += 1 } else {
                 wordIndex[chunk] = words.count
@@ -213,6 +250,39 @@ public struct BPETokenizer: Tokenizer {
             pairCount[best] = nil
         }
         return BPETokenizer(merges: merges)
+    }
+}
+
+/// A binary min-heap of 64-bit keys (rank in the high half, position in the low half).
+struct MinHeap {
+    private var items: [UInt64] = []
+    mutating func push(_ x: UInt64) {
+        items.append(x)
+        var i = items.count - 1
+        while i > 0 {
+            let parent = (i - 1) / 2
+            if items[parent] <= items[i] { break }
+            items.swapAt(parent, i)
+            i = parent
+        }
+    }
+    mutating func pop() -> UInt64? {
+        guard let first = items.first else { return nil }
+        let last = items.removeLast()
+        if !items.isEmpty {
+            items[0] = last
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var m = i
+                if l < items.count, items[l] < items[m] { m = l }
+                if r < items.count, items[r] < items[m] { m = r }
+                if m == i { break }
+                items.swapAt(i, m)
+                i = m
+            }
+        }
+        return first
     }
 }
 

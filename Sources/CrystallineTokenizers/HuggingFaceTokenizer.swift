@@ -67,18 +67,28 @@ public enum HuggingFaceTokenizer {
 
     /// Imports a byte-level BPE `tokenizer.json` (the kind GPT-2 and our exports use).
     public static func read(_ url: URL) throws -> BPETokenizer {
-        guard let root = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any],
+        try decode(readFile(url), path: url.path)
+    }
+
+    /// The same, from the file's bytes (`path` names it in errors).
+    public static func decode(_ data: Data, path: String) throws -> BPETokenizer {
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
               let model = root["model"] as? [String: Any], (model["type"] as? String) == "BPE",
               let vocab = model["vocab"] as? [String: Int] else {
-            throw TokenizerError.invalidFile("\(url.path) is not a byte-level BPE tokenizer.json")
+            throw TokenizerError.invalidFile("\(path) is not a byte-level BPE tokenizer.json")
         }
         var merges: [String] = []
         if let m = model["merges"] as? [String] { merges = m }
         else if let m = model["merges"] as? [[String]] { merges = m.map { $0.joined(separator: " ") } }
-        let size = (vocab.values.max() ?? -1) + 1
-        var strings = [String](repeating: "", count: size)
-        for (token, id) in vocab where id >= 0 { strings[id] = token }
-        guard !strings.contains("") else { throw TokenizerError.invalidFile("\(url.path): vocabulary ids are not contiguous") }
-        return try BPETokenizer(mergeStrings: merges, vocabStrings: strings)
+        // Ids must be 0..<count, each once: checked before anything is sized by them.
+        var strings = [String?](repeating: nil, count: vocab.count)
+        for (token, id) in vocab {
+            guard id >= 0, id < vocab.count else {
+                throw TokenizerError.invalidFile("\(path): token \(token.debugDescription) has id \(id), outside 0..<\(vocab.count) (ids must be contiguous)")
+            }
+            guard strings[id] == nil else { throw TokenizerError.invalidFile("\(path): id \(id) is given to two tokens") }
+            strings[id] = token
+        }
+        return try BPETokenizer(mergeStrings: merges, vocabStrings: strings.map { $0! })
     }
 }

@@ -112,6 +112,7 @@ public final class Trainer {
                 try TokenShard.write(dataset.val.tokens(0..<dataset.val.count), to: out.appendingPathComponent("data/val.bin"))
             }
         }
+        try config.checkMemory(vocabSize: tokenizer.vocabSize)
         let model = try GPT(config: config.gptConfig(vocabSize: tokenizer.vocabSize), seed: config.seed)
         var state = TrainerState(config: config, dataRng: Xoshiro256(seed: config.seed &+ 1),
                                  dropoutRng: Xoshiro256(seed: config.seed &+ 2))
@@ -207,11 +208,18 @@ public final class Trainer {
         let dataDir = state.dataDirectory.map { URL(fileURLWithPath: $0) } ?? directory.appendingPathComponent("data")
         let dataset = try shardDataset(dataDir, blockSize: state.config.blockSize, trainTokens: state.trainTokens, valTokens: state.valTokens)
         let c = state.config
+        try c.checkMemory(vocabSize: tokenizer.vocabSize)
         let model = try GPT(config: c.gptConfig(vocabSize: tokenizer.vocabSize))
         let byName = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0.values) })
         guard let params = byName["parameters"], params.count == model.parameterCount, let m = byName["optimizer.m"],
               let v = byName["optimizer.v"] else {
             throw TrainingError.checkpoint("\(url.path) does not match the model (parameter count \(model.parameterCount))")
+        }
+        if let bad = params.withUnsafeBufferPointer({ model.layout.firstNonFinite($0) }) {
+            throw TrainingError.checkpoint("\(url.path): \(ModelError.nonFinite(tensor: bad.tensor, index: bad.index))")
+        }
+        guard m.allSatisfy(\.isFinite), v.allSatisfy(\.isFinite) else {
+            throw TrainingError.checkpoint("\(url.path): the optimizer moments hold a NaN or infinity; the checkpoint is damaged")
         }
         model.parameters.load(params)
         let trainer = try Trainer(state: state, model: model, tokenizer: tokenizer, dataset: dataset, out: directory)

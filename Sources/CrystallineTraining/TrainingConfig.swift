@@ -78,11 +78,16 @@ public struct TrainingConfig: Equatable, Sendable {
     public static func load(from url: URL) throws -> TrainingConfig {
         let data: Data
         do { data = try readFile(url) } catch { throw TrainingError.invalidConfig("\(error)") }
+        return try parse(data, path: url.path)
+    }
+
+    /// Decodes the bytes of a config file (`path` names it in errors).
+    public static func parse(_ data: Data, path: String) throws -> TrainingConfig {
         guard let object = try? JSONSerialization.jsonObject(with: data), let dictionary = object as? [String: Any] else {
-            throw TrainingError.invalidConfig("\(url.path) is not a JSON object")
+            throw TrainingError.invalidConfig("\(path) is not a JSON object")
         }
         do { return try TrainingConfig().applying(dictionary) } catch let e as TrainingError {
-            throw TrainingError.invalidConfig("\(url.path): \(e.reason)")
+            throw TrainingError.invalidConfig("\(path): \(e.reason)")
         }
     }
 
@@ -174,10 +179,11 @@ public struct TrainingConfig: Equatable, Sendable {
     public func validate() throws {
         func check(_ ok: Bool, _ why: @autoclosure () -> String) throws { if !ok { throw TrainingError.invalidConfig(why()) } }
         let o = optimization, r = run, d = data
-        do { try model.validate() } catch { throw TrainingError.invalidConfig("\(error)") }
-        try check(r.batchSize > 0 && r.gradAccum > 0, "batch_size and grad_accum must be positive")
+        do { try model.validate() } catch { throw TrainingError.invalidConfig(Self.reason(error)) }
+        try check((1...ModelLimits.maxBatch).contains(r.batchSize), "batch_size is \(r.batchSize); it must be between 1 and \(ModelLimits.maxBatch)")
+        try check((1...ModelLimits.maxBatch).contains(r.gradAccum), "grad_accum is \(r.gradAccum); it must be between 1 and \(ModelLimits.maxBatch)")
         try check(r.maxSteps > 0 || (r.epochs ?? 0) > 0, "max_steps (or epochs) must be positive")
-        try check(r.epochs.map { $0.isFinite && $0 > 0 } ?? true, "epochs must be a positive number")
+        try check(r.epochs.map { $0.isFinite && $0 > 0 && $0 <= 1e6 } ?? true, "epochs must be a positive number, at most 1e6")
         try check(o.lr.isFinite && o.lr > 0 && o.minLr.isFinite && o.minLr >= 0, "lr must be positive and min_lr non-negative (finite numbers)")
         try check(o.warmupSteps >= 0, "warmup_steps must be non-negative")
         try check(o.stepSize > 0 && o.stepFactor.isFinite && o.stepFactor > 0, "step_size and step_factor must be positive")
@@ -192,6 +198,23 @@ public struct TrainingConfig: Equatable, Sendable {
         try check(r.logInterval > 0, "log_interval must be positive")
         try check(r.patience.map { $0 > 0 } ?? true, "patience must be positive")
         try check(r.sampleTokens >= 0, "sample_tokens must be non-negative")
+        try check(r.evalIters <= 1 << 20, "eval_iters is \(r.evalIters); it must be at most \(1 << 20)")
+        try checkMemory(vocabSize: d.vocabSize ?? 1)
+    }
+
+    /// Refuses a run whose model, optimizer state and activations would not fit in memory
+    /// (the vocabulary is known once the tokenizer is built; `validate` checks a lower bound).
+    public func checkMemory(vocabSize: Int) throws {
+        do {
+            try ModelLimits.checkMemory(ModelLimits.trainingBytes(vocabSize: vocabSize, model, batchSize: run.batchSize),
+                                        for: "training \(model.nLayer) layers, \(model.nEmbd) wide, at batch \(run.batchSize) × block \(model.blockSize)")
+        } catch { throw TrainingError.invalidConfig(Self.reason(error)) }
+    }
+
+    /// A model error's reason without its own "invalid model configuration" prefix.
+    static func reason(_ error: Error) -> String {
+        if case ModelError.invalidConfig(let why) = error { return why }
+        return "\(error)"
     }
 }
 

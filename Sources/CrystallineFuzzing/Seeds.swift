@@ -1,0 +1,46 @@
+// Valid inputs for every target: the files of a tiny trained run, tokenizers of each kind, and
+// texts that stress the pre-tokenizer. `cllm-fuzz seeds DIR` writes them; the repository keeps
+// a copy in Tests/FuzzSeeds/<target>/, which the tests and scripts/fuzz.sh start from.
+import Foundation
+import CrystallineFormats
+import CrystallineTokenizers
+
+public enum FuzzSeeds {
+    /// Seed files by target name: (file name, bytes).
+    public static func generate() throws -> [String: [(String, Data)]] {
+        let run = try FuzzTargets.fixture()
+        let f = run.files
+        let text = Array(String(repeating: FuzzTargets.sampleText, count: 4).utf8)
+        func json<T: Encodable>(_ value: T) throws -> Data {
+            let e = JSONEncoder()
+            e.outputFormatting = [.sortedKeys]
+            return try e.encode(value)
+        }
+        let bpe = BPETokenizer.train(corpus: text, vocabSize: 300)
+        let word = try WordTokenizer(corpus: text, maxVocab: 64)
+        let char = try CharTokenizer(corpus: text)
+        return [
+            "safetensors": [("model.safetensors", f["model.safetensors"]!), ("checkpoint.safetensors", f["checkpoint.safetensors"]!)],
+            "gguf": [("model-f32.gguf", f["model.gguf"]!), ("model-f16.gguf", f["model-f16.gguf"]!)],
+            "hf-tokenizer": [("char-tokenizer.json", f["tokenizer.json"]!),
+                             ("bpe-tokenizer.json", try JSONSerialization.data(withJSONObject: HuggingFaceTokenizer.json(for: bpe), options: [.sortedKeys]))],
+            "tokenizer-file": [("char.json", try json(char.file)), ("bpe.json", try json(bpe.file)), ("word.json", try json(word.file))],
+            "model-config": [("config.json", f["config.json"]!)],
+            "token-shard": [("train.bin", f["data/train.bin"]!), ("empty.bin", try TokenShard.encode([]))],
+            "training-config": [("config.json", f["training-config.json"]!)],
+            "checkpoint": [("checkpoint.safetensors", f["checkpoint.safetensors"]!)],
+            "model-weights": [("model.safetensors", f["model.safetensors"]!)],
+            "corpus-text": [("sample.txt", Data(text)),
+                            ("contractions.txt", Data("I'll say it's 're 've 'd 'm 't 's '\n\t  \r\n x".utf8)),
+                            ("invalid-utf8.bin", Data([0x61, 0xC3, 0x28, 0x20, 0xE2, 0x82, 0x20, 0xF0, 0x9F, 0x99, 0x82, 0xFF, 0x0A])),
+                            ("long-word.txt", Data(String(repeating: "abcab", count: 200).utf8))],
+        ]
+    }
+
+    /// The seed files kept in `directory/<target>/` (empty when there are none).
+    public static func read(target: String, from directory: URL) -> [Data] {
+        let dir = directory.appendingPathComponent(target)
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()
+        return names.compactMap { try? Data(contentsOf: dir.appendingPathComponent($0)) }
+    }
+}
