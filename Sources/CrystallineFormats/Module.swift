@@ -43,6 +43,20 @@ public enum AtomicFile {
         }
     }
 
+    /// Removes the temporary files that writers killed mid-write left in `directory` (named
+    /// `.<file>.<pid>.tmp`, as `write` names them). Call it only while holding the directory's
+    /// lock, when no other writer can be using one. Returns the names removed.
+    @discardableResult
+    public static func removeStaleTemporaries(in directory: URL) -> [String] {
+        let fm = FileManager.default
+        let names = (try? fm.contentsOfDirectory(atPath: directory.path)) ?? []
+        var removed: [String] = []
+        for name in names where name.hasPrefix(".") && name.hasSuffix(".tmp") {
+            if (try? fm.removeItem(at: directory.appendingPathComponent(name))) != nil { removed.append(name) }
+        }
+        return removed
+    }
+
     /// Encodes `value` as pretty, key-sorted JSON and writes it atomically.
     public static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
         let enc = JSONEncoder()

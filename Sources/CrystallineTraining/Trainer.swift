@@ -37,6 +37,26 @@ public struct TrainerState: Codable, Sendable {
     public var valTokens: Int? = nil
 }
 
+extension TrainerState {
+    /// Refuses counters a checkpoint cannot hold (negative steps, an anneal window that
+    /// overflows, non-finite losses), naming the field.
+    func checkRanges(path: String) throws {
+        func check(_ ok: Bool, _ what: String) throws {
+            if !ok { throw TrainingError.checkpoint("\(path): the trainer state's \(what) is out of range; the checkpoint is damaged") }
+        }
+        try check(step >= 0, "step")
+        try check(optimizerSteps >= 0, "optimizer_steps")
+        try check(tokensSeen >= 0, "tokens_seen")
+        try check(evalsWithoutImprovement >= 0, "evals_without_improvement")
+        try check(trainingSeconds.isFinite && trainingSeconds >= 0, "training_seconds")
+        try check(bestValLoss.map(\.isFinite) ?? true, "best_val_loss")
+        try check((trainTokens ?? 0) >= 0 && (valTokens ?? 0) >= 0, "train_tokens/val_tokens")
+        if let a = anneal {
+            try check(a.start >= 0 && a.steps > 0 && a.start <= Int.max - a.steps && a.startLr.isFinite && a.startLr >= 0, "anneal window")
+        }
+    }
+}
+
 public final class Trainer {
     public let config: TrainingConfig
     public let model: GPT
@@ -63,6 +83,8 @@ public final class Trainer {
     private var lock: DirectoryLock?
     private var stoppedEarly = false
     private var metrics: MetricsLog?
+    /// When the last checkpoint was written (or the trainer made), for time-based intervals.
+    private var lastCheckpoint = ContinuousClock.now
     private lazy var diagnosticsSnapshot = FloatBuffer(count: model.parameterCount)
 
     /// A fresh run: builds the tokenizer, encodes the corpus once (cached as llm.c shards in
@@ -106,6 +128,7 @@ public final class Trainer {
             // Only now that the new run's data is good: a missing corpus never costs the old model.
             try Self.clearForFreshRun(out, name: config.out, replacing: replacing, log: log)
             try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            Self.removeStaleTemporaries(out, log: log)
             try tokenizer.file.save(to: out)
             if dataDirectory == nil, tokenizer.vocabSize <= Int(UInt16.max) + 1 {
                 try TokenShard.write(dataset.train.tokens(0..<dataset.train.count), to: out.appendingPathComponent("data/train.bin"))
@@ -140,6 +163,13 @@ public final class Trainer {
         }
         for name in runFiles { try? fm.removeItem(at: out.appendingPathComponent(name)) }
         log("replacing the model in \(name)")
+    }
+
+    /// Temporary files of writers that were killed (this process holds the lock, so no live
+    /// writer owns one).
+    static func removeStaleTemporaries(_ dir: URL, log: (String) -> Void) {
+        let removed = AtomicFile.removeStaleTemporaries(in: dir) + AtomicFile.removeStaleTemporaries(in: dir.appendingPathComponent("data"))
+        if !removed.isEmpty { log("removed \(removed.count) temporary file(s) left by an interrupted write: \(removed.joined(separator: ", "))") }
     }
 
     /// Re-numbers tokens: frequency rank r (most frequent first, in the training split) gets the
@@ -185,6 +215,7 @@ public final class Trainer {
             throw TrainingError.checkpoint("no checkpoint at \(url.path) to resume from")
         }
         let lock = try DirectoryLock(directory)
+        removeStaleTemporaries(directory, log: log)
         let (tensors, metadata) = try Safetensors.read(url)
         guard let json = metadata["trainer_state"] else { throw TrainingError.checkpoint("\(url.path) has no trainer state") }
         var state: TrainerState
@@ -195,6 +226,7 @@ public final class Trainer {
         do { state = try SnakeCaseJSON.decoder().decode(TrainerState.self, from: Data(stateJSON.utf8)) } catch {
             throw TrainingError.checkpoint("\(url.path): unreadable trainer state (\(SnakeCaseJSON.describe(error)))")
         }
+        try state.checkRanges(path: url.path)
         let before = state.config
         adjust(&state.config)
         state.config.out = before.out
@@ -344,7 +376,9 @@ public final class Trainer {
         }
         if isPrimary, record.valLoss != nil || state.step % c.logInterval == 0 { try metricsLog().append(record) }
         events.insert(.step(record, totalSteps: totalSteps), at: events.firstIndex { if case .evaluated = $0 { return true }; return false } ?? events.count)
-        if record.valLoss != nil || stoppedEarly {
+        let interval = c.checkpointInterval.flatMap(CheckpointInterval.init)
+        let due = interval?.isDue(step: state.step, secondsSinceLast: (ContinuousClock.now - lastCheckpoint).seconds) ?? false
+        if record.valLoss != nil || stoppedEarly || due {
             if try saveCheckpoint() { events.append(.checkpointSaved(step: state.step, path: checkpointURL.path)) }
         }
         return events
@@ -408,6 +442,7 @@ public final class Trainer {
         state.trainTokens = dataset.train.count
         state.valTokens = dataset.val.count
         let stateJSON = String(decoding: try SnakeCaseJSON.encoder().encode(state), as: UTF8.self)
+        defer { lastCheckpoint = ContinuousClock.now }
         let tensors = [
             NamedTensor(name: "parameters", shape: [model.parameterCount], values: model.parameters.array),
             NamedTensor(name: "optimizer.m", shape: [optimizer.m.count], values: optimizer.m.array),

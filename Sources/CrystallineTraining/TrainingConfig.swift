@@ -71,6 +71,7 @@ public struct TrainingConfig: Equatable, Sendable {
     /// whether it follows new data. Everything else is fixed by the checkpoint.
     public static let changeableOnResume: Set<String> = [
         "maxSteps", "epochs", "evalInterval", "evalIters", "patience", "logInterval", "sampleTokens", "diagnostics", "followData",
+        "checkpointInterval",
     ]
 
     /// Decodes a config file; keys that are absent keep their defaults, unknown keys are an error
@@ -198,6 +199,9 @@ public struct TrainingConfig: Equatable, Sendable {
         try check(r.logInterval > 0, "log_interval must be positive")
         try check(r.patience.map { $0 > 0 } ?? true, "patience must be positive")
         try check(r.sampleTokens >= 0, "sample_tokens must be non-negative")
+        if let text = r.checkpointInterval {
+            try check(CheckpointInterval(text) != nil, "checkpoint_interval \(text.debugDescription) must be a number of steps (\"100\") or a time (\"10m\", \"30s\")")
+        }
         try check(r.evalIters <= 1 << 20, "eval_iters is \(r.evalIters); it must be at most \(1 << 20)")
         try checkMemory(vocabSize: d.vocabSize ?? 1)
     }

@@ -76,5 +76,8 @@ public struct RunSettings: Codable, Equatable, Sendable {
     public var out = "models/default"
     /// Tokens of the sample printed at the end (0: none).
     public var sampleTokens = 300
+    /// A checkpoint also every N steps ("100") or every so many minutes ("10m", "30s"), apart
+    /// from the one at each evaluation. Nil: at evaluations only.
+    public var checkpointInterval: String? = nil
     public init() {}
 }

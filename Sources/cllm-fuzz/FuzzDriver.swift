@@ -13,6 +13,10 @@ nonisolated(unsafe) private var selected: FuzzTarget?
 @_cdecl("LLVMFuzzerInitialize")
 public func fuzzerInitialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>) -> Int32 {
     let name = ProcessInfo.processInfo.environment["CLLM_FUZZ_TARGET"] ?? ""
+    if name == "list" {
+        for t in FuzzTargets.all { print("\(t.name) \(t.summary)") }
+        exit(0)
+    }
     guard let target = FuzzTargets.named(name) else {
         FileHandle.standardError.write(Data("set CLLM_FUZZ_TARGET to one of: \(FuzzTargets.all.map(\.name).joined(separator: ", "))\n".utf8))
         exit(2)

@@ -78,6 +78,9 @@ struct TrainingFlags: ParsableArguments {
     @Option(parsing: .unconditional, help: settingHelp("Random seed", "seed")) var seed: UInt64?
     @Option(name: [.short, .long], help: "Output model directory (default: models/default, or default in $CLLM_MODELS).") var out: String?
     @Option(parsing: .unconditional, help: settingHelp("Tokens of the sample printed at the end; 0 is none", "sampleTokens")) var sampleTokens: Int?
+    @Option(help: settingHelp("Also checkpoint every N steps (100) or every so long (10m, 30s), not only at validations", "checkpointInterval",
+                              none: "at validations only"))
+    var checkpointInterval: String?
 
     /// The settings given on the command line, by property name, as JSON values.
     var overrides: [String: Any] {
