@@ -105,6 +105,7 @@ let package = Package(
         // Counts heap allocations by standing in for malloc (Linux/glibc); tests only.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "CrystallineData", "CrystallineInterop", "CrystallineLattice",
+                                                          "CrystallineTokenizers", "CrystallineModel", "CrystallineFormats",
                                                           "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "ServerTests", dependencies: ["CrystallineServer", "CrystallineTraining", "CrystallineInference", "CrystallineInterop",
                                                         "CrystallineModel", "CrystallineTokenizers",

@@ -22,8 +22,7 @@ public enum FuzzSeeds {
         return [
             "safetensors": [("model.safetensors", f["model.safetensors"]!), ("checkpoint.safetensors", f["checkpoint.safetensors"]!)],
             "gguf": [("model-f32.gguf", f["model.gguf"]!), ("model-f16.gguf", f["model-f16.gguf"]!)],
-            "hf-tokenizer": [("char-tokenizer.json", f["tokenizer.json"]!),
-                             ("bpe-tokenizer.json", try JSONSerialization.data(withJSONObject: HuggingFaceTokenizer.json(for: bpe), options: [.sortedKeys]))],
+            "hf-tokenizer": [("bpe-tokenizer.json", try JSONSerialization.data(withJSONObject: HuggingFaceTokenizer.json(for: bpe), options: [.sortedKeys]))],
             "tokenizer-file": [("char.json", try json(char.file)), ("bpe.json", try json(bpe.file)), ("word.json", try json(word.file))],
             "model-config": [("config.json", f["config.json"]!)],
             "token-shard": [("train.bin", f["data/train.bin"]!), ("empty.bin", try TokenShard.encode([]))],

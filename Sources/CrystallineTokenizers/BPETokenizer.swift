@@ -98,6 +98,9 @@ public struct BPETokenizer: Tokenizer {
 
     @inline(__always) static func key(_ a: Int32, _ b: Int32) -> UInt64 { UInt64(UInt32(a)) << 32 | UInt64(UInt32(b)) }
 
+    /// The rank of the merge of `a` then `b`, if there is one.
+    func rank(_ a: Int32, _ b: Int32) -> Int32? { ranks[Self.key(a, b)] }
+
     public var vocabSize: Int { tokenBytes.count + specials.count }
 
     public func encode(_ bytes: [UInt8]) throws -> [Int32] {

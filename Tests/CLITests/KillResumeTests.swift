@@ -10,13 +10,14 @@ import CrystallineInterop
 final class KillResumeTests: XCTestCase {
     /// The `cllm` binary built beside the test bundle.
     static var cllm: URL? {
-        let dir = Bundle(for: KillResumeTests.self).bundleURL.deletingLastPathComponent()
-        let url = dir.appendingPathComponent("cllm")
-        return FileManager.default.isExecutableFile(atPath: url.path) ? url : nil
+        // The test bundle is an executable in .build/<configuration>/, beside the products.
+        let beside = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        let bundle = Bundle(for: KillResumeTests.self).bundleURL.deletingLastPathComponent()
+        return [beside, bundle].map { $0.appendingPathComponent("cllm") }.first { FileManager.default.isExecutableFile(atPath: $0.path) }
     }
 
-    static let flags = ["--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--block-size", "32", "--batch-size", "4", "--max-steps", "40",
-                        "--eval-interval", "10", "--eval-iters", "2", "--sample-tokens", "0", "--checkpoint-interval", "1", "--seed", "7",
+    static let flags = ["--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--block-size", "32", "--batch-size", "4", "--max-steps", "300",
+                        "--eval-interval", "25", "--eval-iters", "2", "--sample-tokens", "0", "--checkpoint-interval", "1", "--seed", "7",
                         "--warmup-steps", "5", "-q"]
 
     func start(_ arguments: [String]) throws -> Process {
@@ -60,27 +61,33 @@ final class KillResumeTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: root) }
         let reference = root.appendingPathComponent("reference"), killed = root.appendingPathComponent("killed")
 
+        let began = Date()
         let whole = try start(["train", "-o", reference.path] + Self.flags)
         whole.waitUntilExit()
+        let duration = Date().timeIntervalSince(began)
         XCTAssertEqual(whole.terminationStatus, 0)
         let expected = try curve(reference)
-        XCTAssertEqual(expected.count, 40)
+        XCTAssertEqual(expected.count, 300)
 
         // Kill at random moments until a run gets through; resume after each kill.
+        // Each of the first ten starts is killed at a random moment within the uninterrupted run's
+        // duration (loading, training, writing a checkpoint); the eleventh runs to the end.
         var rng = SystemRandomNumberGenerator()
-        var kills = 0, attempts = 0
+        var kills = 0, killsAfterResume = 0, attempts = 0
         var finished = false
-        while !finished, attempts < 40 {
+        while !finished, attempts < 11 {
             attempts += 1
             let resuming = FileManager.default.fileExists(atPath: killed.appendingPathComponent("checkpoint.safetensors").path)
             let p = try start(["train", "-o", killed.path] + (resuming ? ["--resume"] : Self.flags))
-            // Early attempts die young; later ones are given longer, so the run always ends.
-            let limit = 50_000 + attempts * 60_000
-            usleep(UInt32(Int.random(in: 20_000...limit, using: &rng)))
+            // Aim within what is left of the run (a resumed run has fewer steps to go).
+            let done = resuming ? Double((try? curve(killed).count) ?? 0) / 300 : 0
+            let window = Int(duration * max(0.1, 1 - done) * 0.9e6)
+            if attempts <= 10 { usleep(UInt32(Int.random(in: 10_000...max(20_000, window), using: &rng))) } else { p.waitUntilExit() }
             if p.isRunning {
                 kill(p.processIdentifier, SIGKILL)
                 p.waitUntilExit()
                 kills += 1
+                if resuming { killsAfterResume += 1 }
                 assertNothingTorn(killed)
             } else {
                 p.waitUntilExit()
@@ -89,7 +96,7 @@ final class KillResumeTests: XCTestCase {
             }
         }
         XCTAssertTrue(finished, "the run never finished")
-        XCTAssertGreaterThan(kills, 0, "no kill landed; the test showed nothing")
+        XCTAssertGreaterThan(killsAfterResume, 0, "no kill landed in a resumed run; the test showed nothing")
         XCTAssertEqual(try curve(killed), expected, "after \(kills) kills the loss curve differs")
         let a = try Safetensors.read(reference.appendingPathComponent(ModelDirectory.weightsFile)).tensors
         let b = try Safetensors.read(killed.appendingPathComponent(ModelDirectory.weightsFile)).tensors
@@ -97,6 +104,7 @@ final class KillResumeTests: XCTestCase {
         let ca = try Safetensors.read(reference.appendingPathComponent(ModelDirectory.checkpointFile)).tensors
         let cb = try Safetensors.read(killed.appendingPathComponent(ModelDirectory.checkpointFile)).tensors
         XCTAssertEqual(ca, cb, "after \(kills) kills the optimizer state differs")
-        print("kill test: \(kills) SIGKILLs over \(attempts) starts; loss curve and weights equal the uninterrupted run")
+        let steps = (try? curve(killed).count) ?? 0
+        print("kill test: \(kills) SIGKILLs (\(killsAfterResume) of resumed runs) over \(attempts) starts; \(steps) steps; loss curve, weights and optimizer state equal the uninterrupted run")
     }
 }

@@ -9,7 +9,8 @@ final class FormatTests: XCTestCase {
         let data = Safetensors.encode(tensors, metadata: ["k": "v"])
         let (back, meta) = try Safetensors.decode(data)
         XCTAssertEqual(back, tensors)
-        XCTAssertEqual(meta, ["k": "v"])
+        XCTAssertEqual(meta.filter { !$0.key.hasPrefix("cllm.crc32.") }, ["k": "v"])
+        XCTAssertEqual(meta["cllm.crc32.a"]?.count, 8, "every tensor's CRC-32 is recorded")
         let headerLength = data.withUnsafeBytes { $0.load(as: UInt64.self) }
         XCTAssertEqual(headerLength % 8, 0)
     }
