@@ -107,7 +107,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "CrystallineData", "CrystallineInterop", "CrystallineLattice",
                                                           "CrystallineTokenizers", "CrystallineModel", "CrystallineFormats",
                                                           "TestSupport", "CAllocationCounter"]),
-        .testTarget(name: "ServerTests", dependencies: ["CrystallineServer", "CrystallineTraining", "CrystallineInference", "CrystallineInterop",
+        .testTarget(name: "ServerTests", dependencies: ["CrystallineServer", "CrystallineFuzzing", "CrystallineTraining", "CrystallineInference", "CrystallineInterop",
                                                         "CrystallineModel", "CrystallineTokenizers",
                                                         .product(name: "HummingbirdTesting", package: "hummingbird")]),
         .testTarget(name: "CLITests", dependencies: ["cllm", "CrystallineTraining", "CrystallineBenchmarks", "CrystallineInterop"]),

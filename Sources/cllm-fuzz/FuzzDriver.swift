@@ -87,8 +87,12 @@ struct FuzzDriver {
             FuzzTargets.prepare()
             for path in args.dropFirst() {
                 let data = try Data(contentsOf: URL(fileURLWithPath: path))
-                let accepted = target.execute(data)
-                print("\(path): \(accepted ? "accepted" : "refused with an error")")
+                do {
+                    try target.run(data)
+                    print("\(path): accepted")
+                } catch {
+                    print("\(path): refused: \(error)")
+                }
             }
         default:
             fail(usage)
