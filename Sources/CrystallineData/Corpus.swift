@@ -112,12 +112,16 @@ public struct EncodedCorpus {
         var vocabText = corpus.bytes
         if let v = valCorpus, kind != .bpe { vocabText += [0x0A] + v.bytes }
         let tokenizer = try frozen ?? trainTokenizer(kind: kind, corpus: vocabText, vocabSize: vocabSize)
-        let tokens = try tokenizer.encode(corpus.bytes)
+        var tokens = try tokenizer.encode(corpus.bytes)
         if let v = valCorpus {
             return EncodedCorpus(tokenizer: tokenizer, train: tokens, val: try tokenizer.encode(v.bytes), source: corpus)
         }
-        let (train, val) = TokenDataset.split(tokens, valFraction: valFraction)
-        return EncodedCorpus(tokenizer: tokenizer, train: train, val: val, source: corpus)
+        // Split in place: the training part keeps the encoded buffer, only the (small)
+        // validation part is copied, so the tokens are held once, not twice.
+        let cut = Int(Double(tokens.count) * (1 - valFraction))
+        let val = Array(tokens[cut...])
+        tokens.removeSubrange(cut...)
+        return EncodedCorpus(tokenizer: tokenizer, train: tokens, val: val, source: corpus)
     }
 }
 

@@ -7,18 +7,22 @@ public enum TokenShard {
     public static let version: Int32 = 1
 
     public static func encode(_ tokens: [Int32]) throws -> Data {
-        var header = [Int32](repeating: 0, count: 256)
-        header[0] = magic; header[1] = version; header[2] = Int32(tokens.count)
-        var data = Data(capacity: 1024 + 2 * tokens.count)
-        header.withUnsafeBytes { data.append(contentsOf: $0) }
-        var packed = [UInt16](repeating: 0, count: tokens.count)
-        for (i, t) in tokens.enumerated() {
-            guard t >= 0, t <= Int32(UInt16.max) else {
-                throw FormatError.malformed(path: "<tokens>", reason: "token \(t) does not fit the uint16 shard format")
-            }
-            packed[i] = UInt16(t).littleEndian
+        guard tokens.count <= Int(Int32.max) else {
+            throw FormatError.malformed(path: "<tokens>", reason: "\(tokens.count) tokens do not fit one shard (at most \(Int32.max))")
         }
-        packed.withUnsafeBytes { data.append(contentsOf: $0) }
+        // Written straight into the file's bytes: no intermediate copy of the tokens.
+        var data = Data(count: 1024 + 2 * tokens.count)
+        try data.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: magic.littleEndian, toByteOffset: 0, as: Int32.self)
+            raw.storeBytes(of: version.littleEndian, toByteOffset: 4, as: Int32.self)
+            raw.storeBytes(of: Int32(tokens.count).littleEndian, toByteOffset: 8, as: Int32.self)
+            for (i, t) in tokens.enumerated() {
+                guard t >= 0, t <= Int32(UInt16.max) else {
+                    throw FormatError.malformed(path: "<tokens>", reason: "token \(t) does not fit the uint16 shard format")
+                }
+                raw.storeBytes(of: UInt16(t).littleEndian, toByteOffset: 1024 + 2 * i, as: UInt16.self)
+            }
+        }
         return data
     }
 

@@ -5,6 +5,7 @@
 // that runs longer than the timeout is written to `hang-<target>-<n>` by a watchdog, which then
 // stops the process. Everything is seeded, so a run is reproducible.
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -27,7 +28,11 @@ public struct FuzzReport: Sendable, CustomStringConvertible {
 nonisolated(unsafe) private var currentInput: UnsafeMutableRawPointer?
 nonisolated(unsafe) private var currentLength = 0
 nonisolated(unsafe) private var crashPath: UnsafeMutablePointer<CChar>?
-nonisolated(unsafe) private var executionStarted: UInt64 = 0  // monotonic ns; 0 when idle
+private let executionStarted = Atomic<UInt64>(0)  // monotonic ns; 0 when idle
+// The watchdog's settings: one thread for the process, set anew by each run.
+private let watchdogLimit = Atomic<UInt64>(10_000_000_000)
+nonisolated(unsafe) private var watchdogHangPath = ""
+nonisolated(unsafe) private var watchdogStarted = false
 
 private func monotonicNanoseconds() -> UInt64 {
     var ts = timespec()
@@ -54,11 +59,11 @@ public enum FuzzRunner {
                            timeout: Double = 10, artifacts: URL, log: (String) -> Void = { _ in }) -> FuzzReport {
         try? FileManager.default.createDirectory(at: artifacts, withIntermediateDirectories: true)
         let stamp = "\(target.name)-\(getpid())"
+        free(crashPath)
         crashPath = strdup(artifacts.appendingPathComponent("crash-\(stamp)").path)
         let hangPath = artifacts.appendingPathComponent("hang-\(stamp)").path
         for s in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGABRT, SIGFPE] { signal(s, crashHandler) }
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16)
-        currentInput = buffer
+        if currentInput == nil { currentInput = UnsafeMutableRawPointer.allocate(byteCount: 1 << 20, alignment: 16) }
         startWatchdog(timeout: timeout, hangPath: hangPath)
 
         var rng = FuzzRandom(seed: seed)
@@ -94,7 +99,7 @@ public enum FuzzRunner {
         report.seconds = Double(monotonicNanoseconds() - start) / 1e9
         report.poolSize = pool.count
         for s in [SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGABRT, SIGFPE] { signal(s, SIG_DFL) }
-        executionStarted = 0
+        executionStarted.store(0, ordering: .releasing)
         return report
     }
 
@@ -103,20 +108,24 @@ public enum FuzzRunner {
         let n = min(input.count, 1 << 20)
         input.withUnsafeBytes { if n > 0 { currentInput!.copyMemory(from: $0.baseAddress!, byteCount: n) } }
         currentLength = n
-        executionStarted = monotonicNanoseconds()
-        defer { executionStarted = 0 }
+        executionStarted.store(monotonicNanoseconds(), ordering: .releasing)
+        defer { executionStarted.store(0, ordering: .releasing) }
         return target.execute(Data(input))
     }
 
     private static func startWatchdog(timeout: Double, hangPath: String) {
-        let limit = UInt64(timeout * 1e9)
+        watchdogLimit.store(UInt64(timeout * 1e9), ordering: .relaxed)
+        watchdogHangPath = hangPath
+        if watchdogStarted { return }
+        watchdogStarted = true
         let thread = Thread {
             while true {
                 usleep(200_000)
-                let started = executionStarted
+                let started = executionStarted.load(ordering: .acquiring), limit = watchdogLimit.load(ordering: .relaxed)
                 if started != 0, monotonicNanoseconds() > started + limit {
-                    FileManager.default.createFile(atPath: hangPath, contents: Data(bytes: currentInput!, count: currentLength))
-                    FileHandle.standardError.write(Data("cllm-fuzz: an input ran longer than \(timeout) s; written to \(hangPath)\n".utf8))
+                    let path = watchdogHangPath
+                    FileManager.default.createFile(atPath: path, contents: Data(bytes: currentInput!, count: currentLength))
+                    FileHandle.standardError.write(Data("cllm-fuzz: an input ran longer than \(Double(limit) / 1e9) s; written to \(path)\n".utf8))
                     _exit(3)
                 }
             }

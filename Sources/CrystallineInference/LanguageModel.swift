@@ -50,11 +50,14 @@ public struct LanguageModel: Sendable {
 public enum GenerationError: Error, CustomStringConvertible, Equatable {
     case emptyPrompt
     case invalidOption(String)
+    /// The model's outputs overflow (finite but enormous weights): nothing it says means anything.
+    case nonFiniteOutput
 
     public var description: String {
         switch self {
         case .emptyPrompt: return "the prompt encodes to no tokens"
         case .invalidOption(let s): return "invalid generation option: \(s)"
+        case .nonFiniteOutput: return "the model's loss is not a finite number (its weights overflow); it cannot be scored"
         }
     }
 }

@@ -41,6 +41,7 @@ extension LanguageModel {
             count += rest
             progress(count, total)
         }
+        guard sum.isFinite else { throw GenerationError.nonFiniteOutput }
         return PerplexityResult(predictions: count, meanLoss: sum / Double(count))
     }
 

@@ -136,10 +136,12 @@ public struct TokenizerFile: Codable, Equatable, Sendable {
     public static func load(from directory: URL) throws -> any Tokenizer {
         let url = directory.appendingPathComponent(fileName)
         let data = try readFile(url)
-        do { return try JSONDecoder().decode(TokenizerFile.self, from: data).makeTokenizer() } catch let e as TokenizerError {
+        do { return try JSONDecoder().decode(TokenizerFile.self, from: data).makeTokenizer() } catch TokenizerError.invalidFile(let why) {
+            throw TokenizerError.invalidFile("\(url.path): \(why)")
+        } catch let e as TokenizerError {
             throw e
         } catch {
-            throw TokenizerError.invalidFile("\(url.path): \(error)")
+            throw TokenizerError.invalidFile("\(url.path): \(SnakeCaseJSON.describe(error))")
         }
     }
 

@@ -96,7 +96,7 @@ final class DataSourceTests: XCTestCase {
         // Stop at step 10, the directory grows, resume.
         let dataB = try prepared("b")
         let first = try Trainer(config: config(dataB, "runB"))
-        first.shouldStop = { first.state.step == 10 }
+        first.shouldStop = { [unowned first] in first.state.step == 10 }
         XCTAssertTrue(try first.run().interrupted)
         _ = try PreparedData.prepare(corpus: more, val: nil, kind: .char, vocabSize: nil, valFraction: 0.1, out: dataB, append: true)
         let resumed = try Trainer.resume(from: dir.appendingPathComponent("runB"))
