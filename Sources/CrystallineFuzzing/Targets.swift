@@ -162,6 +162,15 @@ public enum FuzzTargets {
 
     static let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("cllm-fuzz-\(getpid())")
 
+    /// Removes the fixture run and the scratch files of this process (the driver calls it at
+    /// exit; a fuzzing process that crashes leaves them for inspection).
+    public static func removeScratch() {
+        lock.withLock {
+            try? FileManager.default.removeItem(at: scratch)
+            cached = nil
+        }
+    }
+
     struct Fixture: @unchecked Sendable {
         let directory: URL
         let config: GPTConfig

@@ -23,6 +23,7 @@ public func fuzzerInitialize(_ argc: UnsafeMutablePointer<Int32>, _ argv: Unsafe
     }
     FuzzTargets.prepare()
     selected = target
+    atexit { FuzzTargets.removeScratch() }
     return 0
 }
 
@@ -46,6 +47,7 @@ struct FuzzDriver {
         var args = Array(CommandLine.arguments.dropFirst())
         guard let command = args.first else { fail(usage) }
         args.removeFirst()
+        defer { FuzzTargets.removeScratch() }
         switch command {
         case "list":
             for t in FuzzTargets.all { print("\(t.name.padding(toLength: 16, withPad: " ", startingAt: 0)) \(t.summary)") }

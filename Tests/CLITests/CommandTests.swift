@@ -35,6 +35,10 @@ final class CommandTests: XCTestCase {
     static var model: URL!
     var model: URL { Self.model }
 
+    override class func tearDown() {
+        if let model { try? FileManager.default.removeItem(at: model.deletingLastPathComponent()) }
+    }
+
     override class func setUp() {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cllm-cli-model-\(UUID().uuidString)")
         try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

@@ -12,6 +12,7 @@ final class FuzzTests: XCTestCase {
     static let regressions = root.appendingPathComponent("FuzzRegressions")
 
     override func setUp() { FuzzTargets.prepare() }
+    override class func tearDown() { FuzzTargets.removeScratch() }
 
     func testEveryTargetHasCommittedSeedsThatItAccepts() throws {
         for target in FuzzTargets.all {
@@ -40,6 +41,7 @@ final class FuzzTests: XCTestCase {
     /// A few hundred mutations per target, the same on every run (the seed is fixed).
     func testMutatedInputsGiveErrorsNotCrashes() throws {
         let artifacts = FileManager.default.temporaryDirectory.appendingPathComponent("cllm-fuzz-tests-\(getpid())")
+        defer { try? FileManager.default.removeItem(at: artifacts) }
         for target in FuzzTargets.all {
             let seeds = FuzzSeeds.read(target: target.name, from: Self.seeds)
             let report = FuzzRunner.run(target, seeds: seeds, seconds: 60, runs: 300, seed: 42, timeout: 30, artifacts: artifacts)

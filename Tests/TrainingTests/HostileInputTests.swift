@@ -13,9 +13,16 @@ final class HostileInputTests: XCTestCase {
         do { try body(); return "accepted" } catch { return "\(error)" }
     }
 
+    /// A temporary directory removed when the test ends.
+    func scratch(_ name: String = #function) -> URL {
+        let dir = temporaryDirectory(name)
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return dir
+    }
+
     /// A trained tiny run to damage.
     func trainedRun() throws -> URL {
-        let dir = temporaryDirectory()
+        let dir = scratch()
         let trainer = try Trainer(config: tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("run")))
         try trainer.run()
         return dir.appendingPathComponent("run")
@@ -183,7 +190,7 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testCheckpointIntervalSavesBetweenEvaluations() throws {
-        let dir = temporaryDirectory()
+        let dir = scratch()
         var c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("run"))
         c.evalInterval = 100; c.maxSteps = 7; c.checkpointInterval = "3"
         let trainer = try Trainer(config: c)
