@@ -64,7 +64,8 @@ struct Train: ParsableCommand {
             return
         }
         if !quiet {
-            print("model: \(c.nLayer) layers, \(c.nHead) heads, n_embd \(c.nEmbd), block \(c.blockSize), \(Terminal.thousands(Double(trainer.model.parameterCount))) parameters")
+            let memory = ModelLimits.trainingBytes(vocabSize: trainer.tokenizer.vocabSize, c.model, batchSize: c.batchSize)
+            print("model: \(c.nLayer) layers, \(c.nHead) heads, n_embd \(c.nEmbd), block \(c.blockSize), \(Terminal.thousands(Double(trainer.model.parameterCount))) parameters; about \(ModelLimits.formatBytes(memory)) to train (of \(ModelLimits.formatBytes(Double(ModelLimits.memoryBudget))))")
             print("training: \(trainer.totalSteps) steps of \(c.batchSize)×\(c.blockSize)×\(c.gradAccum) tokens, \(c.optimizer.rawValue) lr \(c.lr) \(c.scheduler.rawValue) -> \(c.minLr), warmup \(c.warmupSteps); output \(c.out)")
         }
         if c.warmupSteps >= trainer.totalSteps && c.lr > 0 {
