@@ -83,6 +83,8 @@ public final class Trainer {
     private var lock: DirectoryLock?
     private var stoppedEarly = false
     private var metrics: MetricsLog?
+    /// Checkpoints between evaluations (`checkpoint_interval`, parsed once).
+    private let checkpointInterval: CheckpointInterval?
     /// When the last checkpoint was written (or the trainer made), for time-based intervals.
     private var lastCheckpoint = ContinuousClock.now
     private lazy var diagnosticsSnapshot = FloatBuffer(count: model.parameterCount)
@@ -124,6 +126,8 @@ public final class Trainer {
             (tokenizer, dataset) = try Self.ulamOrder(tokenizer, dataset, blockSize: config.blockSize)
             log("vocabulary re-numbered by Ulam-spiral locality of frequency rank")
         }
+        // Before any file is touched: a run that cannot fit in memory never costs the old model.
+        try config.checkMemory(vocabSize: tokenizer.vocabSize)
         if isPrimary {
             // Only now that the new run's data is good: a missing corpus never costs the old model.
             try Self.clearForFreshRun(out, name: config.out, replacing: replacing, log: log)
@@ -135,7 +139,6 @@ public final class Trainer {
                 try TokenShard.write(dataset.val.tokens(0..<dataset.val.count), to: out.appendingPathComponent("data/val.bin"))
             }
         }
-        try config.checkMemory(vocabSize: tokenizer.vocabSize)
         let model = try GPT(config: config.gptConfig(vocabSize: tokenizer.vocabSize), seed: config.seed)
         var state = TrainerState(config: config, dataRng: Xoshiro256(seed: config.seed &+ 1),
                                  dropoutRng: Xoshiro256(seed: config.seed &+ 2))
@@ -273,6 +276,7 @@ public final class Trainer {
         self.tokenizer = tokenizer
         self.dataset = dataset
         self.outputDirectory = out
+        checkpointInterval = c.checkpointInterval.flatMap(CheckpointInterval.init)
         model.dropoutRNG = state.dropoutRng
         model.precision = c.precision
         optimizer = Optimizer(settings: OptimizerSettings(kind: c.optimizer, beta1: c.beta1, beta2: c.beta2, eps: c.eps,
@@ -376,8 +380,7 @@ public final class Trainer {
         }
         if isPrimary, record.valLoss != nil || state.step % c.logInterval == 0 { try metricsLog().append(record) }
         events.insert(.step(record, totalSteps: totalSteps), at: events.firstIndex { if case .evaluated = $0 { return true }; return false } ?? events.count)
-        let interval = c.checkpointInterval.flatMap(CheckpointInterval.init)
-        let due = interval?.isDue(step: state.step, secondsSinceLast: (ContinuousClock.now - lastCheckpoint).seconds) ?? false
+        let due = checkpointInterval?.isDue(step: state.step, secondsSinceLast: (ContinuousClock.now - lastCheckpoint).seconds) ?? false
         if record.valLoss != nil || stoppedEarly || due {
             if try saveCheckpoint() { events.append(.checkpointSaved(step: state.step, path: checkpointURL.path)) }
         }

@@ -62,6 +62,18 @@ final class HostileInputTests: XCTestCase {
         XCTAssertEqual(message { try TrainingConfig().validate() }, "accepted")
     }
 
+    func testARunThatCannotFitNeverCostsTheOldModel() throws {
+        let run = try trainedRun()
+        let before = try Data(contentsOf: run.appendingPathComponent(ModelDirectory.weightsFile))
+        var c = tinyConfig(corpus: writeCorpus(smallCorpus, in: run.deletingLastPathComponent(), name: "again.txt"), out: run)
+        c.nEmbd = 256; c.nHead = 4; c.batchSize = 64
+        ModelLimits.setMemoryBudget(8 << 20)
+        defer { ModelLimits.setMemoryBudget(0) }
+        XCTAssertTrue(message { _ = try Trainer(config: c, replacing: true) }.contains("more than this machine's"))
+        XCTAssertEqual(try Data(contentsOf: run.appendingPathComponent(ModelDirectory.weightsFile)), before, "the old model was touched")
+        XCTAssertNoThrow(try Trainer.resume(from: run, adjust: { $0.maxSteps = 30 }))
+    }
+
     func testAMemoryBudgetRefusesWhatItCannotHold() throws {
         ModelLimits.setMemoryBudget(1 << 20)
         defer { ModelLimits.setMemoryBudget(0) }
