@@ -20,6 +20,12 @@ public enum AtomicFile {
     /// Writes `data` to a temporary file beside `url`, flushes it, and renames it over `url`, so a
     /// crash or Ctrl-C leaves either the old file or the new one, never a torn one.
     public static func write(_ data: Data, to url: URL) throws {
+        try write(to: url) { try $0.write(contentsOf: data) }
+    }
+
+    /// The same, for a file written in pieces by `body` (so that a large file never has to be
+    /// held whole in memory).
+    public static func write(to url: URL, _ body: (FileHandle) throws -> Void) throws {
         let dir = url.deletingLastPathComponent()
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).\(getpid()).tmp")
@@ -28,7 +34,7 @@ public enum AtomicFile {
         }
         let handle = try FileHandle(forWritingTo: tmp)
         do {
-            try handle.write(contentsOf: data)
+            try body(handle)
             try handle.synchronize()
             try handle.close()
         } catch {

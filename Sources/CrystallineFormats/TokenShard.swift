@@ -7,20 +7,34 @@ public enum TokenShard {
     public static let version: Int32 = 1
 
     public static func encode(_ tokens: [Int32]) throws -> Data {
-        guard tokens.count <= Int(Int32.max) else {
-            throw FormatError.malformed(path: "<tokens>", reason: "\(tokens.count) tokens do not fit one shard (at most \(Int32.max))")
+        var data = try header(count: tokens.count)
+        data.append(try packed(tokens[...]))
+        return data
+    }
+
+    /// The 1024-byte header of a shard of `count` tokens.
+    static func header(count: Int) throws -> Data {
+        guard count <= Int(Int32.max) else {
+            throw FormatError.malformed(path: "<tokens>", reason: "\(count) tokens do not fit one shard (at most \(Int32.max))")
         }
-        // Written straight into the file's bytes: no intermediate copy of the tokens.
-        var data = Data(count: 1024 + 2 * tokens.count)
-        try data.withUnsafeMutableBytes { raw in
+        var data = Data(count: 1024)
+        data.withUnsafeMutableBytes { raw in
             raw.storeBytes(of: magic.littleEndian, toByteOffset: 0, as: Int32.self)
             raw.storeBytes(of: version.littleEndian, toByteOffset: 4, as: Int32.self)
-            raw.storeBytes(of: Int32(tokens.count).littleEndian, toByteOffset: 8, as: Int32.self)
+            raw.storeBytes(of: Int32(count).littleEndian, toByteOffset: 8, as: Int32.self)
+        }
+        return data
+    }
+
+    /// Tokens as little-endian uint16.
+    static func packed(_ tokens: ArraySlice<Int32>) throws -> Data {
+        var data = Data(count: 2 * tokens.count)
+        try data.withUnsafeMutableBytes { raw in
             for (i, t) in tokens.enumerated() {
                 guard t >= 0, t <= Int32(UInt16.max) else {
                     throw FormatError.malformed(path: "<tokens>", reason: "token \(t) does not fit the uint16 shard format")
                 }
-                raw.storeBytes(of: UInt16(t).littleEndian, toByteOffset: 1024 + 2 * i, as: UInt16.self)
+                raw.storeBytes(of: UInt16(t).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
             }
         }
         return data
@@ -48,5 +62,18 @@ public enum TokenShard {
     }
 
     public static func read(_ url: URL) throws -> [Int32] { try decode(readFile(url), path: url.path) }
-    public static func write(_ tokens: [Int32], to url: URL) throws { try AtomicFile.write(encode(tokens), to: url) }
+    /// Writes a shard atomically, a million tokens at a time (a shard of the whole corpus never
+    /// sits in memory beside the tokens).
+    public static func write(_ tokens: [Int32], to url: URL) throws {
+        let head = try header(count: tokens.count)
+        try AtomicFile.write(to: url) { file in
+            try file.write(contentsOf: head)
+            var start = 0
+            while start < tokens.count {
+                let end = min(start + (1 << 20), tokens.count)
+                try file.write(contentsOf: packed(tokens[start..<end]))
+                start = end
+            }
+        }
+    }
 }

@@ -105,7 +105,7 @@ public struct BPETokenizer: Tokenizer {
 
     public func encode(_ bytes: [UInt8]) throws -> [Int32] {
         var out: [Int32] = []
-        out.reserveCapacity(bytes.count / 2)
+        out.reserveCapacity(expectedTokenCount(bytes))
         // Words repeat, so their encodings are cached; the cache is emptied when it grows past a
         // bound, so memory stays proportional to the output, not to the corpus's vocabulary.
         var cache: [ArraySlice<UInt8>: [Int32]] = [:]
@@ -118,6 +118,18 @@ public struct BPETokenizer: Tokenizer {
             out += ids
         }
         return out
+    }
+
+    /// Room for the tokens of `bytes`: for a large text, the tokens per byte of its first MiB
+    /// with 10 % to spare, so that the token array is not outgrown (growing it copies it, which
+    /// set the peak memory of encoding a large corpus).
+    func expectedTokenCount(_ bytes: [UInt8]) -> Int {
+        let sampleSize = 1 << 20
+        guard bytes.count > 4 * sampleSize else { return bytes.count / 2 }
+        let sample = Array(bytes.prefix(sampleSize))
+        var tokens = 0
+        PreTokenizer.forEachChunk(sample) { tokens += encodeChunk(sample[$0]).count }
+        return Int(Double(bytes.count) * Double(tokens) / Double(sampleSize) * 1.1)
     }
 
     /// Applies merges in rank order within one pre-token chunk.
