@@ -2,6 +2,7 @@
 // time, and the run ends with the same loss curve and the same weights as one never killed, bit
 // for bit; no file of the run directory is ever torn. The run checkpoints at every step
 // (`--checkpoint-interval 1`), so a kill lands before, during and after checkpoint writes.
+// Kills are placed by the run's progress (its metrics), so a slow machine cannot make them miss.
 import Foundation
 import XCTest
 import CrystallineFormats
@@ -39,6 +40,12 @@ final class KillResumeTests: XCTestCase {
         }
     }
 
+    /// Lines of metrics.jsonl so far (one per step), counted without parsing.
+    func stepsWritten(_ dir: URL) -> Int {
+        guard let data = try? Data(contentsOf: dir.appendingPathComponent("metrics.jsonl")) else { return 0 }
+        return data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+    }
+
     /// Every file the run has written must read back whole.
     func assertNothingTorn(_ dir: URL, file: StaticString = #filePath, line: UInt = #line) {
         let fm = FileManager.default
@@ -61,28 +68,34 @@ final class KillResumeTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: root) }
         let reference = root.appendingPathComponent("reference"), killed = root.appendingPathComponent("killed")
 
-        let began = Date()
         let whole = try start(["train", "-o", reference.path] + Self.flags)
         whole.waitUntilExit()
-        let duration = Date().timeIntervalSince(began)
         XCTAssertEqual(whole.terminationStatus, 0)
         let expected = try curve(reference)
         XCTAssertEqual(expected.count, 300)
 
         // Kill at random moments until a run gets through; resume after each kill.
-        // Each of the first ten starts is killed at a random moment within the uninterrupted run's
-        // duration (loading, training, writing a checkpoint); the eleventh runs to the end.
+        // The kills are aimed by progress, not by the clock, so that a slow or busy machine
+        // moves them but does not make them miss: the first start dies while loading (after a
+        // random 5–80 ms); each later one runs until the metrics show a random number of new
+        // steps (5–40 past what the last run wrote) and is killed there, mid-step or mid-write.
+        // The last start runs to the end.
         var rng = SystemRandomNumberGenerator()
         var kills = 0, killsAfterResume = 0, attempts = 0
         var finished = false
-        while !finished, attempts < 11 {
+        while !finished, attempts < 10 {
             attempts += 1
             let resuming = FileManager.default.fileExists(atPath: killed.appendingPathComponent("checkpoint.safetensors").path)
+            let before = stepsWritten(killed)
             let p = try start(["train", "-o", killed.path] + (resuming ? ["--resume"] : Self.flags))
-            // Aim within what is left of the run (a resumed run has fewer steps to go).
-            let done = resuming ? Double((try? curve(killed).count) ?? 0) / 300 : 0
-            let window = Int(duration * max(0.1, 1 - done) * 0.9e6)
-            if attempts <= 10 { usleep(UInt32(Int.random(in: 10_000...max(20_000, window), using: &rng))) } else { p.waitUntilExit() }
+            if attempts == 1 {
+                usleep(UInt32(Int.random(in: 5_000...80_000, using: &rng)))
+            } else if attempts < 10 {
+                let target = min(before + Int.random(in: 5...40, using: &rng), 290)
+                while p.isRunning, stepsWritten(killed) < target { usleep(300) }
+            } else {
+                p.waitUntilExit()
+            }
             if p.isRunning {
                 kill(p.processIdentifier, SIGKILL)
                 p.waitUntilExit()
