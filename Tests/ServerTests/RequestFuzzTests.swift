@@ -24,11 +24,16 @@ final class RequestFuzzTests: XCTestCase {
         let mutator = Mutator(maxLength: 4096, dictionary: ["\"prompt\"", "\"messages\"", "\"max_tokens\"", "\"temperature\"", "\"top_p\"",
                                                            "\"top_k\"", "\"stop\"", "\"stream\"", "\"model\"", "\"role\"", "\"content\"", "\"n\""])
         var rng = FuzzRandom(seed: 11)
-        var statuses: [Int: Int] = [:]
-        try await app.test(.router) { client in
-            for i in 0..<400 {
-                let (uri, seed) = Self.seeds[i % Self.seeds.count]
-                let body = i < Self.seeds.count ? Array(seed.utf8) : mutator.mutate(Array(seed.utf8), other: Array(Self.seeds[rng.below(Self.seeds.count)].1.utf8), rng: &rng)
+        // The bodies are made up front (seeded), then sent.
+        let requests: [(String, [UInt8])] = (0..<400).map { i in
+            let (uri, seed) = Self.seeds[i % Self.seeds.count]
+            if i < Self.seeds.count { return (uri, Array(seed.utf8)) }
+            let other = Array(Self.seeds[rng.below(Self.seeds.count)].1.utf8)
+            return (uri, mutator.mutate(Array(seed.utf8), other: other, rng: &rng))
+        }
+        let statuses = try await app.test(.router) { client -> [Int: Int] in
+            var statuses: [Int: Int] = [:]
+            for (uri, body) in requests {
                 try await client.execute(uri: uri, method: .post, headers: jsonHeaders, body: ByteBuffer(bytes: body)) { r in
                     statuses[Int(r.status.code), default: 0] += 1
                     let text = String(decoding: body, as: UTF8.self)
@@ -38,6 +43,7 @@ final class RequestFuzzTests: XCTestCase {
                     }
                 }
             }
+            return statuses
         }
         XCTAssertGreaterThan(statuses[200, default: 0], 0, "\(statuses)")
         XCTAssertGreaterThan(statuses[400, default: 0], 0, "\(statuses)")
