@@ -17,8 +17,11 @@ shift || true
 targets=("$@")
 work=fuzz-work
 mkdir -p "$work/artifacts" "$work/corpus"
-: > "$work/summary.txt"
+# Summary lines are appended: a run of some targets adds to an earlier run of the others.
 
+# The Swift runtime's own crash reporter would take the fatal signals before libFuzzer's, and
+# the crashing input would not be saved.
+export SWIFT_BACKTRACE=enable=no
 libfuzzer=""
 if swift build -c release --sanitize fuzzer -Xswiftc -DLIBFUZZER --product cllm-fuzz --scratch-path .build-fuzz >"$work/build.log" 2>&1; then
     libfuzzer=.build-fuzz/release/cllm-fuzz

@@ -155,7 +155,9 @@ public enum FuzzTargets {
         let run = try fixture()
         try data.write(to: run.directory.appendingPathComponent(ModelDirectory.checkpointFile))
         let trainer = try Trainer.resume(from: run.directory)
-        invariant(trainer.state.step >= 0 && trainer.state.step <= trainer.totalSteps, "resumed at step \(trainer.state.step) of \(trainer.totalSteps)")
+        // A step past the end is allowed: the run is finished (a resume says so and does nothing).
+        invariant(trainer.state.step >= 0 && trainer.totalSteps >= 1, "resumed at step \(trainer.state.step) of \(trainer.totalSteps)")
+        invariant(trainer.isFinished == (trainer.state.step >= trainer.totalSteps), "a run past its end must count as finished")
     }
 
     // MARK: - The run directory the model targets read against
