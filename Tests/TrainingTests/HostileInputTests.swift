@@ -67,7 +67,14 @@ final class HostileInputTests: XCTestCase {
         let before = try Data(contentsOf: run.appendingPathComponent(ModelDirectory.weightsFile))
         var c = tinyConfig(corpus: writeCorpus(smallCorpus, in: run.deletingLastPathComponent(), name: "again.txt"), out: run)
         c.nEmbd = 256; c.nHead = 4; c.batchSize = 64
-        ModelLimits.setMemoryBudget(8 << 20)
+        // A budget between what the configuration alone needs (checked first, vocabulary unknown)
+        // and what the run needs once its tokenizer is built: only the later check refuses, so
+        // this fails if that check comes after the old run's files are removed.
+        let vocab = try CharTokenizer(corpus: Array(smallCorpus.utf8)).vocabSize
+        let early = ModelLimits.trainingBytes(vocabSize: 1, c.model, batchSize: c.batchSize)
+        let full = ModelLimits.trainingBytes(vocabSize: vocab, c.model, batchSize: c.batchSize)
+        XCTAssertLessThan(early, full)
+        ModelLimits.setMemoryBudget(Int((early + full) / 2))
         defer { ModelLimits.setMemoryBudget(0) }
         XCTAssertTrue(message { _ = try Trainer(config: c, replacing: true) }.contains("more than this machine's"))
         XCTAssertEqual(try Data(contentsOf: run.appendingPathComponent(ModelDirectory.weightsFile)), before, "the old model was touched")
