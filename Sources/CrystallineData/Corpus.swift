@@ -118,7 +118,7 @@ public struct EncodedCorpus {
         }
         // Split in place: the training part keeps the encoded buffer, only the (small)
         // validation part is copied, so the tokens are held once, not twice.
-        let cut = Int(Double(tokens.count) * (1 - valFraction))
+        let cut = TokenDataset.cut(tokens.count, valFraction: valFraction)
         let val = Array(tokens[cut...])
         tokens.removeSubrange(cut...)
         return EncodedCorpus(tokenizer: tokenizer, train: tokens, val: val, source: corpus)
@@ -138,9 +138,13 @@ public struct TokenDataset: Sendable {
 
     /// The first (1 − valFraction) of the stream, and the rest.
     public static func split(_ tokens: [Int32], valFraction: Double) -> (train: [Int32], val: [Int32]) {
-        let cut = Int(Double(tokens.count) * (1 - valFraction))
+        // (EncodedCorpus.build divides its own buffer in place at the same point.)
+        let cut = Self.cut(tokens.count, valFraction: valFraction)
         return (Array(tokens[..<cut]), Array(tokens[cut...]))
     }
+
+    /// Where a stream of `count` tokens divides into training and validation.
+    static func cut(_ count: Int, valFraction: Double) -> Int { Int(Double(count) * (1 - valFraction)) }
 
     public init(train: [Int32], val: [Int32], blockSize: Int) throws {
         try self.init(train: InMemoryTokens(train), val: InMemoryTokens(val), blockSize: blockSize)
