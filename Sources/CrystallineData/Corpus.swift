@@ -177,6 +177,13 @@ public struct TokenDataset: Sendable {
         }
     }
 
+    /// Advances `rng` exactly as `sample` would, reading nothing: how a process of a
+    /// data-parallel run passes over the micro-batches other processes compute.
+    public static func skip(_ split: any TokenSource, B: Int, T: Int, rng: inout Xoshiro256) {
+        let limit = split.count - T - 1
+        for _ in 0..<B { _ = rng.nextInt(below: limit + 1) }
+    }
+
     /// The same from a mixture: each window's source is drawn by weight, then its position.
     public static func sample(_ mixture: SourceMixture, B: Int, T: Int, rng: inout Xoshiro256,
                               inputs: inout [Int32], targets: inout [Int32]) {

@@ -223,6 +223,12 @@ public final class GPT {
 
     public func zeroGradients() { gradients.zero() }
 
+    /// Called during `backward` each time a contiguous range of `gradients` is final for this
+    /// pass: the final LayerNorm first, then each block from the last to the first, then the
+    /// embeddings (the tied token embedding is written at both ends of the pass). A data-parallel
+    /// trainer starts reducing each range while the earlier layers are still being computed.
+    public var gradientsReady: ((Range<Int>) -> Void)?
+
     /// Accumulates d(lossScale · mean loss)/dθ into `gradients`. Gradient accumulation over N
     /// micro-batches passes lossScale = 1/N.
     public func backward(lossScale: Float = 1) {
@@ -262,6 +268,7 @@ public final class GPT {
         LayerNorm.backward(dinp: dLastResidual, mode: .write, dweight: g + layout.lnfWeight, dbias: g + layout.lnfBias,
                            dout: d.lnf, inp: lastResidual, weight: p + layout.lnfWeight,
                            mean: a.lnfMean, rstd: a.lnfRstd, N: N, C: C)
+        gradientsReady?(layout.finalNormRange)
         for l in stride(from: config.nLayer - 1, through: 0, by: -1) {
             let o = layout.layers[l], L = a.layers[l], D = d.layers[l]
             let residual = l == 0 ? a.encoded : a.layers[l - 1].resid3
@@ -291,9 +298,11 @@ public final class GPT {
                             inp: L.ln1, weight: w + o.qkvWeight, N: N, IC: C, OC: 3 * C, accumulateInput: false)
             LayerNorm.backward(dinp: dResidual, mode: .residual(D.resid2), dweight: g + o.ln1Weight, dbias: g + o.ln1Bias,
                                dout: D.ln1, inp: residual, weight: p + o.ln1Weight, mean: L.ln1Mean, rstd: L.ln1Rstd, N: N, C: C)
+            gradientsReady?(layout.layerRange(l))
         }
         if dropping, let m = a.encodedMask { Dropout.apply(d.encoded, mask: m, count: N * C) }
         Encoder.backward(dwte: g + layout.wte, dwpe: g + layout.wpe, dout: d.encoded, tokens: tokens, B: B, T: T, C: C)
+        gradientsReady?(layout.embeddingRange)
     }
 }
 

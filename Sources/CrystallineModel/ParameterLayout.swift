@@ -71,6 +71,15 @@ public struct ParameterLayout: Sendable {
 
     public func tensor(named name: String) -> ParameterTensor? { tensors.first { $0.name == name } }
 
+    /// The parameters of transformer block `l`, contiguous in the layout.
+    public func layerRange(_ l: Int) -> Range<Int> {
+        layers[l].ln1Weight..<(l + 1 < layers.count ? layers[l + 1].ln1Weight : lnfWeight)
+    }
+    /// The token and position embeddings (the first parameters).
+    public var embeddingRange: Range<Int> { 0..<(layers.first?.ln1Weight ?? lnfWeight) }
+    /// The final LayerNorm (the last parameters).
+    public var finalNormRange: Range<Int> { lnfWeight..<totalCount }
+
     /// The first tensor holding a NaN or an infinity in `values` (in layout order), with the
     /// index inside it: a model that would only ever produce NaN is refused where it is loaded.
     public func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> (tensor: String, index: Int)? {

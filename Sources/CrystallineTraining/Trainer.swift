@@ -75,6 +75,12 @@ public final class Trainer {
     /// Whether this process writes files (model, checkpoints, metrics). In a data-parallel run
     /// only the primary does; the others compute the same steps and write nothing.
     public var isPrimary = true
+    /// The other processes of a data-parallel run (`joinDataParallel`), nil when training alone.
+    public private(set) var parallel: (any DataParallelGroup)?
+    /// The micro-batches of each global batch this process computes (all of them when alone).
+    public private(set) var share: MicroBatchShare
+    public private(set) var reduction = GradientReduction()
+    private var buckets: GradientBuckets?
     /// Whether the run has reached its last step or stopped early.
     public var isFinished: Bool { state.step >= totalSteps || stoppedEarly }
 
@@ -210,15 +216,16 @@ public final class Trainer {
     }
 
     /// Continues the run saved in `directory`. `adjust` may change what does not alter the
-    /// model or the data (max_steps, eval and logging settings, patience).
-    public static func resume(from directory: URL, adjust: (inout TrainingConfig) -> Void = { _ in },
+    /// model or the data (max_steps, eval and logging settings, patience). `isPrimary: false`
+    /// (a secondary process of a data-parallel run) reads the checkpoint and writes nothing.
+    public static func resume(from directory: URL, isPrimary: Bool = true, adjust: (inout TrainingConfig) -> Void = { _ in },
                               log: (String) -> Void = { _ in }) throws -> Trainer {
         let url = directory.appendingPathComponent(ModelDirectory.checkpointFile)
         guard FileManager.default.fileExists(atPath: url.path) else {
             throw TrainingError.checkpoint("no checkpoint at \(url.path) to resume from")
         }
-        let lock = try DirectoryLock(directory)
-        removeStaleTemporaries(directory, log: log)
+        let lock = isPrimary ? try DirectoryLock(directory) : nil
+        if isPrimary { removeStaleTemporaries(directory, log: log) }
         let (tensors, metadata) = try Safetensors.read(url)
         guard let json = metadata["trainer_state"] else { throw TrainingError.checkpoint("\(url.path) has no trainer state") }
         var state: TrainerState
@@ -263,7 +270,8 @@ public final class Trainer {
         }
         trainer.optimizer.restore(m: m, v: v, stepCount: state.optimizerSteps)
         trainer.lock = lock
-        trainer.trimMetrics()
+        trainer.isPrimary = isPrimary
+        if isPrimary { trainer.trimMetrics() }
         log("resumed \(directory.path) at step \(state.step)/\(trainer.totalSteps)")
         return trainer
     }
@@ -277,7 +285,6 @@ public final class Trainer {
         self.dataset = dataset
         self.outputDirectory = out
         checkpointInterval = c.checkpointInterval.flatMap(CheckpointInterval.init)
-        model.dropoutRNG = state.dropoutRng
         model.precision = c.precision
         optimizer = Optimizer(settings: OptimizerSettings(kind: c.optimizer, beta1: c.beta1, beta2: c.beta2, eps: c.eps,
                                                           weightDecay: c.weightDecay, momentum: c.momentum,
@@ -292,6 +299,33 @@ public final class Trainer {
                               totalSteps: total, stepSize: c.stepSize, stepFactor: c.stepFactor, anneal: state.anneal)
         inputs = [Int32](repeating: 0, count: c.batchSize * c.blockSize)
         targets = inputs
+        share = try MicroBatchShare(rank: 0, size: 1, microBatches: c.gradAccum)
+    }
+
+    /// Trains as one of `group.size` processes: each computes its share of every global batch
+    /// (`grad_accum` micro-batches, drawn as a lone process would draw them), the gradient sums
+    /// are averaged over the group before clipping, and every process applies the same step.
+    /// Train and validation losses are means over the group. Only rank 0 should be primary.
+    public func joinDataParallel(_ group: any DataParallelGroup, reduction: GradientReduction = GradientReduction()) throws {
+        share = try MicroBatchShare(rank: group.rank, size: group.size, microBatches: config.gradAccum)
+        parallel = group
+        self.reduction = reduction
+        buckets = reduction.overlap ? GradientBuckets(group: group, gradients: model.gradients.pointer, bucketBytes: reduction.bucketBytes) : nil
+    }
+
+    /// A checksum of the parameters, the same on every process of a healthy data-parallel run.
+    public var parameterChecksum: UInt32 {
+        let p = model.parameters
+        return CRC32.checksum(p.pointer, count: p.count * MemoryLayout<Float>.stride)
+    }
+
+    /// Whether every process of the group holds bitwise the same parameters (true when alone).
+    public func parametersAgree() throws -> Bool {
+        guard let parallel else { return true }
+        let crc = Double(parameterChecksum)
+        var extremes = [crc, -crc]
+        try parallel.allReduce(&extremes, maximum: true)
+        return extremes[0] == crc && -extremes[1] == crc
     }
 
     /// Mean loss over `eval_iters` validation batches. The batches come from a generator seeded
@@ -299,9 +333,20 @@ public final class Trainer {
     public func evaluate() throws -> Double {
         var rng = Xoshiro256(seed: config.seed ^ 0x0E7A_1000)
         var total = 0.0
-        for _ in 0..<config.evalIters {
+        // In a data-parallel run each process evaluates every size-th batch of the same sequence.
+        let size = parallel?.size ?? 1, rank = parallel?.rank ?? 0
+        for i in 0..<config.evalIters {
+            guard i % size == rank else {
+                TokenDataset.skip(dataset.val, B: config.batchSize, T: config.blockSize, rng: &rng)
+                continue
+            }
             TokenDataset.sample(dataset.val, B: config.batchSize, T: config.blockSize, rng: &rng, inputs: &inputs, targets: &targets)
             total += Double(try model.forward(tokens: inputs, targets: targets, B: config.batchSize, T: config.blockSize, training: false)!)
+        }
+        if let parallel {
+            var sum = [total]
+            try parallel.allReduce(&sum, maximum: false)
+            total = sum[0]
         }
         return total / Double(config.evalIters)
     }
@@ -325,12 +370,31 @@ public final class Trainer {
         var events: [TrainingEvent] = []
         model.zeroGradients()
         var lossSum = 0.0
-        for _ in 0..<c.gradAccum {
+        // Each micro-batch's dropout masks come from its own generator, seeded from the step's
+        // draw and the micro-batch's index, so a process computing micro-batch i alone draws
+        // the masks a lone process would.
+        let dropoutSeed = state.dropoutRng.next()
+        for i in 0..<c.gradAccum {
+            guard share.owns(i) else {
+                TokenDataset.skip(dataset.train, B: B, T: T, rng: &state.dataRng)
+                continue
+            }
             TokenDataset.sample(dataset.train, B: B, T: T, rng: &state.dataRng, inputs: &inputs, targets: &targets)
+            model.dropoutRNG = Xoshiro256(seed: dropoutSeed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15)
             let loss = try model.forward(tokens: inputs, targets: targets, B: B, T: T, training: true)!
             guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: loss) }
             lossSum += Double(loss)
+            // Gradients are summed over the group only after the last local micro-batch, bucket
+            // by bucket while its backward pass is still running.
+            if let buckets, share.isLastOwned(i) { model.gradientsReady = { buckets.ready($0) } }
             model.backward(lossScale: 1 / Float(c.gradAccum))
+            model.gradientsReady = nil
+        }
+        if let parallel {
+            if let buckets { try buckets.finish() } else { try parallel.allReduceSum(UnsafeMutableBufferPointer(start: model.gradients.pointer, count: model.gradients.count)) }
+            var sum = [lossSum]
+            try parallel.allReduce(&sum, maximum: false)
+            lossSum = sum[0]
         }
         try gradientHook?(model.gradients)
         let diagnose = c.diagnostics && (state.step == 0 || (state.step + 1) % c.evalInterval == 0)
@@ -343,7 +407,6 @@ public final class Trainer {
         model.refreshLowPrecisionWeights()
         state.step += 1
         state.optimizerSteps = optimizer.stepCount
-        state.dropoutRng = model.dropoutRNG
         state.tokensSeen += B * T * c.gradAccum
         let seconds = (clock.now - started).seconds
         state.trainingSeconds += seconds

@@ -1,5 +1,6 @@
 // Library enums as command-line argument values.
 import ArgumentParser
+import CrystallineDistributed
 import CrystallineTokenizers
 import CrystallineTraining
 import CrystallineModel
@@ -9,6 +10,7 @@ extension OptimizerKind: ExpressibleByArgument {}
 extension ScheduleKind: ExpressibleByArgument {}
 extension EmbeddingInit: ExpressibleByArgument {}
 extension PositionalEncoding: ExpressibleByArgument {}
+extension GradientWire: ExpressibleByArgument {}
 extension AttentionBias: ExpressibleByArgument {}
 extension VocabOrder: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}

@@ -4,6 +4,7 @@ import Foundation
 import CrystallineCompute
 import CrystallineModel
 import CrystallineBenchmarks
+import CrystallineDistributed
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Time training steps and generation.")
@@ -14,9 +15,14 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object (with --gemm, the GEMM table inside it) and nothing else.") var json = false
     @Option(help: "Weight storage in the matrix products: fp32 or bf16.") var precision: Precision = .fp32
     @Flag(help: "Also time the GEMM forms backprop uses at this model's shapes, on one core and on all.") var gemm = false
+    @Flag(help: "Under mpirun: time the all-reduce of the gradients of the baby, shakespeare and GPT-2-small models (and smaller sizes, for the latency) instead.")
+    var allreduce = false
+    @Option(help: "With --allreduce: fp32 or bf16 on the wire.") var gradientWire: GradientWire = .fp32
+    @Option(help: "With --allreduce: timed repetitions per size.") var repeats = 10
 
     func run() throws {
         try reportingErrors {
+            if allreduce { return try benchAllReduce(wire: gradientWire, repeats: repeats, json: json) }
             if !BuildFeatures.hasFusedMultiplyAdd {
                 Terminal.error("warning: this build has no FMA code generation (\(BuildFeatures.simdName)); the kernels run ~150x slower. Build with `swift build -c release` on x86-64-v3 or aarch64.")
             }

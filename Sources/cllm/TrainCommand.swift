@@ -1,6 +1,8 @@
 // `cllm train`: flags override the config file, which overrides the defaults.
 import ArgumentParser
 import Foundation
+import CrystallineDistributed
+import CrystallineFormats
 import CrystallineInference
 import CrystallineModel
 import CrystallineTokenizers
@@ -16,6 +18,11 @@ struct Train: ParsableCommand {
         cllm_tokenizer.json, tokenizer.json, checkpoint.safetensors and metrics.jsonl. Ctrl-C (or \
         SIGTERM) saves a checkpoint and exits; --resume continues it exactly. A directory that \
         already holds a model is refused unless --force; two runs never share one (it is locked).
+
+        Started by mpirun (Open MPI or MPICH, loaded at run time), it trains data-parallel: \
+        `mpirun -np 2 cllm train ...` splits each global batch of --grad-accum micro-batches \
+        (default: one per process) over the processes and averages their gradients; rank 0 \
+        writes the files (docs/DISTRIBUTED.md).
         """)
 
     @OptionGroup var settings: TrainingFlags
@@ -26,39 +33,75 @@ struct Train: ParsableCommand {
     @Flag(help: "Replace a model that --out already holds (its files are removed first).") var force = false
     @Flag(name: [.short, .long], help: "Print only warnings, errors and the final summary.") var quiet = false
     @Option(help: "Steps between progress lines when the output is not a terminal.") var progressInterval = 100
+    @Option(help: "Worker threads (default: the machine's cores, shared evenly by the MPI processes on it).") var threads: Int?
+    @Flag(help: "Under mpirun: sum the gradients after the backward pass instead of overlapping the sums with it.")
+    var noOverlap = false
+    @Option(help: "Under mpirun: the gradient bucket size in MiB (summed as soon as its layers' backward is done).")
+    var bucketMb = 25
+    @Option(help: "Under mpirun: gradients on the wire as fp32 or bf16 (half the bytes, bf16 rounding).")
+    var gradientWire: GradientWire = .fp32
 
     func validate() throws {
         guard progressInterval >= 1 else { throw ValidationError("--progress-interval must be at least 1") }
         if resume && force { throw ValidationError("--force starts a new run; it cannot be combined with --resume") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        guard bucketMb >= 1 else { throw ValidationError("--bucket-mb must be at least 1") }
     }
 
     func run() throws {
         setvbuf(stdout, nil, _IOLBF, 0)  // progress lines reach a log file or pipe as they happen
+        let mpi = MPIEnvironment.detect()
+        // Before the first parallel region creates the pool.
+        if let n = threads ?? mpi.map({ $0.threadsPerProcess() }) { setenv("CLLM_THREADS", "\(n)", 1) }
         try reportingErrors {
-            let trainer: Trainer
-            var overrides = settings.overrides
-            let log: (String) -> Void = { line in if !quiet { print(line) } }
-            if resume {
-                let dir = URL(fileURLWithPath: settings.outputDirectory)
-                overrides["out"] = nil
-                var adjusted: Error?
-                trainer = try Trainer.resume(from: dir, adjust: { c in
-                    do { c = try c.applying(overrides) } catch { adjusted = error }
-                }, log: log)
-                if let adjusted { throw adjusted }
-            } else {
-                var c = TrainingConfig()
-                if let config { c = try TrainingConfig.load(from: URL(fileURLWithPath: config)) }
-                // The models directory's `default` unless --out or the config file names one.
-                if settings.out == nil && (config == nil || c.out == TrainingConfig().out) { overrides["out"] = settings.outputDirectory }
-                trainer = try Trainer(config: c.applying(overrides), replacing: force, log: log)
+            guard let mpi else { return try train(makeTrainer(log: { line in if !quiet { print(line) } }), launch: nil) }
+            let launch = try DataParallelLaunch(environment: mpi, threads: threads,
+                                                reduction: GradientReduction(overlap: !noOverlap, bucketBytes: bucketMb << 20),
+                                                wire: gradientWire)
+            defer { launch.group.finalize() }
+            // The launch line comes first: the trainer's own lines wait for it.
+            var lines: [String] = []
+            let made = Result { try makeTrainer(group: launch, log: { lines.append($0) }) }
+            try launch.agree(ready: (try? made.get()) != nil)
+            let trainer = try made.get()
+            if launch.isPrimary && !quiet {
+                print(launch.summary(config: trainer.config))
+                lines.forEach { print($0) }
             }
-            try train(trainer)
+            try train(trainer, launch: launch)
         }
     }
 
-    func train(_ trainer: Trainer) throws {
+    /// A new or resumed trainer; in a data-parallel run, one process of the group.
+    func makeTrainer(group launch: DataParallelLaunch? = nil, log: @escaping (String) -> Void) throws -> Trainer {
+        let primary = launch?.isPrimary ?? true
+        var overrides = settings.overrides
+        let trainer: Trainer
+        if resume {
+            let dir = URL(fileURLWithPath: settings.outputDirectory)
+            overrides["out"] = nil
+            var adjusted: Error?
+            trainer = try Trainer.resume(from: dir, isPrimary: primary, adjust: { c in
+                do { c = try c.applying(overrides) } catch { adjusted = error }
+            }, log: log)
+            if let adjusted { throw adjusted }
+        } else {
+            var c = TrainingConfig()
+            if let config { c = try TrainingConfig.load(from: URL(fileURLWithPath: config)) }
+            // The models directory's `default` unless --out or the config file names one.
+            if settings.out == nil && (config == nil || c.out == TrainingConfig().out) { overrides["out"] = settings.outputDirectory }
+            // Under mpirun the global batch defaults to one micro-batch per process.
+            if let launch, overrides["gradAccum"] == nil, c.gradAccum == 1 { overrides["gradAccum"] = launch.group.size }
+            trainer = try Trainer(config: c.applying(overrides), isPrimary: primary, replacing: force, log: log)
+        }
+        if let launch { try trainer.joinDataParallel(launch.group, reduction: launch.reduction) }
+        return trainer
+    }
+
+    func train(_ trainer: Trainer, launch: DataParallelLaunch?) throws {
         let c = trainer.config
+        // A secondary process of a data-parallel run prints nothing but errors.
+        let quiet = quiet || !trainer.isPrimary
         if trainer.isFinished {
             print("\(c.out) already finished at step \(trainer.state.step) of \(trainer.totalSteps); nothing to do (raise --max-steps to go on)")
             return
@@ -68,10 +111,15 @@ struct Train: ParsableCommand {
             print("model: \(c.nLayer) layers, \(c.nHead) heads, n_embd \(c.nEmbd), block \(c.blockSize), \(Terminal.thousands(Double(trainer.model.parameterCount))) parameters; about \(ModelLimits.formatBytes(memory)) to train (of \(ModelLimits.formatBytes(Double(ModelLimits.memoryBudget))))")
             print("training: \(trainer.totalSteps) steps of \(c.batchSize)×\(c.blockSize)×\(c.gradAccum) tokens, \(c.optimizer.rawValue) lr \(c.lr) \(c.scheduler.rawValue) -> \(c.minLr), warmup \(c.warmupSteps); output \(c.out)")
         }
-        if c.warmupSteps >= trainer.totalSteps && c.lr > 0 {
+        if c.warmupSteps >= trainer.totalSteps && c.lr > 0 && trainer.isPrimary {
             Terminal.error("warning: warm-up (\(c.warmupSteps) steps) is not shorter than the run (\(trainer.totalSteps) steps): the learning rate never reaches --lr \(c.lr); lower --warmup-steps")
         }
-        installInterruptHandler()
+        if let launch {
+            DataParallelLaunch.installTerminationNotice(rank: launch.group.rank, runDirectory: trainer.outputDirectory.path)
+            guard try trainer.parametersAgree() else { throw CLIError("the processes start from different parameters") }
+        } else {
+            installInterruptHandler()
+        }
         trainer.shouldStop = { interruptRequested.load(ordering: .relaxed) }
         var lastVal: Double?
         var smoothedRate = 0.0
@@ -111,6 +159,16 @@ struct Train: ParsableCommand {
             }
         }
         if Terminal.isInteractive && !quiet { print("") }
+        if launch != nil {
+            // Every process applied the same steps: their parameters must be bitwise equal.
+            let agree = try trainer.parametersAgree()
+            if trainer.isPrimary {
+                print(agree ? "parameters identical on all \(trainer.parallel!.size) processes (CRC-32 \(CRC32.hex(trainer.parameterChecksum)))"
+                            : "error: the processes' parameters differ at the end of the run")
+            }
+            guard agree else { throw ExitCode.failure }
+            guard trainer.isPrimary else { return }
+        }
         print(String(format: "done: %d steps in %@, final train loss %.4f, best val loss %@",
                      summary.steps, Terminal.duration(summary.seconds), summary.finalTrainLoss,
                      summary.bestValLoss.map { String(format: "%.4f", $0) } ?? "-"))
