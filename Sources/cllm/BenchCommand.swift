@@ -9,9 +9,10 @@ import CrystallineDistributed
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Time training steps and generation.")
     @Option(name: [.customLong("preset"), .customLong("config")],
-            help: "Model preset: baby (4L/4H/128, block 64, batch 12) or shakespeare (6L/6H/384, block 256, batch 8). (--config is the older name.)")
+            help: "Model preset: baby (4L/4H/128, block 64, batch 12), shakespeare (6L/6H/384, block 256, batch 8) or gpt2 (GPT-2 small: 12L/12H/768, vocab 50257, block 1024, batch 1). (--config is the older name.)")
     var config = "baby"
     @Option(help: "Timed training steps.") var steps = 20
+    @Option(help: "Sequences per step (default: the preset's).") var batch: Int?
     @Flag(help: "Print one JSON object (with --gemm, the GEMM table inside it) and nothing else.") var json = false
     @Option(help: "Weight storage in the matrix products: fp32 or bf16.") var precision: Precision = .fp32
     @Flag(help: "Also time the GEMM forms backprop uses at this model's shapes, on one core and on all.") var gemm = false
@@ -26,17 +27,20 @@ struct Bench: ParsableCommand {
             if !BuildFeatures.hasFusedMultiplyAdd {
                 Terminal.error("warning: this build has no FMA code generation (\(BuildFeatures.simdName)); the kernels run ~150x slower. Build with `swift build -c release` on x86-64-v3 or aarch64.")
             }
-            let (gptConfig, B): (GPTConfig, Int)
+            let (gptConfig, presetBatch): (GPTConfig, Int)
             switch config {
-            case "baby": (gptConfig, B) = (GPTConfig(vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128), 12)
-            case "shakespeare": (gptConfig, B) = (GPTConfig(vocabSize: 65, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384), 8)
-            default: throw CLIError("unknown config \(config); use baby or shakespeare")
+            case "baby": (gptConfig, presetBatch) = (GPTConfig(vocabSize: 65, blockSize: 64, nLayer: 4, nHead: 4, nEmbd: 128), 12)
+            case "shakespeare": (gptConfig, presetBatch) = (GPTConfig(vocabSize: 65, blockSize: 256, nLayer: 6, nHead: 6, nEmbd: 384), 8)
+            case "gpt2": (gptConfig, presetBatch) = (GPTConfig(vocabSize: 50257, blockSize: 1024, nLayer: 12, nHead: 12, nEmbd: 768), 1)
+            default: throw CLIError("unknown config \(config); use baby, shakespeare or gpt2")
             }
+            let B = batch ?? presetBatch
+            guard B >= 1 else { throw CLIError("--batch must be at least 1") }
             let peak1 = MachineBenchmark.peakGFLOPS(threads: 1)
             let peakAll = MachineBenchmark.peakGFLOPS(threads: ThreadPool.shared.threadCount)
             let gemmRows = gemm ? gemmTable(gptConfig, batch: B) : []
             if gemm && !json { printGEMMTable(gemmRows, peak1: peak1, peakAll: peakAll) }
-            let result = try BenchmarkRunner.run(config: gptConfig, batch: B, steps: steps, precision: precision)
+            let result = try BenchmarkRunner.run(config: gptConfig, batch: B, steps: steps, warmup: config == "gpt2" ? 1 : 3, precision: precision)
             if json {
                 var object: [String: Any] = ["config": config, "precision": precision.rawValue, "ms_per_step": result.msPerStep, "tokens_per_s": result.tokensPerSecond,
                                              "gflops": result.gflops, "generate_tokens_per_s": result.generateTokensPerSecond,
