@@ -71,8 +71,13 @@ def main():
         netns = ["ip", "netns", "exec", "cllm-ns0", "mpirun", "--allow-run-as-root", "--hostfile", hosts, "-np", "2",
                  "--mca", "plm_rsh_agent", agent, "--mca", "btl", "self,tcp", "--mca", "btl_tcp_if_include", "10.77.0.0/24",
                  "--mca", "oob_tcp_if_include", "10.77.0.0/24", "-x", "OMPI_ALLOW_RUN_AS_ROOT", "-x", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"]
-        rows.append((f"2 ranks × 1 thread, veth at {args.netns}, overlapped", netns + train))
-        rows.append((f"2 ranks × 1 thread, veth at {args.netns}, after backward", netns + train + ["--no-overlap"]))
+        # Each namespace looks like a machine of its own to mpirun, so each rank would take both
+        # cores: one thread each, as the other rows.
+        one = train + ["--threads", "1"]
+        rows.append((f"2 ranks × 1 thread, veth at {args.netns}, overlapped", netns + one))
+        rows.append((f"2 ranks × 1 thread, veth at {args.netns}, after backward", netns + one + ["--no-overlap"]))
+        rows.append((f"2 ranks × 1 thread, veth at {args.netns}, overlapped, bf16 wire", netns + one + ["--gradient-wire", "bf16"]))
+        rows.append((f"2 ranks × 1 thread, veth at {args.netns}, after backward, bf16 wire", netns + one + ["--no-overlap", "--gradient-wire", "bf16"]))
     results = []
     for label, command in rows:
         t = run(label, command, out, skip, env)

@@ -73,14 +73,13 @@ def exposed_comm(N, model, alpha, beta, backward_s, overlap, wire_bytes=4):
 
 
 def fit_transport(points):
-    """Least-squares t = a + S/β over (bytes, seconds) of a 2-rank all-reduce (2(N-1)/N = 1)."""
-    xs = [p["bytes"] for p in points]
-    ys = [p["seconds"] for p in points]
-    n = len(xs)
-    mx, my = sum(xs) / n, sum(ys) / n
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
-    a = max(my - slope * mx, 0.0)
-    return a / 2, 1 / slope  # a = 2(N-1)·α at N = 2
+    """α from the smallest all-reduce of 2 ranks (2(N-1) = 2 messages), β by least squares
+    of t − 2α = S/β over the sums of 1 MiB and more (2(N-1)/N = 1 at N = 2)."""
+    smallest = min(points, key=lambda p: p["bytes"])
+    alpha = smallest["seconds"] / 2
+    large = [p for p in points if p["bytes"] >= 1 << 20]
+    inverse = sum(p["bytes"] * (p["seconds"] - 2 * alpha) for p in large) / sum(p["bytes"] ** 2 for p in large)
+    return alpha, 1 / inverse
 
 
 def main():
@@ -109,7 +108,8 @@ def main():
     for label, measured in m["step_seconds"].items():
         if not label.startswith("2 ranks"):
             continue
-        transport = "shared memory" if "shared memory" in label else "TCP loopback" if "loopback" in label else None
+        transport = ("shared memory" if "shared memory" in label else "TCP loopback" if "loopback" in label
+                     else "veth at 1 Gb/s" if "veth at 1gbit" in label and "bf16" not in label else None)
         if transport is None:
             continue
         alpha, beta = fitted[transport]
