@@ -102,6 +102,9 @@ struct Train: ParsableCommand {
         let c = trainer.config
         // A secondary process of a data-parallel run prints nothing but errors.
         let quiet = quiet || !trainer.isPrimary
+        // mpirun hands each rank a pseudo-terminal whatever mpirun's own output is: progress
+        // under it goes line by line.
+        let interactive = Terminal.isInteractive && launch == nil
         if trainer.isFinished {
             print("\(c.out) already finished at step \(trainer.state.step) of \(trainer.totalSteps); nothing to do (raise --max-steps to go on)")
             return
@@ -135,7 +138,7 @@ struct Train: ParsableCommand {
                                   r.step, total, r.trainLoss, lastVal.map { String(format: "%.4f", $0) } ?? "-", r.lr, r.gradNorm,
                                   Terminal.thousands(smoothedRate), Terminal.duration(eta))
                 if quiet { break }
-                if Terminal.isInteractive {
+                if interactive {
                     if Date().timeIntervalSince(lastPrint) > 0.1 || r.step == total || r.valLoss != nil {
                         print("\r" + line + "\u{1B}[K", terminator: r.valLoss != nil ? "\n" : "")
                         flushOutput()
@@ -147,10 +150,10 @@ struct Train: ParsableCommand {
             case .evaluated, .started, .modelSaved, .checkpointSaved, .paused, .resumed, .finished, .failed:
                 break
             case .diagnostics(let step, let stats):
-                if Terminal.isInteractive { print("") }
+                if interactive { print("") }
                 print("diagnostics at step \(step):\n" + TensorDiagnostics.table(stats))
             case .dataAdded(let step, let train, let val):
-                if Terminal.isInteractive { print("") }
+                if interactive { print("") }
                 print("data: step \(step): \(train) new training and \(val) new validation tokens")
             case .earlyStopped(let step, let patience):
                 print("early stop at step \(step): no validation improvement in \(patience) evaluations")
@@ -158,7 +161,7 @@ struct Train: ParsableCommand {
                 print("\ninterrupted at step \(step): checkpoint saved; continue with `cllm train --resume --out \(trainer.outputDirectory.path)`")
             }
         }
-        if Terminal.isInteractive && !quiet { print("") }
+        if interactive && !quiet { print("") }
         if launch != nil {
             // Every process applied the same steps: their parameters must be bitwise equal.
             let agree = try trainer.parametersAgree()
