@@ -58,6 +58,7 @@ def main():
     for name, transport in [("shared memory", SHM), ("TCP loopback", TCP)]:
         rows.append((f"2 ranks × 1 thread, {name}, overlapped", mpirun + transport + train))
         rows.append((f"2 ranks × 1 thread, {name}, after backward", mpirun + transport + train + ["--no-overlap"]))
+        rows.append((f"2 ranks × 1 thread, {name}, sharded optimizer (ZeRO-1)", mpirun + transport + train + ["--shard-optimizer"]))
     if args.netns:
         subprocess.run([os.path.join(ROOT, "scripts/netns_pair.sh"), "up", args.netns], check=True)
         agent = os.path.join(work, "agent.sh")

@@ -29,8 +29,9 @@ typedef int (*o_iallreduce)(const void *, void *, int, oh, oh, oh, oh *);
 typedef int (*o_test)(oh *, int *, void *);
 typedef int (*o_wait)(oh *, void *);
 typedef int (*o_bcast)(void *, int, oh, int, oh);
-typedef int (*o_reduce_scatter_block)(const void *, void *, int, oh, oh, oh);
-typedef int (*o_allgather)(const void *, int, oh, void *, int, oh, oh);
+typedef int (*o_reduce_scatter)(const void *, void *, const int *, oh, oh, oh);
+typedef int (*o_allgatherv)(const void *, int, oh, void *, const int *, const int *, oh, oh);
+typedef int (*o_gatherv)(const void *, int, oh, void *, const int *, const int *, oh, int, oh);
 typedef int (*o_comm_set_errhandler)(oh, oh);
 typedef int (*o_op_create)(void *, int, oh *);
 typedef int (*o_abort)(oh, int);
@@ -43,8 +44,9 @@ typedef int (*m_iallreduce)(const void *, void *, int, mh, mh, mh, mh *);
 typedef int (*m_test)(mh *, int *, void *);
 typedef int (*m_wait)(mh *, void *);
 typedef int (*m_bcast)(void *, int, mh, int, mh);
-typedef int (*m_reduce_scatter_block)(const void *, void *, int, mh, mh, mh);
-typedef int (*m_allgather)(const void *, int, mh, void *, int, mh, mh);
+typedef int (*m_reduce_scatter)(const void *, void *, const int *, mh, mh, mh);
+typedef int (*m_allgatherv)(const void *, int, mh, void *, const int *, const int *, mh, mh);
+typedef int (*m_gatherv)(const void *, int, mh, void *, const int *, const int *, mh, int, mh);
 typedef int (*m_comm_set_errhandler)(mh, mh);
 typedef int (*m_op_create)(void *, int, mh *);
 typedef int (*m_abort)(mh, int);
@@ -56,7 +58,7 @@ typedef int (*p_error_string)(int, char *, int *);
 typedef int (*p_library_version)(char *, int *);
 
 static void *f_init_thread, *f_finalize, *f_abort, *f_barrier, *f_comm_rank, *f_comm_size, *f_allreduce, *f_iallreduce,
-    *f_test, *f_wait, *f_bcast, *f_reduce_scatter_block, *f_allgather, *f_wtime, *f_error_string,
+    *f_test, *f_wait, *f_bcast, *f_reduce_scatter, *f_allgatherv, *f_gatherv, *f_wtime, *f_error_string,
     *f_comm_set_errhandler, *f_op_create, *f_library_version;
 
 static int fail(char *error, size_t size, const char *message) {
@@ -96,8 +98,9 @@ cllm_mpi_abi cllm_mpi_load(const char *path, char *error, size_t error_size) {
     NEED(f_test, "MPI_Test");
     NEED(f_wait, "MPI_Wait");
     NEED(f_bcast, "MPI_Bcast");
-    NEED(f_reduce_scatter_block, "MPI_Reduce_scatter_block");
-    NEED(f_allgather, "MPI_Allgather");
+    NEED(f_reduce_scatter, "MPI_Reduce_scatter");
+    NEED(f_allgatherv, "MPI_Allgatherv");
+    NEED(f_gatherv, "MPI_Gatherv");
     NEED(f_wtime, "MPI_Wtime");
     NEED(f_error_string, "MPI_Error_string");
     NEED(f_comm_set_errhandler, "MPI_Comm_set_errhandler");
@@ -254,16 +257,21 @@ int cllm_mpi_bcast(void *buffer, size_t count, cllm_mpi_type type, int root) {
     return 0;
 }
 
-int cllm_mpi_reduce_scatter_block(const void *input, void *output, size_t count, cllm_mpi_type type, cllm_mpi_op op) {
-    if (count > piece) return 1;
-    return OPENMPI ? ((o_reduce_scatter_block)f_reduce_scatter_block)(input, output, (int)count, O(type_handle(type)), O(op_handle(op)), O(comm_world))
-                   : ((m_reduce_scatter_block)f_reduce_scatter_block)(input, output, (int)count, M(type_handle(type)), M(op_handle(op)), M(comm_world));
+int cllm_mpi_reduce_scatter(const void *input, void *output, const int *counts, cllm_mpi_type type, cllm_mpi_op op) {
+    return OPENMPI ? ((o_reduce_scatter)f_reduce_scatter)(input, output, counts, O(type_handle(type)), O(op_handle(op)), O(comm_world))
+                   : ((m_reduce_scatter)f_reduce_scatter)(input, output, counts, M(type_handle(type)), M(op_handle(op)), M(comm_world));
 }
 
-int cllm_mpi_allgather(const void *input, void *output, size_t count, cllm_mpi_type type) {
-    if (count > piece) return 1;
-    return OPENMPI ? ((o_allgather)f_allgather)(input, (int)count, O(type_handle(type)), output, (int)count, O(type_handle(type)), O(comm_world))
-                   : ((m_allgather)f_allgather)(input, (int)count, M(type_handle(type)), output, (int)count, M(type_handle(type)), M(comm_world));
+int cllm_mpi_allgatherv_in_place(void *buffer, const int *counts, const int *displacements, cllm_mpi_type type) {
+    // With MPI_IN_PLACE the send count and type are ignored.
+    return OPENMPI ? ((o_allgatherv)f_allgatherv)(in_place, 0, O(type_handle(type)), buffer, counts, displacements, O(type_handle(type)), O(comm_world))
+                   : ((m_allgatherv)f_allgatherv)(in_place, 0, M(type_handle(type)), buffer, counts, displacements, M(type_handle(type)), M(comm_world));
+}
+
+int cllm_mpi_gatherv(const void *input, int count, void *output, const int *counts, const int *displacements,
+                     cllm_mpi_type type, int root) {
+    return OPENMPI ? ((o_gatherv)f_gatherv)(input, count, O(type_handle(type)), output, counts, displacements, O(type_handle(type)), root, O(comm_world))
+                   : ((m_gatherv)f_gatherv)(input, count, M(type_handle(type)), output, counts, displacements, M(type_handle(type)), root, M(comm_world));
 }
 
 double cllm_mpi_wtime(void) { return ((p_wtime)f_wtime)(); }

@@ -39,9 +39,9 @@ public final class DataParallelLaunch {
     public func summary(config c: TrainingConfig) -> String {
         let perProcess = c.gradAccum / max(1, group.size)
         let tokens = c.gradAccum * c.batchSize * c.blockSize
-        let how = reduction.overlap
-            ? "in \(reduction.bucketBytes >> 20) MiB buckets during the backward pass"
-            : "after the backward pass"
+        let how = reduction.shardOptimizer
+            ? "and scattered after the backward pass, the optimizer moments sharded (ZeRO-1: 1/\(group.size) each)"
+            : reduction.overlap ? "in \(reduction.bucketBytes >> 20) MiB buckets during the backward pass" : "after the backward pass"
         return "distributed: \(group.size) processes × \(threadsPerProcess) thread\(threadsPerProcess == 1 ? "" : "s") (\(group.libraryVersion), \(environment.launcher) launch, \(environment.localSize) on this machine); global batch \(c.gradAccum) × \(c.batchSize) × \(c.blockSize) = \(tokens) tokens per step, \(perProcess) micro-batch\(perProcess == 1 ? "" : "es") per process; gradients summed \(how), \(group.wire.rawValue) on the wire"
     }
 

@@ -35,6 +35,15 @@ public final class InProcessHub: @unchecked Sendable {
         }
     }
 
+    /// Every member publishes a pointer; returns all of them once every member has.
+    func share(_ rank: Int, _ pointer: UnsafeMutableRawPointer?) -> [UnsafeMutableRawPointer?] {
+        condition.lock()
+        slots[rank] = pointer
+        condition.unlock()
+        barrier()
+        return slots
+    }
+
     /// Every member calls this with its buffer; each then combines its own slice of the
     /// elements across all buffers, in rank order, and writes the result into all of them, so
     /// every member ends with the identical result.
@@ -80,4 +89,33 @@ public final class InProcessGroup: DataParallelGroup {
     public func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) throws { try allReduceSum(buffer) }
     public func pollReductions() throws {}
     public func finishReductions() throws {}
+
+    public func reduceScatterSum(_ input: UnsafeMutableBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>, shards: Shards) throws {
+        let inputs = hub.share(rank, UnsafeMutableRawPointer(input.baseAddress)).map { $0!.assumingMemoryBound(to: Float.self) }
+        for (j, i) in shards.range(rank).enumerated() {
+            var acc = inputs[0][i]
+            for r in 1..<size { acc += inputs[r][i] }
+            output[j] = acc
+        }
+        hub.barrier()
+    }
+
+    public func allGather(_ buffer: UnsafeMutableBufferPointer<Float>, shards: Shards) throws {
+        let buffers = hub.share(rank, UnsafeMutableRawPointer(buffer.baseAddress)).map { $0!.assumingMemoryBound(to: Float.self) }
+        for r in 0..<size where r != rank {
+            let block = shards.range(r)
+            (buffer.baseAddress! + block.lowerBound).update(from: buffers[r] + block.lowerBound, count: block.count)
+        }
+        hub.barrier()
+    }
+
+    public func gather(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>?, shards: Shards, root: Int) throws {
+        let inputs = hub.share(rank, UnsafeMutableRawPointer(mutating: input.baseAddress)).map { $0?.assumingMemoryBound(to: Float.self) }
+        if rank == root, let output {
+            for r in 0..<size where shards.counts[r] > 0 {
+                (output.baseAddress! + shards.displacements[r]).update(from: inputs[r]!, count: shards.counts[r])
+            }
+        }
+        hub.barrier()
+    }
 }

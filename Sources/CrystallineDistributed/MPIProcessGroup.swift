@@ -132,6 +132,28 @@ public final class MPIProcessGroup: DataParallelGroup {
         wireUsed = 0
     }
 
+    public func reduceScatterSum(_ input: UnsafeMutableBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>, shards: Shards) throws {
+        let counts = try Self.int32(shards.counts)
+        try Self.check(cllm_mpi_reduce_scatter(input.baseAddress, output.baseAddress, counts, CLLM_MPI_FLOAT, CLLM_MPI_SUM), "MPI_Reduce_scatter")
+    }
+
+    public func allGather(_ buffer: UnsafeMutableBufferPointer<Float>, shards: Shards) throws {
+        let counts = try Self.int32(shards.counts), displacements = try Self.int32(shards.displacements)
+        try Self.check(cllm_mpi_allgatherv_in_place(buffer.baseAddress, counts, displacements, CLLM_MPI_FLOAT), "MPI_Allgatherv")
+    }
+
+    public func gather(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>?, shards: Shards, root: Int) throws {
+        let counts = try Self.int32(shards.counts), displacements = try Self.int32(shards.displacements)
+        try Self.check(cllm_mpi_gatherv(input.baseAddress, Int32(shards.counts[rank]), output?.baseAddress, counts, displacements,
+                                        CLLM_MPI_FLOAT, Int32(root)), "MPI_Gatherv")
+    }
+
+    /// MPI's counts are ints.
+    static func int32(_ values: [Int]) throws -> [Int32] {
+        guard values.allSatisfy({ $0 <= Int(Int32.max) }) else { throw DistributedError("a block of \(values.max()!) elements is more than MPI's counts can hold; use more processes") }
+        return values.map { Int32($0) }
+    }
+
     /// Copies `buffer` rounded to bf16 into the wire buffer; returns where. The buffer grows
     /// only in the first step (later steps send the same buckets); buckets in flight are
     /// finished first, since growing moves them.

@@ -20,6 +20,27 @@ public protocol DataParallelGroup: AnyObject {
     func pollReductions() throws
     /// Waits for every started sum.
     func finishReductions() throws
+    /// The sharded optimizer's three collectives (ZeRO-1). `output` = this process's block of
+    /// the sum over processes of `input`.
+    func reduceScatterSum(_ input: UnsafeMutableBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>, shards: Shards) throws
+    /// Every process's block of `buffer` (already in place) to every process.
+    func allGather(_ buffer: UnsafeMutableBufferPointer<Float>, shards: Shards) throws
+    /// Every process's block (`input`) into `output` on `root`; `output` is nil elsewhere.
+    func gather(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>?, shards: Shards, root: Int) throws
+}
+
+/// A flat buffer cut into one contiguous block per process (the last may be shorter or empty).
+public struct Shards: Sendable, Equatable {
+    public let counts: [Int]
+    public let displacements: [Int]
+
+    public init(total: Int, parts: Int) {
+        let block = (total + parts - 1) / parts
+        displacements = (0..<parts).map { min(total, $0 * block) }
+        counts = (0..<parts).map { min(total, ($0 + 1) * block) - min(total, $0 * block) }
+    }
+
+    public func range(_ rank: Int) -> Range<Int> { displacements[rank]..<(displacements[rank] + counts[rank]) }
 }
 
 /// How a data-parallel trainer reduces its gradients.
@@ -30,9 +51,16 @@ public struct GradientReduction: Sendable, Equatable {
     /// Bucket size in bytes (DDP's default is 25 MiB).
     public var bucketBytes: Int
 
-    public init(overlap: Bool = true, bucketBytes: Int = 25 << 20) {
+    /// ZeRO stage 1: each process keeps and updates only its block of the optimizer moments;
+    /// gradients are reduce-scattered (each process receives the sum of its block) and the
+    /// updated parameters all-gathered. The same bytes on the wire as an all-reduce; the
+    /// moments take 1/N of the memory. Not overlapped with the backward pass.
+    public var shardOptimizer: Bool
+
+    public init(overlap: Bool = true, bucketBytes: Int = 25 << 20, shardOptimizer: Bool = false) {
         self.overlap = overlap
         self.bucketBytes = bucketBytes
+        self.shardOptimizer = shardOptimizer
     }
 }
 

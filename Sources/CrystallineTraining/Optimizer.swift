@@ -24,6 +24,9 @@ public struct OptimizerSettings: Codable, Equatable, Sendable {
 
 public final class Optimizer {
     public let settings: OptimizerSettings
+    /// The parameters this optimizer updates and holds moments for: all of them, or one
+    /// process's block when the moments are sharded (ZeRO-1); `m` and `v` hold `range.count`.
+    public let range: Range<Int>
     /// First moment (Adam) or momentum buffer (SGD).
     public let m: FloatBuffer
     /// Second moment (Adam only; empty for SGD).
@@ -35,25 +38,35 @@ public final class Optimizer {
     private let spans: UnsafeMutablePointer<UpdateSpan>
     private let spanCount: Int
 
-    public init(settings: OptimizerSettings, layout: ParameterLayout) {
+    public init(settings: OptimizerSettings, layout: ParameterLayout, range: Range<Int>? = nil) {
         self.settings = settings
+        let range = range ?? 0..<layout.totalCount
+        self.range = range
         let trainable = layout.tensors.filter(\.trainable).sorted { $0.offset < $1.offset }
         spanCount = trainable.count
         spans = .allocate(capacity: max(1, trainable.count))
         for (i, t) in trainable.enumerated() {
             spans[i] = UpdateSpan(start: t.offset, end: t.offset + t.count, decays: t.decays || settings.decayAll)
         }
-        m = FloatBuffer(count: layout.totalCount)
-        v = FloatBuffer(count: settings.kind == .sgd ? 0 : layout.totalCount)
+        m = FloatBuffer(count: range.count)
+        v = FloatBuffer(count: settings.kind == .sgd ? 0 : range.count)
     }
 
     deinit { spans.deallocate() }
 
     /// Applies one update to `parameters` from `gradients` with learning rate `lr`.
     public func step(parameters: FloatBuffer, gradients: FloatBuffer, lr: Double) {
+        step(parameters: parameters, gradients: gradients.pointer, lr: lr)
+    }
+
+    /// The step over `range` only. `gradients` is indexed like the parameters (gradients[i]
+    /// for parameter i in `range`), so a sharded optimizer passes its block's base minus
+    /// `range.lowerBound`.
+    public func step(parameters: FloatBuffer, gradients g: UnsafeMutablePointer<Float>, lr: Double) {
         stepCount += 1
         let s = settings
-        let p = parameters.pointer, g = gradients.pointer, m = self.m.pointer, v = self.v.pointer
+        // The moments are indexed like the parameters too.
+        let p = parameters.pointer, m = self.m.pointer - range.lowerBound, v = self.v.pointer - range.lowerBound
         let t = Double(stepCount)
         let c1 = 1 - pow(s.beta1, t), c2 = 1 - pow(s.beta2, t)
         let b1 = Float(s.beta1), b2 = Float(s.beta2), eps = Float(s.eps), mu = Float(s.momentum)
@@ -64,7 +77,7 @@ public final class Optimizer {
                             weightDecay: wd, lr: lrf, b1: b1, b2: b2, eps: eps,
                             stepSize: Float(lr / c1), invSqrtC2: Float(1 / c2.squareRoot()),
                             momentum: mu, nesterov: s.nesterov, firstSGDStep: stepCount == 1)
-        parallelRanges(parameters.count, granule: 16, job)
+        parallelRanges(range.count, granule: 16, OffsetJob(offset: range.lowerBound, job: job))
     }
 
     /// Restores state saved by a checkpoint.
@@ -76,6 +89,12 @@ public final class Optimizer {
 }
 
 /// A trainable tensor's span of the flat parameter buffer.
+/// A range job over `offset ..< offset + count` run as one over `0 ..< count`.
+struct OffsetJob<Job: RangeJob>: RangeJob {
+    let offset: Int, job: Job
+    func run(_ r: Range<Int>) { job.run((r.lowerBound + offset)..<(r.upperBound + offset)) }
+}
+
 struct UpdateSpan {
     var start: Int, end: Int
     var decays: Bool
@@ -143,12 +162,13 @@ public func globalNorm(_ buffer: FloatBuffer) -> Double {
 @discardableResult
 public func clipGradients(_ gradients: FloatBuffer, maxNorm: Double) -> Double {
     let norm = globalNorm(gradients)
-    if maxNorm > 0, norm > maxNorm, norm.isFinite {
-        let scale = Float(maxNorm / (norm + 1e-6))
-        let g = gradients.pointer
-        parallelRanges(gradients.count, ScaleJob(x: g, scale: scale))
-    }
+    if maxNorm > 0, norm > maxNorm, norm.isFinite { scale(gradients, by: Float(maxNorm / (norm + 1e-6))) }
     return norm
+}
+
+/// x[i] *= factor, over the pool.
+func scale(_ x: FloatBuffer, by factor: Float) {
+    parallelRanges(x.count, ScaleJob(x: x.pointer, scale: factor))
 }
 
 /// Per-thread partial sums of squares (in Double), in a fixed chunking.

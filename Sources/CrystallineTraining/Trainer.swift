@@ -62,7 +62,7 @@ public final class Trainer {
     public let model: GPT
     public let tokenizer: any Tokenizer
     public let dataset: TokenDataset
-    public let optimizer: Optimizer
+    public private(set) var optimizer: Optimizer
     public private(set) var schedule: LRSchedule
     public let outputDirectory: URL
     public private(set) var totalSteps: Int
@@ -81,6 +81,8 @@ public final class Trainer {
     public private(set) var share: MicroBatchShare
     public private(set) var reduction = GradientReduction()
     private var buckets: GradientBuckets?
+    /// With a sharded optimizer: the blocks, and this process's block of the summed gradients.
+    private var sharding: (shards: Shards, gradients: FloatBuffer)?
     /// Whether the run has reached its last step or stopped early.
     public var isFinished: Bool { state.step >= totalSteps || stoppedEarly }
 
@@ -308,9 +310,25 @@ public final class Trainer {
     /// Train and validation losses are means over the group. Only rank 0 should be primary.
     public func joinDataParallel(_ group: any DataParallelGroup, reduction: GradientReduction = GradientReduction()) throws {
         share = try MicroBatchShare(rank: group.rank, size: group.size, microBatches: config.gradAccum)
+        if reduction.shardOptimizer {
+            guard !config.diagnostics else {
+                throw TrainingError.invalidConfig("diagnostics need every gradient and moment in one process; they cannot be combined with a sharded optimizer")
+            }
+            let shards = Shards(total: model.parameterCount, parts: group.size)
+            let mine = shards.range(group.rank)
+            // This process keeps its block of the moments (restored ones included) and lets
+            // the whole-model optimizer go.
+            let sharded = Optimizer(settings: optimizer.settings, layout: model.layout, range: mine)
+            sharded.restore(m: optimizer.m.slice(mine.lowerBound, mine.count),
+                            v: optimizer.v.count > 0 ? optimizer.v.slice(mine.lowerBound, mine.count) : [],
+                            stepCount: optimizer.stepCount)
+            optimizer = sharded
+            sharding = (shards, FloatBuffer(count: mine.count))
+        }
         parallel = group
         self.reduction = reduction
-        buckets = reduction.overlap ? GradientBuckets(group: group, gradients: model.gradients.pointer, bucketBytes: reduction.bucketBytes) : nil
+        buckets = reduction.overlap && !reduction.shardOptimizer
+            ? GradientBuckets(group: group, gradients: model.gradients.pointer, bucketBytes: reduction.bucketBytes) : nil
     }
 
     /// A checksum of the parameters, the same on every process of a healthy data-parallel run.
@@ -390,20 +408,35 @@ public final class Trainer {
             model.backward(lossScale: 1 / Float(c.gradAccum))
             model.gradientsReady = nil
         }
+        let allGradients = UnsafeMutableBufferPointer(start: model.gradients.pointer, count: model.gradients.count)
         if let parallel {
-            if let buckets { try buckets.finish() } else { try parallel.allReduceSum(UnsafeMutableBufferPointer(start: model.gradients.pointer, count: model.gradients.count)) }
+            if let sharding {
+                try parallel.reduceScatterSum(allGradients, into: UnsafeMutableBufferPointer(start: sharding.gradients.pointer, count: sharding.gradients.count),
+                                              shards: sharding.shards)
+            } else if let buckets {
+                try buckets.finish()
+            } else {
+                try parallel.allReduceSum(allGradients)
+            }
             var sum = [lossSum]
             try parallel.allReduce(&sum, maximum: false)
             lossSum = sum[0]
         }
+        // With a sharded optimizer the hook sees this process's own (unsummed) gradients.
         try gradientHook?(model.gradients)
         let diagnose = c.diagnostics && (state.step == 0 || (state.step + 1) % c.evalInterval == 0)
         var stats = diagnose ? TensorDiagnostics.gradients(model: model) : []
-        let gradNorm = clipGradients(model.gradients, maxNorm: c.gradClip)
+        let gradNorm = try clipSummedGradients(maxNorm: c.gradClip)
         guard gradNorm.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: Float(gradNorm)) }
         let lr = schedule.lr(at: state.step)
         if diagnose { diagnosticsSnapshot.copy(from: model.parameters) }
-        optimizer.step(parameters: model.parameters, gradients: model.gradients, lr: lr)
+        if let sharding, let parallel {
+            // Each process updates its block, then every block goes to every process.
+            optimizer.step(parameters: model.parameters, gradients: sharding.gradients.pointer - optimizer.range.lowerBound, lr: lr)
+            try parallel.allGather(UnsafeMutableBufferPointer(start: model.parameters.pointer, count: model.parameters.count), shards: sharding.shards)
+        } else {
+            optimizer.step(parameters: model.parameters, gradients: model.gradients, lr: lr)
+        }
         model.refreshLowPrecisionWeights()
         state.step += 1
         state.optimizerSteps = optimizer.stepCount
@@ -443,7 +476,13 @@ public final class Trainer {
         }
         if isPrimary, record.valLoss != nil || state.step % c.logInterval == 0 { try metricsLog().append(record) }
         events.insert(.step(record, totalSteps: totalSteps), at: events.firstIndex { if case .evaluated = $0 { return true }; return false } ?? events.count)
-        let due = checkpointInterval?.isDue(step: state.step, secondsSinceLast: (ContinuousClock.now - lastCheckpoint).seconds) ?? false
+        var due = checkpointInterval?.isDue(step: state.step, secondsSinceLast: (ContinuousClock.now - lastCheckpoint).seconds) ?? false
+        if sharding != nil, case .seconds = checkpointInterval, let parallel {
+            // Saving gathers the moments, so every process must decide alike: a clock is not alike.
+            var flag = [due ? 1.0 : 0.0]
+            try parallel.allReduce(&flag, maximum: true)
+            due = flag[0] > 0
+        }
         if record.valLoss != nil || stoppedEarly || due {
             if try saveCheckpoint() { events.append(.checkpointSaved(step: state.step, path: checkpointURL.path)) }
         }
@@ -500,10 +539,34 @@ public final class Trainer {
 
     public var checkpointURL: URL { outputDirectory.appendingPathComponent(ModelDirectory.checkpointFile) }
 
+    /// The gradient norm over every parameter, clipped to `maxNorm`: of the summed gradients,
+    /// or, with a sharded optimizer, of the blocks the processes hold (their squares summed).
+    private func clipSummedGradients(maxNorm: Double) throws -> Double {
+        guard let sharding, let parallel else { return clipGradients(model.gradients, maxNorm: maxNorm) }
+        let local = globalNorm(sharding.gradients)
+        var squares = [local * local]
+        try parallel.allReduce(&squares, maximum: false)
+        let norm = squares[0].squareRoot()
+        if maxNorm > 0, norm > maxNorm, norm.isFinite { scale(sharding.gradients, by: Float(maxNorm / (norm + 1e-6))) }
+        return norm
+    }
+
     /// Parameters, optimizer moments and trainer state in one atomically written file (primary
-    /// only; returns whether it wrote).
+    /// only; returns whether it wrote). With a sharded optimizer every process must call it
+    /// (the moments are gathered to the primary).
     @discardableResult
     public func saveCheckpoint() throws -> Bool {
+        var moments = (m: optimizer.m, v: optimizer.v)
+        if let sharding, let parallel {
+            let adam = optimizer.settings.kind != .sgd
+            let full = isPrimary ? (FloatBuffer(count: model.parameterCount), FloatBuffer(count: adam ? model.parameterCount : 0)) : nil
+            for (block, whole) in [(optimizer.m, full?.0), (optimizer.v, full?.1)] where adam || block === optimizer.m {
+                try parallel.gather(UnsafeBufferPointer(start: block.pointer, count: block.count),
+                                    into: whole.map { UnsafeMutableBufferPointer(start: $0.pointer, count: $0.count) },
+                                    shards: sharding.shards, root: 0)
+            }
+            if let full { moments = (full.0, full.1) }
+        }
         guard isPrimary else { return false }
         state.trainTokens = dataset.train.count
         state.valTokens = dataset.val.count
@@ -511,8 +574,8 @@ public final class Trainer {
         defer { lastCheckpoint = ContinuousClock.now }
         let tensors = [
             NamedTensor(name: "parameters", shape: [model.parameterCount], values: model.parameters.array),
-            NamedTensor(name: "optimizer.m", shape: [optimizer.m.count], values: optimizer.m.array),
-            NamedTensor(name: "optimizer.v", shape: [optimizer.v.count], values: optimizer.v.array),
+            NamedTensor(name: "optimizer.m", shape: [moments.m.count], values: moments.m.array),
+            NamedTensor(name: "optimizer.v", shape: [moments.v.count], values: moments.v.array),
         ]
         try Safetensors.write(tensors, metadata: ["trainer_state": stateJSON], to: checkpointURL)
         return true

@@ -40,6 +40,8 @@ struct Train: ParsableCommand {
     var bucketMb = 25
     @Option(help: "Under mpirun: gradients on the wire as fp32 or bf16 (half the bytes, bf16 rounding).")
     var gradientWire: GradientWire = .fp32
+    @Flag(help: "Under mpirun: each process keeps and updates only its block of the optimizer moments (ZeRO stage 1).")
+    var shardOptimizer = false
 
     func validate() throws {
         guard progressInterval >= 1 else { throw ValidationError("--progress-interval must be at least 1") }
@@ -56,7 +58,7 @@ struct Train: ParsableCommand {
         try reportingErrors {
             guard let mpi else { return try train(makeTrainer(log: { line in if !quiet { print(line) } }), launch: nil) }
             let launch = try DataParallelLaunch(environment: mpi, threads: threads,
-                                                reduction: GradientReduction(overlap: !noOverlap, bucketBytes: bucketMb << 20),
+                                                reduction: GradientReduction(overlap: !noOverlap, bucketBytes: bucketMb << 20, shardOptimizer: shardOptimizer),
                                                 wire: gradientWire)
             defer { launch.group.finalize() }
             // The launch line comes first: the trainer's own lines wait for it.

@@ -4,6 +4,7 @@
 import Foundation
 import XCTest
 import CrystallineDistributed
+import CrystallineFormats
 import CrystallineModel
 import CrystallineTraining
 
@@ -103,8 +104,15 @@ final class DataParallelTests: XCTestCase {
         XCTAssertLessThan(difference, 1e-5, "parameters of \(size) processes vs one with grad_accum \(gradAccum)", file: file, line: line)
         XCTAssertGreaterThan(relativeDifference(reference, try GPT(config: alone.model.config, seed: alone.config.seed).parameters.array), 1e-3,
                              "the run must have moved the parameters", file: file, line: line)
-        // Only rank 0 wrote the run's files.
+        // Only rank 0 wrote the run's files; its checkpoint is the lone process's, moments included.
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("group/model.safetensors").path), file: file, line: line)
+        let saved = try Safetensors.read(dir.appendingPathComponent("group/checkpoint.safetensors")).tensors
+        let expectedTensors = try Safetensors.read(dir.appendingPathComponent("alone/checkpoint.safetensors")).tensors
+        XCTAssertEqual(saved.map(\.name), expectedTensors.map(\.name), file: file, line: line)
+        for (a, b) in zip(saved, expectedTensors) {
+            XCTAssertEqual(a.values.count, b.values.count, a.name, file: file, line: line)
+            XCTAssertLessThan(relativeDifference(a.values, b.values), 1e-4, a.name, file: file, line: line)
+        }
     }
 
     func testTwoProcessesTakeTheStepsOfOneWithTwoMicroBatches() throws {
@@ -124,6 +132,21 @@ final class DataParallelTests: XCTestCase {
 
     func testDropoutMasksFollowTheMicroBatch() throws {
         try assertMatchesOneProcess(size: 2, gradAccum: 2, dropout: 0.1, reduction: GradientReduction(overlap: true, bucketBytes: 8192))
+    }
+
+    func testShardedOptimizerTakesTheSameSteps() throws {
+        // ZeRO-1: each member keeps 1/size of the moments; the checkpoint still holds them all.
+        try assertMatchesOneProcess(size: 2, gradAccum: 2, reduction: GradientReduction(shardOptimizer: true))
+        try assertMatchesOneProcess(size: 3, gradAccum: 6, dropout: 0.1, reduction: GradientReduction(shardOptimizer: true))
+    }
+
+    func testShardsCoverTheBufferOnce() {
+        for (total, parts) in [(10, 3), (9, 3), (2, 3), (1_000_003, 4)] {
+            let s = Shards(total: total, parts: parts)
+            XCTAssertEqual(s.counts.reduce(0, +), total)
+            for r in 1..<parts { XCTAssertEqual(s.range(r - 1).upperBound, s.range(r).lowerBound) }
+            XCTAssertEqual(s.range(parts - 1).upperBound, total)
+        }
     }
 
     func testSharesMustDivideTheGlobalBatch() throws {

@@ -102,6 +102,11 @@ final class MPITests: XCTestCase {
             XCTAssertEqual(x[0], y[0], accuracy: 1e-5 * abs(y[0]))
             XCTAssertEqual(x[1], y[1], accuracy: 1e-5 * abs(y[1]))
         }
+        // ZeRO-1 takes the same steps.
+        let sharded = try mpiTrain(Self.model + steps + ["--shard-optimizer", "--out", dir.appendingPathComponent("sharded").path])
+        XCTAssertEqual(sharded.status, 0, sharded.output)
+        XCTAssertTrue(sharded.output.contains("optimizer moments sharded (ZeRO-1: 1/2 each)"), sharded.output)
+        XCTAssertLessThan(relativeDifference(try parameters(dir.appendingPathComponent("sharded")), q), 1e-5)
         // Rank 1 wrote nothing of its own: the run directory holds one run's files.
         XCTAssertEqual(try String(contentsOf: dir.appendingPathComponent("ranks/metrics.jsonl"), encoding: .utf8).split(separator: "\n").count, 30)
     }

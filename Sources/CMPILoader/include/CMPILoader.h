@@ -41,10 +41,15 @@ int cllm_mpi_test(uint64_t *request, int *done);
 int cllm_mpi_wait(uint64_t *request);
 /// Rank `root`'s buffer to every rank.
 int cllm_mpi_bcast(void *buffer, size_t count, cllm_mpi_type type, int root);
-/// ZeRO-1's two halves: the sum of `input` (size × count elements) in place, rank r keeping
-/// block r in `output`; and every rank's `count`-element block gathered into `output`.
-int cllm_mpi_reduce_scatter_block(const void *input, void *output, size_t count, cllm_mpi_type type, cllm_mpi_op op);
-int cllm_mpi_allgather(const void *input, void *output, size_t count, cllm_mpi_type type);
+/// The sharded optimizer's collectives (ZeRO-1), over blocks of `counts[r]` elements at
+/// `displacements[r]` (r = 0..<size):
+/// rank r's `output` (counts[r] elements) = the sum over ranks of input[displacements[r]...].
+int cllm_mpi_reduce_scatter(const void *input, void *output, const int *counts, cllm_mpi_type type, cllm_mpi_op op);
+/// Every rank's block of `buffer`, already in place at its displacement, to every rank.
+int cllm_mpi_allgatherv_in_place(void *buffer, const int *counts, const int *displacements, cllm_mpi_type type);
+/// Every rank's `input` (counts[rank] elements) into `output` at the displacements, on `root` only.
+int cllm_mpi_gatherv(const void *input, int count, void *output, const int *counts, const int *displacements,
+                     cllm_mpi_type type, int root);
 /// MPI_Wtime.
 double cllm_mpi_wtime(void);
 /// The text of an MPI error code (a static buffer).
