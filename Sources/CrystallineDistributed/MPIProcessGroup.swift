@@ -47,7 +47,8 @@ public final class MPIProcessGroup: DataParallelGroup {
         self.rank = Int(rank)
         self.size = Int(size)
         self.wire = wire
-        libraryVersion = String(cString: cllm_mpi_library_version())
+        // MPICH says "MPICH Version:\t4.0.2": one space between words.
+        libraryVersion = String(cString: cllm_mpi_library_version()).split(whereSeparator: \.isWhitespace).joined(separator: " ")
         libraryName = String(cString: cllm_mpi_library_name())
     }
 

@@ -48,6 +48,9 @@ struct Train: ParsableCommand {
         if resume && force { throw ValidationError("--force starts a new run; it cannot be combined with --resume") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         guard bucketMb >= 1 else { throw ValidationError("--bucket-mb must be at least 1") }
+        if shardOptimizer && gradientWire == .bf16 {
+            throw ValidationError("--shard-optimizer sends fp32 gradients (reduce-scatter); it cannot be combined with --gradient-wire bf16")
+        }
     }
 
     func run() throws {
