@@ -167,6 +167,7 @@ final class DataParallelTests: XCTestCase {
         let hub = InProcessHub(size: size)
         nonisolated(unsafe) var results = Array(repeating: [Float](), count: size)
         nonisolated(unsafe) var maxima = Array(repeating: [Double](), count: size)
+        let lock = NSLock()
         // One thread per member: a pool narrower than the group (concurrentPerform on two
         // cores) would leave a member waiting at the barrier for one that never starts.
         let done = DispatchGroup()
@@ -177,8 +178,10 @@ final class DataParallelTests: XCTestCase {
             values.withUnsafeMutableBufferPointer { try! group.allReduceSum($0) }
             var m = [Double(rank), -Double(rank)]
             try! group.allReduce(&m, maximum: true)
-            results[rank] = values
-            maxima[rank] = m
+            lock.withLock {
+                results[rank] = values
+                maxima[rank] = m
+            }
         }.start() }
         done.wait()
         for rank in 0..<size {
