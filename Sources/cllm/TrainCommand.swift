@@ -73,7 +73,16 @@ struct Train: ParsableCommand {
                 print(launch.summary(config: trainer.config))
                 lines.forEach { print($0) }
             }
-            try train(trainer, launch: launch)
+            do {
+                try train(trainer, launch: launch)
+            } catch let e as ExitCode {
+                throw e
+            } catch {
+                // The others are waiting in a collective this process will never join: end the
+                // job rather than finalize (which would wait for them).
+                Terminal.error("error: rank \(launch.group.rank): \(error)")
+                launch.group.abort(code: 1)
+            }
         }
     }
 
