@@ -29,9 +29,9 @@ public enum AllReduceBenchmark {
             try group.barrier()
             let start = MPIProcessGroup.time
             try group.allReduceSum(buffer)
-            var t = [MPIProcessGroup.time - start]
-            try group.allReduce(&t, maximum: true)  // the slowest rank's time is the step's
-            if r > 0 { times.append(t[0]) }
+            // The slowest rank's time is the step's.
+            let t = try group.allReduce(MPIProcessGroup.time - start, maximum: true)
+            if r > 0 { times.append(t) }
         }
         let median = times.sorted()[times.count / 2]
         let bytes = elements * (group.wire == .bf16 ? 2 : 4)

@@ -28,10 +28,9 @@ public final class DataParallelLaunch {
     /// Every process says whether it is ready; a process that is ready learns here that another
     /// is not (and throws), so no process waits forever in the first step for one that failed.
     public func agree(ready: Bool) throws {
-        var failed = [ready ? 0.0 : 1.0]
-        try group.allReduce(&failed, maximum: false)
-        if ready && failed[0] > 0 {
-            throw DistributedError("rank \(group.rank): stopping, \(Int(failed[0])) other process(es) of the run failed to start (see their error)")
+        let failed = try group.allReduce(ready ? 0 : 1)
+        if ready && failed > 0 {
+            throw DistributedError("rank \(group.rank): stopping, \(Int(failed)) other process(es) of the run failed to start (see their error)")
         }
     }
 

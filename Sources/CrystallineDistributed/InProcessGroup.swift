@@ -48,12 +48,8 @@ public final class InProcessHub: @unchecked Sendable {
     /// elements across all buffers, in rank order, and writes the result into all of them, so
     /// every member ends with the identical result.
     func reduce<T>(_ rank: Int, _ buffer: UnsafeMutablePointer<T>, count n: Int, combine: (T, T) -> T) {
-        condition.lock()
-        slots[rank] = UnsafeMutableRawPointer(buffer)
-        count = n
-        condition.unlock()
-        barrier()
-        let buffers = slots.map { $0!.assumingMemoryBound(to: T.self) }
+        condition.withLock { count = n }
+        let buffers = share(rank, UnsafeMutableRawPointer(buffer)).map { $0!.assumingMemoryBound(to: T.self) }
         precondition(count == n, "members of a group reduced buffers of different sizes")
         let per = (n + size - 1) / size
         for i in min(n, rank * per)..<min(n, (rank + 1) * per) {

@@ -29,6 +29,15 @@ public protocol DataParallelGroup: AnyObject {
     func gather(_ input: UnsafeBufferPointer<Float>, into output: UnsafeMutableBufferPointer<Float>?, shards: Shards, root: Int) throws
 }
 
+extension DataParallelGroup {
+    /// The sum (or max) over processes of one value.
+    public func allReduce(_ value: Double, maximum: Bool = false) throws -> Double {
+        var values = [value]
+        try allReduce(&values, maximum: maximum)
+        return values[0]
+    }
+}
+
 /// A flat buffer cut into one contiguous block per process (the last may be shorter or empty).
 public struct Shards: Sendable, Equatable {
     public let counts: [Int]

@@ -162,13 +162,14 @@ public func globalNorm(_ buffer: FloatBuffer) -> Double {
 @discardableResult
 public func clipGradients(_ gradients: FloatBuffer, maxNorm: Double) -> Double {
     let norm = globalNorm(gradients)
-    if maxNorm > 0, norm > maxNorm, norm.isFinite { scale(gradients, by: Float(maxNorm / (norm + 1e-6))) }
+    clip(gradients, norm: norm, maxNorm: maxNorm)
     return norm
 }
 
-/// x[i] *= factor, over the pool.
-func scale(_ x: FloatBuffer, by factor: Float) {
-    parallelRanges(x.count, ScaleJob(x: x.pointer, scale: factor))
+/// Scales `gradients`, whose global norm is `norm`, down to `maxNorm` when it is above (0 is off).
+func clip(_ gradients: FloatBuffer, norm: Double, maxNorm: Double) {
+    guard maxNorm > 0, norm > maxNorm, norm.isFinite else { return }
+    parallelRanges(gradients.count, ScaleJob(x: gradients.pointer, scale: Float(maxNorm / (norm + 1e-6))))
 }
 
 /// Per-thread partial sums of squares (in Double), in a fixed chunking.

@@ -361,11 +361,7 @@ public final class Trainer {
             TokenDataset.sample(dataset.val, B: config.batchSize, T: config.blockSize, rng: &rng, inputs: &inputs, targets: &targets)
             total += Double(try model.forward(tokens: inputs, targets: targets, B: config.batchSize, T: config.blockSize, training: false)!)
         }
-        if let parallel {
-            var sum = [total]
-            try parallel.allReduce(&sum, maximum: false)
-            total = sum[0]
-        }
+        if let parallel { total = try parallel.allReduce(total) }
         return total / Double(config.evalIters)
     }
 
@@ -418,9 +414,7 @@ public final class Trainer {
             } else {
                 try parallel.allReduceSum(allGradients)
             }
-            var sum = [lossSum]
-            try parallel.allReduce(&sum, maximum: false)
-            lossSum = sum[0]
+            lossSum = try parallel.allReduce(lossSum)
         }
         // With a sharded optimizer the hook sees this process's own (unsummed) gradients.
         try gradientHook?(model.gradients)
@@ -479,9 +473,7 @@ public final class Trainer {
         var due = checkpointInterval?.isDue(step: state.step, secondsSinceLast: (ContinuousClock.now - lastCheckpoint).seconds) ?? false
         if sharding != nil, case .seconds = checkpointInterval, let parallel {
             // Saving gathers the moments, so every process must decide alike: a clock is not alike.
-            var flag = [due ? 1.0 : 0.0]
-            try parallel.allReduce(&flag, maximum: true)
-            due = flag[0] > 0
+            due = try parallel.allReduce(due ? 1 : 0, maximum: true) > 0
         }
         if record.valLoss != nil || stoppedEarly || due {
             if try saveCheckpoint() { events.append(.checkpointSaved(step: state.step, path: checkpointURL.path)) }
@@ -544,10 +536,8 @@ public final class Trainer {
     private func clipSummedGradients(maxNorm: Double) throws -> Double {
         guard let sharding, let parallel else { return clipGradients(model.gradients, maxNorm: maxNorm) }
         let local = globalNorm(sharding.gradients)
-        var squares = [local * local]
-        try parallel.allReduce(&squares, maximum: false)
-        let norm = squares[0].squareRoot()
-        if maxNorm > 0, norm > maxNorm, norm.isFinite { scale(sharding.gradients, by: Float(maxNorm / (norm + 1e-6))) }
+        let norm = try parallel.allReduce(local * local).squareRoot()
+        clip(sharding.gradients, norm: norm, maxNorm: maxNorm)
         return norm
     }
 
@@ -558,14 +548,16 @@ public final class Trainer {
     public func saveCheckpoint() throws -> Bool {
         var moments = (m: optimizer.m, v: optimizer.v)
         if let sharding, let parallel {
-            let adam = optimizer.settings.kind != .sgd
-            let full = isPrimary ? (FloatBuffer(count: model.parameterCount), FloatBuffer(count: adam ? model.parameterCount : 0)) : nil
-            for (block, whole) in [(optimizer.m, full?.0), (optimizer.v, full?.1)] where adam || block === optimizer.m {
+            /// Every process's block of a moment, whole on the primary (an empty buffer elsewhere).
+            func gathered(_ block: FloatBuffer) throws -> FloatBuffer {
+                let whole = FloatBuffer(count: isPrimary ? model.parameterCount : 0)
                 try parallel.gather(UnsafeBufferPointer(start: block.pointer, count: block.count),
-                                    into: whole.map { UnsafeMutableBufferPointer(start: $0.pointer, count: $0.count) },
+                                    into: isPrimary ? UnsafeMutableBufferPointer(start: whole.pointer, count: whole.count) : nil,
                                     shards: sharding.shards, root: 0)
+                return whole
             }
-            if let full { moments = (full.0, full.1) }
+            // SGD has no second moment.
+            moments = (try gathered(optimizer.m), optimizer.settings.kind == .sgd ? optimizer.v : try gathered(optimizer.v))
         }
         guard isPrimary else { return false }
         state.trainTokens = dataset.train.count
