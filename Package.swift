@@ -71,6 +71,12 @@ let package = Package(
                 dependencies: ["CrystallineModel", "CrystallineData", "CrystallineInterop", "CrystallineTokenizers", "CrystallineFormats",
                                "CrystallineCompute", "CrystallineLattice"],
                 swiftSettings: fast + swift6),
+        // Documents to text: HTML main text, PDF and OCR through poppler and tesseract, WARC files.
+        .target(name: "CrystallineIngest", dependencies: ["CrystallineFormats"], swiftSettings: fast + swift6),
+        // The system SQLite (libsqlite3-dev): the crawler's frontier and fetch log.
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", providers: [.apt(["libsqlite3-dev"])]),
+        // The polite crawler: robots.txt (RFC 9309), per-host scheduling, crash-safe state.
+        .target(name: "CrystallineCrawl", dependencies: ["CrystallineIngest", "CrystallineFormats", "CSQLite"], swiftSettings: fast + swift6),
         // MPI, loaded at run time: building and testing need no MPI installed (docs/DISTRIBUTED.md).
         .target(name: "CMPILoader", linkerSettings: [.linkedLibrary("dl")]),
         .target(name: "CrystallineDistributed",
@@ -88,7 +94,7 @@ let package = Package(
                 resources: [.copy("Dashboard")],
                 swiftSettings: fast + swift6),
         .executableTarget(name: "cllm",
-                dependencies: ["CrystallineServer", "CrystallineBenchmarks", "CrystallineDistributed", "CrystallineTraining", "CrystallineInference", "CrystallineInterop",
+                dependencies: ["CrystallineServer", "CrystallineBenchmarks", "CrystallineDistributed", "CrystallineCrawl", "CrystallineIngest", "CrystallineTraining", "CrystallineInference", "CrystallineInterop",
                                "CrystallineData", "CrystallineLattice", "CrystallineFormats", .product(name: "BigInt", package: "BigInt"),
                                .product(name: "ArgumentParser", package: "swift-argument-parser")],
                 swiftSettings: fast),

@@ -10,5 +10,5 @@ struct CLLM: AsyncParsableCommand {
         commandName: "cllm",
         abstract: "Train and run GPT language models from scratch on the CPU.",
         version: "0.2.0",
-        subcommands: [Train.self, Generate.self, Chat.self, Serve.self, Eval.self, Plot.self, Tokenize.self, Logits.self, Prepare.self, Export.self, Models.self, Lattice.self, Experiment.self, Bench.self])
+        subcommands: [Train.self, Generate.self, Chat.self, Serve.self, Eval.self, Plot.self, Tokenize.self, Logits.self, Prepare.self, Crawl.self, Ingest.self, Export.self, Models.self, Lattice.self, Experiment.self, Bench.self])
 }
