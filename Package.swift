@@ -125,6 +125,8 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["cllm", "CrystallineTraining", "CrystallineBenchmarks", "CrystallineInterop"]),
         .testTarget(name: "FuzzTests", dependencies: ["CrystallineFuzzing", "CrystallineTraining", "CrystallineInterop", "CrystallineModel",
                                                       "CrystallineFormats", "CrystallineTokenizers"]),
+        .testTarget(name: "CorpusTests", dependencies: ["cllm", "CrystallineCrawl", "CrystallineIngest", "CrystallineFormats"],
+                    resources: [.copy("Pages")]),
         .testTarget(name: "InferenceLibraryTests", dependencies: ["CrystallineInference", "CrystallineTraining", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]

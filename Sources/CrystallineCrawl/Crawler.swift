@@ -51,21 +51,33 @@ public final class Crawler: @unchecked Sendable {
     private var inFlight = 0
     private var pagesInFlight = 0
 
-    /// Opens (or continues, with `resume`) the crawl in `directory`. A new crawl needs seeds; a
-    /// resumed one uses its stored settings, with any of `overrides` that are given.
-    public init(directory: URL, settings: CrawlSettings, resume: Bool) throws {
+    /// Starts a new crawl in `directory` (refused if one is there already).
+    public convenience init(directory: URL, settings: CrawlSettings) throws {
+        try self.init(directory: directory, resume: false) { $0 = settings }
+    }
+
+    /// Continues the crawl in `directory` under its stored settings, changed by `adjust` (the
+    /// options given again; seeds added now join the stored ones).
+    public static func resume(directory: URL, adjust: (inout CrawlSettings) -> Void = { _ in }) throws -> Crawler {
+        try Crawler(directory: directory, resume: true, adjust)
+    }
+
+    private init(directory: URL, resume: Bool, _ adjust: (inout CrawlSettings) -> Void) throws {
         self.directory = directory
         let lock = try DirectoryLock(directory)
         let state = try CrawlState(directory: directory)
-        var effective = settings
+        var effective = CrawlSettings()
         if let stored = try state.loadSettings() {
             guard resume else {
                 throw CrawlError.state("\(directory.path) already holds a crawl: continue it with --resume, or choose another --out")
             }
-            // The stored seeds stay; new ones given now are added.
-            effective.seeds = stored.seeds + settings.seeds.filter { !stored.seeds.contains($0) }
+            effective = stored
+            adjust(&effective)
+            effective.seeds = stored.seeds + effective.seeds.filter { !stored.seeds.contains($0) }
         } else if resume {
             throw CrawlError.state("\(directory.path) holds no crawl to resume (no crawl.sqlite3)")
+        } else {
+            adjust(&effective)
         }
         try effective.validate()
         var seeds: [String] = []

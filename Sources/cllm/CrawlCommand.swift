@@ -32,20 +32,29 @@ struct Crawl: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            var s = CrawlSettings()
-            if let v = userAgent { s.userAgent = v }
-            s.contact = contact
-            s.seeds = seeds
-            if let v = maxPages { s.maxPages = v }
-            if let v = maxDepth { s.maxDepth = v }
-            if let v = delay { s.delay = v; s.maxDelay = max(s.maxDelay, v) }
-            if let v = maxPageBytes { s.maxPageBytes = v }
-            if let v = timeout { s.timeout = v }
-            if let v = concurrency { s.concurrency = v }
-            s.allowDomains = allowDomains
-            s.deny = deny
+            // Only the options given change the settings, so a resumed crawl keeps its own.
+            let given: (inout CrawlSettings) -> Void = { s in
+                if let v = userAgent { s.userAgent = v }
+                if let v = contact { s.contact = v }
+                s.seeds = seeds
+                if let v = maxPages { s.maxPages = v }
+                if let v = maxDepth { s.maxDepth = v }
+                if let v = delay { s.delay = v; s.maxDelay = max(s.maxDelay, v) }
+                if let v = maxPageBytes { s.maxPageBytes = v }
+                if let v = timeout { s.timeout = v }
+                if let v = concurrency { s.concurrency = v }
+                if !allowDomains.isEmpty { s.allowDomains = allowDomains }
+                if !deny.isEmpty { s.deny = deny }
+            }
             let dir = URL(fileURLWithPath: out)
-            let crawler = try Crawler(directory: dir, settings: s, resume: resume)
+            let crawler: Crawler
+            if resume {
+                crawler = try Crawler.resume(directory: dir, adjust: given)
+            } else {
+                var s = CrawlSettings()
+                given(&s)
+                crawler = try Crawler(directory: dir, settings: s)
+            }
             installInterruptHandler()
             crawler.shouldStop = { interruptRequested.load(ordering: .relaxed) }
             let started = Date()
