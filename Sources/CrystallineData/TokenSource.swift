@@ -51,11 +51,12 @@ public final class ShardDirectorySource: TokenSource, @unchecked Sendable {
     private var total = 0
     private var visible: Int?
 
-    public init(directory: URL, prefix: String) throws {
+    /// `allowEmpty`: a directory that may have no shards yet (a run's inbox before anything arrived).
+    public init(directory: URL, prefix: String, allowEmpty: Bool = false) throws {
         self.directory = directory
         self.prefix = prefix
         _ = try refresh()
-        guard total > 0 else { throw DataError("no \(prefix)*.bin token shards with tokens in \(directory.path)") }
+        guard total > 0 || allowEmpty else { throw DataError("no \(prefix)*.bin token shards with tokens in \(directory.path)") }
     }
 
     public var count: Int { lock.withLock { visible.map { min($0, total) } ?? total } }

@@ -35,6 +35,11 @@ public struct TrainerState: Codable, Sendable {
     /// exactly that much until it next looks for new shards.
     public var trainTokens: Int? = nil
     public var valTokens: Int? = nil
+    /// While following an inbox: the current round of new data, and the tokens of the inbox's
+    /// train and validation shards at the last checkpoint.
+    public var round: FollowRound? = nil
+    public var followTrainTokens: Int? = nil
+    public var followValTokens: Int? = nil
 }
 
 extension TrainerState {
@@ -83,6 +88,9 @@ public final class Trainer {
     private var buckets: GradientBuckets?
     /// With a sharded optimizer: the blocks, and this process's block of the summed gradients.
     private var sharding: (shards: Shards, gradients: FloatBuffer)?
+    /// The inbox a run with `follow` absorbs new documents from, and the shards it wrote.
+    public private(set) var inbox: DocumentInbox?
+    private(set) var followed: (train: ShardDirectorySource, val: ShardDirectorySource)?
     /// Whether the run has reached its last step or stopped early.
     public var isFinished: Bool { state.step >= totalSteps || stoppedEarly }
 
@@ -154,6 +162,7 @@ public final class Trainer {
         try self.init(state: state, model: model, tokenizer: tokenizer, dataset: dataset, out: out)
         self.isPrimary = isPrimary
         self.lock = lock
+        if let follow = config.follow { try attachInbox(URL(fileURLWithPath: follow), log: log) }
         if isPrimary {
             for stale in ["metrics.jsonl", "diagnostics.jsonl"] { try? FileManager.default.removeItem(at: out.appendingPathComponent(stale)) }
         }
@@ -161,7 +170,7 @@ public final class Trainer {
 
     /// The files of a run directory: what a fresh run refuses to overwrite, and removes when told to.
     static let runFiles = [ModelDirectory.weightsFile, ModelDirectory.checkpointFile, ModelDirectory.configFile, TokenizerFile.fileName,
-                           HuggingFaceTokenizer.fileName, "metrics.jsonl", "diagnostics.jsonl", "data"]
+                           HuggingFaceTokenizer.fileName, "metrics.jsonl", "diagnostics.jsonl", "data", "follow"]
 
     static func clearForFreshRun(_ out: URL, name: String, replacing: Bool, log: (String) -> Void) throws {
         let fm = FileManager.default
@@ -273,6 +282,7 @@ public final class Trainer {
         trainer.optimizer.restore(m: m, v: v, stepCount: state.optimizerSteps)
         trainer.lock = lock
         trainer.isPrimary = isPrimary
+        if let follow = state.config.follow { try trainer.attachInbox(URL(fileURLWithPath: follow), log: log) }
         if isPrimary { trainer.trimMetrics() }
         log("resumed \(directory.path) at step \(state.step)/\(trainer.totalSteps)")
         return trainer
@@ -296,9 +306,11 @@ public final class Trainer {
         var total = c.maxSteps
         if let e = c.epochs { total = max(1, Int((e * Double(dataset.train.count) / Double(tokensPerStep)).rounded(.up))) }
         if let a = state.anneal { total = a.end }
+        if let r = state.round { total = r.end }
         totalSteps = total
         schedule = LRSchedule(kind: c.scheduler, maxLR: c.lr, minLR: c.minLr, warmupSteps: c.warmupSteps,
                               totalSteps: total, stepSize: c.stepSize, stepFactor: c.stepFactor, anneal: state.anneal)
+        schedule.round = state.round
         inputs = [Int32](repeating: 0, count: c.batchSize * c.blockSize)
         targets = inputs
         share = try MicroBatchShare(rank: 0, size: 1, microBatches: c.gradAccum)
@@ -309,6 +321,9 @@ public final class Trainer {
     /// are averaged over the group before clipping, and every process applies the same step.
     /// Train and validation losses are means over the group. Only rank 0 should be primary.
     public func joinDataParallel(_ group: any DataParallelGroup, reduction: GradientReduction = GradientReduction()) throws {
+        guard config.follow == nil else {
+            throw TrainingError.invalidConfig("follow reads an inbox directory on one machine; it cannot be combined with a data-parallel run")
+        }
         share = try MicroBatchShare(rank: group.rank, size: group.size, microBatches: config.gradAccum)
         if reduction.shardOptimizer {
             guard !config.diagnostics else {
@@ -348,17 +363,20 @@ public final class Trainer {
 
     /// Mean loss over `eval_iters` validation batches. The batches come from a generator seeded
     /// the same way at every evaluation, so successive evaluations compare like with like.
-    public func evaluate() throws -> Double {
+    public func evaluate() throws -> Double { try evaluate(on: dataset.val) }
+
+    /// The same on another held-out source (the new documents of a followed inbox).
+    public func evaluate(on source: any TokenSource) throws -> Double {
         var rng = Xoshiro256(seed: config.seed ^ 0x0E7A_1000)
         var total = 0.0
         // In a data-parallel run each process evaluates every size-th batch of the same sequence.
         let size = parallel?.size ?? 1, rank = parallel?.rank ?? 0
         for i in 0..<config.evalIters {
             guard i % size == rank else {
-                TokenDataset.skip(dataset.val, B: config.batchSize, T: config.blockSize, rng: &rng)
+                TokenDataset.skip(source, B: config.batchSize, T: config.blockSize, rng: &rng)
                 continue
             }
-            TokenDataset.sample(dataset.val, B: config.batchSize, T: config.blockSize, rng: &rng, inputs: &inputs, targets: &targets)
+            TokenDataset.sample(source, B: config.batchSize, T: config.blockSize, rng: &rng, inputs: &inputs, targets: &targets)
             total += Double(try model.forward(tokens: inputs, targets: targets, B: config.batchSize, T: config.blockSize, training: false)!)
         }
         if let parallel { total = try parallel.allReduce(total) }
@@ -393,7 +411,11 @@ public final class Trainer {
                 TokenDataset.skip(dataset.train, B: B, T: T, rng: &state.dataRng)
                 continue
             }
-            TokenDataset.sample(dataset.train, B: B, T: T, rng: &state.dataRng, inputs: &inputs, targets: &targets)
+            if let mixture = followMixture {
+                TokenDataset.sample(mixture, B: B, T: T, rng: &state.dataRng, inputs: &inputs, targets: &targets)
+            } else {
+                TokenDataset.sample(dataset.train, B: B, T: T, rng: &state.dataRng, inputs: &inputs, targets: &targets)
+            }
             model.dropoutRNG = Xoshiro256(seed: dropoutSeed &+ UInt64(i) &* 0x9E37_79B9_7F4A_7C15)
             let loss = try model.forward(tokens: inputs, targets: targets, B: B, T: T, training: true)!
             guard loss.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: loss) }
@@ -452,11 +474,18 @@ public final class Trainer {
                 let added = try refreshData()
                 if added.train + added.val > 0 { events.append(.dataAdded(step: state.step, trainTokens: added.train, valTokens: added.val)) }
             }
+            if inbox != nil {
+                let absorbed = try absorbInbox()
+                if absorbed.documents > 0 { events.append(.dataAdded(step: state.step, trainTokens: absorbed.trainTokens, valTokens: absorbed.valTokens)) }
+            }
             let val = try evaluate()
             record.valLoss = val
-            let improved = state.bestValLoss.map { val < $0 } ?? true
+            if let f = followed, f.val.count > T + 1 { record.newValLoss = try evaluate(on: f.val) }
+            // While following, "best" weighs the old and the new text alike.
+            let score = record.newValLoss.map { ($0 + val) / 2 } ?? val
+            let improved = state.bestValLoss.map { score < $0 } ?? true
             if improved {
-                state.bestValLoss = val
+                state.bestValLoss = score
                 state.evalsWithoutImprovement = 0
                 if try saveModel() { events.append(.modelSaved(step: state.step, path: outputDirectory.path)) }
             } else {
@@ -479,6 +508,22 @@ public final class Trainer {
             if try saveCheckpoint() { events.append(.checkpointSaved(step: state.step, path: checkpointURL.path)) }
         }
         return events
+    }
+
+    func setFollowed(inbox: DocumentInbox, train: ShardDirectorySource, val: ShardDirectorySource) {
+        self.inbox = inbox
+        followed = (train, val)
+    }
+
+    func beginRound(_ round: FollowRound) {
+        state.round = round
+        state.anneal = nil
+        schedule.anneal = nil
+        schedule.round = round
+        totalSteps = round.end
+        state.bestValLoss = nil
+        state.evalsWithoutImprovement = 0
+        stoppedEarly = false
     }
 
     /// Ends the run after `steps` more steps, with the learning rate decaying linearly from its
@@ -562,6 +607,8 @@ public final class Trainer {
         guard isPrimary else { return false }
         state.trainTokens = dataset.train.count
         state.valTokens = dataset.val.count
+        state.followTrainTokens = followed?.train.count
+        state.followValTokens = followed?.val.count
         let stateJSON = String(decoding: try SnakeCaseJSON.encoder().encode(state), as: UTF8.self)
         defer { lastCheckpoint = ContinuousClock.now }
         let tensors = [

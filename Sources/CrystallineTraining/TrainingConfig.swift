@@ -71,7 +71,7 @@ public struct TrainingConfig: Equatable, Sendable {
     /// whether it follows new data. Everything else is fixed by the checkpoint.
     public static let changeableOnResume: Set<String> = [
         "maxSteps", "epochs", "evalInterval", "evalIters", "patience", "logInterval", "sampleTokens", "diagnostics", "followData",
-        "checkpointInterval",
+        "checkpointInterval", "follow", "replay", "roundSteps",
     ]
 
     /// Decodes a config file; keys that are absent keep their defaults, unknown keys are an error
@@ -202,6 +202,9 @@ public struct TrainingConfig: Equatable, Sendable {
         if let text = r.checkpointInterval {
             try check(CheckpointInterval(text) != nil, "checkpoint_interval \(text.debugDescription) must be a number of steps (\"100\") or a time (\"10m\", \"30s\")")
         }
+        try check(d.replay.isFinite && d.replay >= 0 && d.replay < 1, "replay must be in [0, 1): the fraction of each batch drawn from the old data")
+        try check(d.roundSteps.map { $0 > 0 } ?? true, "round_steps must be positive")
+        try check(d.follow == nil || r.epochs == nil, "follow runs in rounds of round_steps; it cannot be combined with epochs")
         try check(r.evalIters <= 1 << 20, "eval_iters is \(r.evalIters); it must be at most \(1 << 20)")
         try checkMemory(vocabSize: d.vocabSize ?? 1)
     }

@@ -14,10 +14,13 @@ public struct StepRecord: Codable, Sendable, Equatable {
     public var gradNorm: Double
     public var tokensPerSecond: Double
     public var elapsed: Double
+    /// While following an inbox: the loss on the held-out part of the new documents (val_loss
+    /// stays the loss on the original validation set, so forgetting shows as it rising).
+    public var newValLoss: Double? = nil
 
     enum CodingKeys: String, CodingKey {
         case step, trainLoss = "train_loss", valLoss = "val_loss", lr, gradNorm = "grad_norm"
-        case tokensPerSecond = "tokens_per_s", elapsed = "elapsed_s"
+        case tokensPerSecond = "tokens_per_s", elapsed = "elapsed_s", newValLoss = "new_val_loss"
     }
 }
 
@@ -47,6 +50,8 @@ public enum TrainingEvent: Sendable, Equatable {
     case earlyStopped(step: Int, patience: Int)
     /// New shards were found in the data directory (`follow_data`).
     case dataAdded(step: Int, trainTokens: Int, valTokens: Int)
+    /// A run following an inbox began round `round` of new data, ending at step `endStep`.
+    case roundStarted(step: Int, round: Int, endStep: Int)
     case paused(step: Int)
     case resumed(step: Int)
     /// A stop was requested (Ctrl-C, a dashboard's stop button): checkpoint saved, run ended.
@@ -60,7 +65,7 @@ public enum TrainingEvent: Sendable, Equatable {
         switch self {
         case .started(let s, _, _, _), .evaluated(let s, _, _), .diagnostics(let s, _), .modelSaved(let s, _),
              .checkpointSaved(let s, _), .earlyStopped(let s, _), .paused(let s), .resumed(let s), .interrupted(let s),
-             .failed(let s, _), .dataAdded(let s, _, _):
+             .failed(let s, _), .dataAdded(let s, _, _), .roundStarted(let s, _, _):
             return s
         case .step(let r, _): return r.step
         case .finished(let summary): return summary.steps
@@ -83,6 +88,7 @@ public enum TrainingEvent: Sendable, Equatable {
         case .finished: return "finished"
         case .failed: return "failed"
         case .dataAdded: return "data_added"
+        case .roundStarted: return "round_started"
         }
     }
 }
@@ -105,10 +111,11 @@ extension TrainingEvent: Codable {
         var message: String?
         var trainTokens: Int?
         var valTokens: Int?
+        var round: Int?
 
         enum CodingKeys: String, CodingKey {
             case type, step, totalSteps = "total_steps", parameters, config, record, valLoss = "val_loss", improved, tensors
-            case path, patience, summary, message, trainTokens = "train_tokens", valTokens = "val_tokens"
+            case path, patience, summary, message, trainTokens = "train_tokens", valTokens = "val_tokens", round
         }
     }
 
@@ -124,6 +131,7 @@ extension TrainingEvent: Codable {
         case .finished(let s): w.summary = s
         case .failed(_, let m): w.message = m
         case .dataAdded(_, let t, let v): w.trainTokens = t; w.valTokens = v
+        case .roundStarted(_, let r, let end): w.round = r; w.totalSteps = end
         case .paused, .resumed, .interrupted: break
         }
         try w.encode(to: encoder)
@@ -153,6 +161,7 @@ extension TrainingEvent: Codable {
         case "finished": self = .finished(try need(w.summary, "summary"))
         case "data_added": self = .dataAdded(step: step, trainTokens: try need(w.trainTokens, "train_tokens"),
                                              valTokens: try need(w.valTokens, "val_tokens"))
+        case "round_started": self = .roundStarted(step: step, round: try need(w.round, "round"), endStep: try need(w.totalSteps, "total_steps"))
         case "failed": self = .failed(step: step, message: try need(w.message, "message"))
         default:
             throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown event type '\(w.type)'"))

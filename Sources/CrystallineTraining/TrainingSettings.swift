@@ -23,6 +23,14 @@ public struct DataSettings: Codable, Equatable, Sendable {
     public var tokenizerFrom: String? = nil
     /// Re-scan a prepared data directory for new shards at every evaluation.
     public var followData = false
+    /// Keep training on text files that arrive in this directory (from `cllm crawl` or
+    /// `cllm ingest`): each batch of new documents starts a round of `round_steps` steps.
+    public var follow: String? = nil
+    /// While following: the fraction of each batch replayed from the data trained on before.
+    public var replay = 0.05
+    /// While following: optimizer steps per round of new data, with the learning rate warmed up
+    /// again and decayed again in each round (nil: max_steps).
+    public var roundSteps: Int? = nil
     /// Token ids as built, or re-numbered by Ulam-spiral locality (a crystalline option).
     public var vocabOrder = VocabOrder.standard
     public init() {}

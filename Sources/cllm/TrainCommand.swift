@@ -40,6 +40,10 @@ struct Train: ParsableCommand {
     var bucketMb = 25
     @Option(help: "Under mpirun: gradients on the wire as fp32 or bf16 (half the bytes, bf16 rounding).")
     var gradientWire: GradientWire = .fp32
+    @Flag(help: "With --follow: stop when a round ends and no new text has arrived, instead of waiting for more.")
+    var untilIdle = false
+    @Option(help: "With --follow: seconds between looks at the directory while waiting for new text.")
+    var pollSeconds = 10.0
     @Flag(help: "Under mpirun: each process keeps and updates only its block of the optimizer moments (ZeRO stage 1).")
     var shardOptimizer = false
 
@@ -119,7 +123,8 @@ struct Train: ParsableCommand {
         // mpirun hands each rank a pseudo-terminal whatever mpirun's own output is: progress
         // under it goes line by line.
         let interactive = Terminal.isInteractive && launch == nil
-        if trainer.isFinished {
+        let following = trainer.inbox != nil
+        if trainer.isFinished && !following {
             print("\(c.out) already finished at step \(trainer.state.step) of \(trainer.totalSteps); nothing to do (raise --max-steps to go on)")
             return
         }
@@ -139,17 +144,20 @@ struct Train: ParsableCommand {
         }
         trainer.shouldStop = { interruptRequested.load(ordering: .relaxed) }
         var lastVal: Double?
+        var lastNewVal: Double?
         var smoothedRate = 0.0
         var lastPrint = Date.distantPast
-        let summary = try trainer.run { event in
+        let onEvent: (TrainingEvent) -> Void = { event in
             switch event {
             case .step(let r, let total):
                 if let v = r.valLoss { lastVal = v }
                 smoothedRate = smoothedRate == 0 ? r.tokensPerSecond : 0.9 * smoothedRate + 0.1 * r.tokensPerSecond
                 let stepsPerSecond = smoothedRate / Double(c.batchSize * c.blockSize * c.gradAccum)
                 let eta = Double(total - r.step) / max(stepsPerSecond, 1e-9)
-                let line = String(format: "step %d/%d | loss %.4f | val %@ | lr %.2e | gnorm %.3f | %@ tok/s | ETA %@",
-                                  r.step, total, r.trainLoss, lastVal.map { String(format: "%.4f", $0) } ?? "-", r.lr, r.gradNorm,
+                if let v = r.newValLoss { lastNewVal = v }
+                let line = String(format: "step %d/%d | loss %.4f | val %@%@ | lr %.2e | gnorm %.3f | %@ tok/s | ETA %@",
+                                  r.step, total, r.trainLoss, lastVal.map { String(format: "%.4f", $0) } ?? "-",
+                                  lastNewVal.map { String(format: " | new-text val %.4f", $0) } ?? "", r.lr, r.gradNorm,
                                   Terminal.thousands(smoothedRate), Terminal.duration(eta))
                 if quiet { break }
                 if interactive {
@@ -173,8 +181,14 @@ struct Train: ParsableCommand {
                 print("early stop at step \(step): no validation improvement in \(patience) evaluations")
             case .interrupted(let step):
                 print("\ninterrupted at step \(step): checkpoint saved; continue with `cllm train --resume --out \(trainer.outputDirectory.path)`")
+            case .roundStarted(let step, let round, let end):
+                if interactive { print("") }
+                print("round \(round): steps \(step + 1)-\(end) on the new text, replaying \(Int((c.replay * 100).rounded()))% old data; learning rate warms up again")
             }
         }
+        let summary = following
+            ? try trainer.runFollowing(untilIdle: untilIdle, pollSeconds: pollSeconds, onEvent: onEvent)
+            : try trainer.run(onEvent: onEvent)
         if interactive && !quiet { print("") }
         if launch != nil {
             // Every process applied the same steps: their parameters must be bitwise equal.

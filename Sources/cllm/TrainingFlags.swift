@@ -34,6 +34,12 @@ struct TrainingFlags: ParsableArguments {
     @Option(help: settingHelp("Reuse the tokenizer of this model or prepared directory instead of building one", "tokenizerFrom"))
     var tokenizerFrom: String?
     @Flag(help: settingHelp("Re-scan a prepared data directory for new shards at every evaluation", "followData")) var followData = false
+    @Option(help: settingHelp("Keep training on text files that arrive in this directory (from cllm crawl or cllm ingest), in rounds", "follow"))
+    var follow: String?
+    @Option(parsing: .unconditional, help: settingHelp("While following: the fraction of each batch replayed from the data trained on before (0.05 for a mild shift, up to 0.25 for a strong one)", "replay"))
+    var replay: Double?
+    @Option(parsing: .unconditional, help: settingHelp("While following: steps per round of new data, the learning rate warmed up and decayed again each round", "roundSteps", none: "--max-steps"))
+    var roundSteps: Int?
     @Option(help: settingHelp("Token ids: standard, or ulam (Ulam-spiral locality of frequency rank)", "vocabOrder")) var vocabOrder: VocabOrder?
     // model
     @Option(parsing: .unconditional, help: settingHelp("Transformer blocks", "nLayer")) var nLayer: Int?
