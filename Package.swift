@@ -101,7 +101,7 @@ let package = Package(
         // Hostile input for every parser: the targets, seeds, mutator and runner, and the driver
         // that runs them (self-contained, or under libFuzzer with -DLIBFUZZER; scripts/fuzz.sh).
         .target(name: "CrystallineFuzzing",
-                dependencies: ["CrystallineTraining", "CrystallineData", "CrystallineInterop", "CrystallineModel", "CrystallineTokenizers",
+                dependencies: ["CrystallineCrawl", "CrystallineIngest", "CrystallineTraining", "CrystallineData", "CrystallineInterop", "CrystallineModel", "CrystallineTokenizers",
                                "CrystallineFormats"],
                 swiftSettings: fast + swift6),
         .executableTarget(name: "cllm-fuzz", dependencies: ["CrystallineFuzzing"], swiftSettings: swift6),

@@ -2,7 +2,7 @@
 //
 // Owns the fuzz targets (one per file format or text the program reads: safetensors, GGUF,
 // tokenizer.json, our tokenizer file, config.json, token shards, the training config file,
-// checkpoints, model weights, corpus text), the valid seed inputs they start from, a
+// checkpoints, model weights, corpus text, robots.txt, HTML pages), the valid seed inputs they start from, a
 // deterministic mutator and a runner that catches crashes and hangs. The same targets run
 // under libFuzzer (`cllm-fuzz` built with `--sanitize fuzzer`, coverage-guided), under the
 // runner here (any toolchain), and a fixed number of iterations in `swift test`.

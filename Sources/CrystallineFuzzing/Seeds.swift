@@ -33,6 +33,10 @@ public enum FuzzSeeds {
                             ("contractions.txt", Data("I'll say it's 're 've 'd 'm 't 's '\n\t  \r\n x".utf8)),
                             ("invalid-utf8.bin", Data([0x61, 0xC3, 0x28, 0x20, 0xE2, 0x82, 0x20, 0xF0, 0x9F, 0x99, 0x82, 0xFF, 0x0A])),
                             ("long-word.txt", Data(String(repeating: "abcab", count: 200).utf8))],
+            "robots-txt": [("groups.txt", Data("User-agent: CrystallineBot\nUser-agent: other\nDisallow: /private\nAllow: /private/open$\n\nUser-agent: *\nDisallow: /*.pdf$\nDisallow: /%7Ejoe\nSitemap: https://example.org/sitemap.xml\n".utf8)),
+                           ("crlf-comments.txt", Data("# comment\r\nuser-agent: * # all\r\ndisallow: /a*b*c\r\nallow: /a/b/c\r\n".utf8))],
+            "html": [("article.html", Data("<!doctype html><html><head><title>T</title><meta name=\"robots\" content=\"nofollow\"><base href=\"/x/\"></head><body><nav><a href=\"/\">Home</a></nav><article class=\"post\"><h1>Title</h1><p>First paragraph, with commas, and enough words to be main text.</p><ul><li>one</li><li>two</ul><pre>code\n  indented</pre></article><aside class=\"sidebar\">side</aside><footer>foot</footer><script>var a = '<p>';</script></body></html>".utf8)),
+                     ("broken.html", Data("<div><p>unclosed <b>bold <i>italic</b> &amp; &#9731; &nosuch; <a href='rel'>link<p>next<!-- comment".utf8))],
         ]
     }
 

@@ -13,7 +13,7 @@ public enum FuzzTargets {
     /// Every target, in the order `cllm-fuzz list` shows them.
     public static let all: [FuzzTarget] = [
         safetensors, gguf, huggingFaceTokenizer, tokenizerFile, modelConfig, tokenShard, trainingConfig, checkpoint, modelWeights,
-        corpusText,
+        corpusText, robotsTxt, html,
     ]
 
     public static func named(_ name: String) -> FuzzTarget? { all.first { $0.name == name } }

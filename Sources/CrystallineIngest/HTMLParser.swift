@@ -47,6 +47,8 @@ public final class HTMLNode {
 }
 
 public enum HTMLParser {
+    /// The deepest an element may nest.
+    public static let maxDepth = 512
     static let voidElements: Set<String> = ["area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr", "param"]
     static let rawTextElements: Set<String> = ["script", "style", "textarea", "title", "noscript", "xmp", "iframe", "noembed", "noframes"]
     /// Elements whose start closes an open `<p>` (HTML5 §13.2.6.4.7, abridged).
@@ -71,11 +73,17 @@ public enum HTMLParser {
             stack.last!.append(HTMLNode(text: HTMLText.decodeEntities(String(text))))
             text.removeAll()
         }
+        // How many elements of each name are open: most implied-end checks stop here instead of
+        // walking a deep stack.
+        var openCount: [String: Int] = [:]
+        func push(_ element: HTMLNode) { stack.append(element); openCount[element.name, default: 0] += 1 }
         func close(_ name: String) {
-            guard let at = stack.lastIndex(where: { $0.name == name }), at > 0 else { return }
+            guard openCount[name, default: 0] > 0, let at = stack.lastIndex(where: { $0.name == name }), at > 0 else { return }
+            for n in stack[at...] { openCount[n.name]! -= 1 }
             stack.removeSubrange(at...)
         }
         func isOpen(_ name: String, within scope: Set<String> = ["table", "html", "#document"]) -> Bool {
+            guard openCount[name, default: 0] > 0 else { return false }
             for n in stack.reversed() { if n.name == name { return true }; if scope.contains(n.name) { return false } }
             return false
         }
@@ -161,7 +169,9 @@ public enum HTMLParser {
                 i = find(s, from: end, ">").map { $0 + 1 } ?? s.count
                 continue
             }
-            stack.append(element)
+            // Past the depth limit elements stay empty siblings, as in browsers (Blink caps the
+            // tree at 512): the tree walks are recursive, and a hostile page must not overflow them.
+            if stack.count < maxDepth { push(element) }
         }
         flushText()
         return root

@@ -49,9 +49,10 @@ public enum MainText {
         }
         prune(root)
         let body = root.descendants(named: "body").first ?? root
-        let chosen = mainBlocks(body)
+        let measures = Measures(body)
+        let chosen = mainBlocks(body, measures)
         var lines: [String] = []
-        for node in chosen { render(node, into: &lines) }
+        for node in chosen { render(node, measures, into: &lines) }
         let text = lines.joined(separator: "\n\n")
         return ExtractedPage(title: title, text: text, links: links, base: base, noindex: noindex, nofollow: nofollow)
     }
@@ -93,11 +94,32 @@ public enum MainText {
 
     // MARK: Scoring
 
-    static func linkDensity(_ n: HTMLNode) -> Double {
-        let total = n.textContent.count
-        guard total > 0 else { return 0 }
-        let linked = n.descendants(named: "a").reduce(0) { $0 + $1.textContent.count }
-        return Double(linked) / Double(total)
+    /// Characters of text, and of link text, below every element: measured once, bottom-up, so
+    /// that scoring and rendering stay linear in the page however deep it nests.
+    final class Measures {
+        private var values: [ObjectIdentifier: (text: Int, link: Int)] = [:]
+        init(_ root: HTMLNode) { _ = measure(root, inLink: false) }
+
+        private func measure(_ n: HTMLNode, inLink: Bool) -> (Int, Int) {
+            if n.kind == .text {
+                let c = HTMLText.collapseWhitespace(n.name).count
+                return (c, inLink ? c : 0)
+            }
+            var total = (0, 0)
+            for child in n.children {
+                let m = measure(child, inLink: inLink || n.name == "a")
+                total.0 += m.0; total.1 += m.1
+            }
+            values[ObjectIdentifier(n)] = total
+            return total
+        }
+
+        func textLength(_ n: HTMLNode) -> Int { values[ObjectIdentifier(n)]?.text ?? 0 }
+
+        func linkDensity(_ n: HTMLNode) -> Double {
+            guard let v = values[ObjectIdentifier(n)], v.text > 0 else { return 0 }
+            return Double(v.link) / Double(v.text)
+        }
     }
 
     static func baseScore(_ n: HTMLNode) -> Double {
@@ -114,7 +136,7 @@ public enum MainText {
     }
 
     /// The nodes holding the main text, in document order.
-    static func mainBlocks(_ body: HTMLNode) -> [HTMLNode] {
+    static func mainBlocks(_ body: HTMLNode, _ measures: Measures) -> [HTMLNode] {
         var scores: [ObjectIdentifier: Double] = [:]
         var nodes: [ObjectIdentifier: HTMLNode] = [:]
         let paragraphs = body.descendants().filter { n in
@@ -139,7 +161,7 @@ public enum MainText {
         }
         var best: (node: HTMLNode, score: Double)?
         for (id, node) in nodes {
-            let s = scores[id]! * (1 - linkDensity(node))
+            let s = scores[id]! * (1 - measures.linkDensity(node))
             scores[id] = s
             if best == nil || s > best!.score { best = (node, s) }
         }
@@ -152,7 +174,7 @@ public enum MainText {
             guard sibling.kind == .element else { return false }
             if let s = scores[ObjectIdentifier(sibling)], s >= threshold { return true }
             if sibling.name == "p" || sibling.name.hasPrefix("h") && sibling.name.count == 2 {
-                let text = sibling.textContent, density = linkDensity(sibling)
+                let text = sibling.textContent, density = measures.linkDensity(sibling)
                 return (text.count > 80 && density < 0.25) || (text.count > 0 && density == 0 && text.hasSuffix("."))
             }
             return false
@@ -163,7 +185,7 @@ public enum MainText {
 
     /// Appends the blocks of `node` as lines: one per paragraph, heading or list item. Link
     /// lists and other boxes that are mostly links are dropped.
-    static func render(_ node: HTMLNode, into lines: inout [String]) {
+    static func render(_ node: HTMLNode, _ measures: Measures, into lines: inout [String]) {
         var current = ""
         func flush() {
             let line = HTMLText.collapseWhitespace(current)
@@ -173,8 +195,7 @@ public enum MainText {
         func walk(_ n: HTMLNode) {
             if n.kind == .text { current += n.name; return }
             if ["ul", "ol", "div", "table", "section", "dl"].contains(n.name) {
-                let text = n.textContent
-                if text.count < 200, linkDensity(n) > 0.5 { return }
+                if measures.textLength(n) < 200, measures.linkDensity(n) > 0.5 { return }
             }
             if n.name == "pre" {
                 flush()
