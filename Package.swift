@@ -8,6 +8,7 @@
 //   Formats + Tokenizers + Compute -> CrystallineData
 //   Model + Data + Interop -> CrystallineTraining
 //   Training + Inference -> CrystallineBenchmarks -> cllm
+//   Formats -> CrystallineIngest -> CrystallineCrawl (+ CSQLite, the system SQLite) -> cllm
 // Only CrystallineCompute imports the C kernels.
 import PackageDescription
 
