@@ -373,7 +373,7 @@ public final class Crawler: @unchecked Sendable {
             textSHA1 = sha
             if let existing = try state.text(sha) { textFile = existing } else {
                 let name = "text/\(sha.prefix(16)).txt"
-                try AtomicFile.write(Data(text.utf8), to: directory.appendingPathComponent(name))
+                try AtomicFile.write(Data((text + "\n").utf8), to: directory.appendingPathComponent(name))
                 textFile = name
             }
         }

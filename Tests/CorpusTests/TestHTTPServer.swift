@@ -54,7 +54,9 @@ final class TestHTTPServer: @unchecked Sendable {
 
     var base: String { "http://127.0.0.1:\(port)" }
 
-    var log: [Entry] { lock.withLock { entries } }
+    /// A copy made under the lock (a fresh buffer, not a shared one: the server threads keep
+    /// appending to theirs).
+    var log: [Entry] { lock.withLock { entries.map { $0 } } }
     func requests(_ path: String) -> [Entry] { log.filter { $0.path == path } }
 
     func stop() {
