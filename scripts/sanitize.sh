@@ -5,7 +5,7 @@
 #    double free). Leak detection is off here: XCTest keeps its test objects to the end of the
 #    process, which LeakSanitizer reports by the hundred.
 # 2. LeakSanitizer over the commands as a user runs them: train (with a checkpoint interval and a
-#    resume), generate, eval, export, models list, and cllm-fuzz replaying every saved hostile
+#    resume), generate, eval, export, models list, ingest, train --follow, and cllm-fuzz replaying every saved hostile
 #    input, each built with --sanitize=address. scripts/lsan.supp lists the toolchain's own
 #    false positives and says why each is one.
 # (The thread sanitizer runs in .ci/run over the concurrent tests.)
@@ -34,6 +34,9 @@ run "$bin/cllm" eval -m "$work/m" data/tinyshakespeare.txt -q
 run "$bin/cllm" export -m "$work/m" -o "$work/m.gguf" --precision f16
 run "$bin/cllm" models list --models-dir "$work"
 run "$bin/cllm" models info -m "$work/m"
+mkdir -p "$work/inbox-src" && cp Tests/CorpusTests/Pages/news.html Tests/CorpusTests/Pages/docs.txt "$work/inbox-src/"
+run "$bin/cllm" ingest "$work/inbox-src" --out "$work/inbox"
+run "$bin/cllm" train --resume -o "$work/m" --follow "$work/inbox" --round-steps 4 --eval-interval 2 --eval-iters 1 --until-idle -q
 for dir in Tests/FuzzRegressions/*/; do
     run "$bin/cllm-fuzz" replay "$(basename "$dir")" "$dir"*
 done

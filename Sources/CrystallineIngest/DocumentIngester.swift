@@ -120,6 +120,8 @@ public final class DocumentIngester {
             let (name, duplicate) = try write(cleaned, from: path)
             report.output = name
             report.duplicateOf = duplicate
+        } catch IngestError.unreadable(_, let reason) {
+            report.skipped = reason  // the report already names the file
         } catch {
             report.skipped = "\(error)"
         }
