@@ -364,6 +364,8 @@ public final class Crawler: @unchecked Sendable {
             }
         } else if type.hasPrefix("text/plain") || type == "text/markdown" {
             text = String(validatingUTF8Bytes: r.body)
+        } else if (type == "application/pdf" || r.body.starts(with: Array("%PDF-".utf8))) && !r.truncated {
+            text = pdfText(r.body)
         }
         if let t = text, t.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { text = nil }
         // The text file first (atomically), then the WARC records, then the state that points at both.
@@ -400,6 +402,25 @@ public final class Crawler: @unchecked Sendable {
         try state.logFetch(.init(url: url, status: r.status, contentType: r.contentType, bytes: r.body.count, payloadSHA1: payload,
                                  textSHA1: textSHA1, textFile: textFile, warcFile: warcName, warcOffset: placed?.offset,
                                  warcLength: placed?.length, started: started.timeIntervalSince1970, seconds: seconds, outcome: outcome))
+    }
+
+    /// A fetched PDF's text through `cllm ingest`'s path (pdftotext, OCR for scanned pages); nil
+    /// when poppler is not installed (the PDF stays in the WARC either way).
+    private func pdfText(_ body: [UInt8]) -> String? {
+        guard ExternalTool.isAvailable("pdftotext"), ExternalTool.isAvailable("pdfinfo") else { return nil }
+        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("cllm-crawl-\(getpid())-\(UUID().uuidString.prefix(8))")
+        defer { try? FileManager.default.removeItem(at: tmp) }
+        do {
+            try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
+            let file = tmp.appendingPathComponent("page.pdf")
+            try Data(body).write(to: file)
+            let report = try DocumentIngester(out: tmp.appendingPathComponent("text")).ingestFile(file.path)
+            guard let name = report.output else { return nil }
+            return try String(contentsOf: tmp.appendingPathComponent("text").appendingPathComponent(name), encoding: .utf8)
+                .trimmingCharacters(in: .newlines)
+        } catch {
+            return nil
+        }
     }
 
     private func looksLikeHTML(_ body: [UInt8]) -> Bool {

@@ -67,6 +67,7 @@ struct Crawl: ParsableCommand {
             let stopped = interruptRequested.load(ordering: .relaxed)
             print("\(stopped ? "stopped" : "done") in \(Terminal.duration(seconds)): \(counts.fetched) page(s) stored, \(counts.duplicates) duplicate(s), \(counts.redirects) redirect(s), \(counts.blocked) blocked by robots.txt, \(counts.failed) failed, \(counts.queued) still queued; \(out)/text holds the extracted text")
             if stopped || counts.queued > 0 { print("continue with: cllm crawl --resume --out \(out)") }
+            if stopped { throw ExitCode(130) }
         }
     }
 

@@ -6,6 +6,7 @@ import Foundation
 import XCTest
 import CrystallineFormats
 @testable import CrystallineCrawl
+import CrystallineIngest
 
 final class CrawlerTests: XCTestCase {
     var temporary: URL!
@@ -178,6 +179,23 @@ final class CrawlerTests: XCTestCase {
         let paths = server.log.map(\.path)
         XCTAssertEqual(paths.count, Set(paths).count, "fetched twice: \(paths.filter { p in paths.filter { $0 == p }.count > 1 })")
         XCTAssertEqual(Set(paths), Set(["/robots.txt"] + (0..<pages).map { "/p\($0).html" }))
+        try WARCCheck.verify(directory: temporary.appendingPathComponent("warc"))
+    }
+
+    /// A PDF on the site is fetched, archived, and its text extracted as `ingest` would.
+    func testPDFLinkedFromAPage() throws {
+        guard ExternalTool.isAvailable("pdftotext") else { throw XCTSkip("pdftotext not installed (apt-get install poppler-utils)") }
+        let pdf = MinimalPDF.document(pages: ["A report published as a PDF.\nIts words reach the corpus too."])
+        let server = try TestHTTPServer { path, _ in
+            path == "/report.pdf" ? TestResponse(headers: [("Content-Type", "application/pdf")], body: [UInt8](pdf))
+                                  : Self.page("Reports", links: ["/report.pdf"])
+        }
+        defer { server.stop() }
+        let counts = try Crawler(directory: temporary, settings: settings(server, seeds: ["/"], delay: 0)).run()
+        XCTAssertEqual(counts.fetched, 2)
+        let texts = try FileManager.default.contentsOfDirectory(atPath: temporary.appendingPathComponent("text").path)
+            .map { try String(contentsOf: temporary.appendingPathComponent("text/\($0)"), encoding: .utf8) }
+        XCTAssertTrue(texts.contains { $0.contains("Its words reach the corpus too.") }, "\(texts)")
         try WARCCheck.verify(directory: temporary.appendingPathComponent("warc"))
     }
 
