@@ -230,21 +230,3 @@ final class CrawlerTests: XCTestCase {
         XCTAssertNil(FetchResponse(status: 503, headers: [], body: [], truncated: false).retryAfter(now: now))
     }
 }
-
-enum KillHelpers {
-    static var cllm: URL? {
-        let beside = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-        let bundle = Bundle(for: CrawlerTests.self).bundleURL.deletingLastPathComponent()
-        return [beside, bundle].map { $0.appendingPathComponent("cllm") }.first { FileManager.default.isExecutableFile(atPath: $0.path) }
-    }
-
-    static func start(_ cllm: URL, _ arguments: [String]) throws -> Process {
-        let p = Process()
-        p.executableURL = cllm
-        p.arguments = arguments
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return p
-    }
-}

@@ -193,17 +193,9 @@ final class IngestTests: XCTestCase {
         guard let cllm = KillHelpers.cllm else { throw XCTSkip("the cllm binary is not beside the tests") }
         let pdf = dir.appendingPathComponent("doc.pdf")
         try MinimalPDF.document(pages: [page1]).write(to: pdf)
-        let p = Process()
-        p.executableURL = cllm
-        p.arguments = ["ingest", pdf.path, "--out", dir.appendingPathComponent("out").path]
-        p.environment = ["PATH": "/nonexistent"]
-        let pipe = Pipe()
-        p.standardOutput = pipe
-        p.standardError = pipe
-        try p.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, output)
+        let (status, output) = try KillHelpers.run(cllm, ["ingest", pdf.path, "--out", dir.appendingPathComponent("out").path],
+                                                   environment: ["PATH": "/nonexistent"])
+        XCTAssertEqual(status, 0, output)
         XCTAssertTrue(output.contains("pdfinfo is not installed; it comes with the Debian package poppler-utils"), output)
     }
 }

@@ -59,16 +59,8 @@ enum WARCCheck {
             print("note: warcio is not installed (pip install warcio): `warcio check` skipped; the records were verified here")
             return
         }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: warcio)
-        p.arguments = ["check"] + files.map { directory.appendingPathComponent($0).path }
-        let out = Pipe()
-        p.standardOutput = out
-        p.standardError = out
-        try p.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "warcio check: \(text)", file: file, line: line)
+        let (status, text) = try KillHelpers.run(URL(fileURLWithPath: warcio), ["check"] + files.map { directory.appendingPathComponent($0).path })
+        XCTAssertEqual(status, 0, "warcio check: \(text)", file: file, line: line)
     }
 
     static func findOnPath(_ tool: String) -> String? {
