@@ -194,12 +194,13 @@ public final class Crawler: @unchecked Sendable {
         case .robots(_, let u, _): url = u
         case .page(let s, _, _): url = URL(string: s)!
         }
+        // What is sent is what the WARC request record says (URLSession adds its own
+        // Accept-Encoding and decodes the body).
         let headers = [("User-Agent", settings.userAgentHeader),
-                       ("Accept", "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5"),
-                       ("Accept-Encoding", "gzip, deflate")]
+                       ("Accept", "text/html,application/xhtml+xml,text/plain;q=0.9,*/*;q=0.5")]
         inFlight += 1
         let started = Date()
-        Fetcher.get(url, headers: headers.filter { $0.0 != "Accept-Encoding" }, timeout: settings.timeout, maxBytes: settings.maxPageBytes) { [self] outcome in
+        Fetcher.get(url, headers: headers, timeout: settings.timeout, maxBytes: settings.maxPageBytes) { [self] outcome in
             inbox.withLock { finished.append(Finished(job: job, outcome: outcome, started: started, requestHeaders: headers)) }
             wake.signal()
         }
@@ -277,7 +278,6 @@ public final class Crawler: @unchecked Sendable {
     private func handlePage(_ f: Finished, url: String, depth: Int, attempts: Int, _ onEvent: (CrawlEvent) -> Void) throws {
         let pageURL = URL(string: url)!
         let origin = CrawlURL.origin(pageURL)
-        let t = now()
         switch f.outcome {
         case .failure(let message, let seconds):
             release(origin, latency: seconds, ok: false)
@@ -316,7 +316,7 @@ public final class Crawler: @unchecked Sendable {
                 onEvent(.failed(url: url, reason: reason))
                 return
             }
-            try store(url: url, pageURL: pageURL, depth: depth, response: r, f: f, seconds: seconds, now: t, onEvent)
+            try store(url: url, pageURL: pageURL, depth: depth, response: r, f: f, seconds: seconds, onEvent)
         }
     }
 
@@ -339,7 +339,7 @@ public final class Crawler: @unchecked Sendable {
 
     /// A 2xx page: stored once per payload (later copies become revisit records), its text
     /// extracted and written once per distinct text, its links queued.
-    private func store(url: String, pageURL: URL, depth: Int, response r: FetchResponse, f: Finished, seconds: Double, now t: Double,
+    private func store(url: String, pageURL: URL, depth: Int, response r: FetchResponse, f: Finished, seconds: Double,
                        _ onEvent: (CrawlEvent) -> Void) throws {
         let payloadSHA1 = SHA1.hex(r.body)
         if let first = try state.payload(payloadSHA1) {
@@ -381,7 +381,6 @@ public final class Crawler: @unchecked Sendable {
         }
         let placed = try archive(url: pageURL, response: r, requestHeaders: f.requestHeaders, started: f.started, text: text)
         let date = WARCRecord.timestamp(f.started)
-        var queued = 0
         try state.transaction {
             try log(url, r, placed: placed, started: f.started, seconds: seconds, outcome: "done", payload: payloadSHA1, textSHA1: textSHA1, textFile: textFile)
             try state.setState(url, "done", note: r.truncated ? "truncated at \(settings.maxPageBytes) bytes" : nil)
@@ -389,7 +388,7 @@ public final class Crawler: @unchecked Sendable {
             if let textSHA1, let textFile { try state.addText(textSHA1, url: url, file: textFile) }
             if depth < settings.maxDepth {
                 for link in links where inScope(link) {
-                    if try state.enqueue(link, origin: CrawlURL.origin(URL(string: link)!), depth: depth + 1, foundOn: url) { queued += 1 }
+                    try state.enqueue(link, origin: CrawlURL.origin(URL(string: link)!), depth: depth + 1, foundOn: url)
                 }
             }
             try state.setWarcGoodLength(warcName, warc.offset)

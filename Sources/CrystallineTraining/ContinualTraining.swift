@@ -28,11 +28,13 @@ extension Trainer {
         let absorbed = try inbox.absorb()
         _ = try followed.train.refresh()
         _ = try followed.val.refresh()
+        followMixture = makeFollowMixture()
         return absorbed
     }
 
-    /// The windows of a step while a round is on: new text, with `replay` of the old mixed in.
-    var followMixture: SourceMixture? {
+    /// Where a step's windows come from while a round is on: the new text, with `replay` of the
+    /// old mixed in; nil otherwise. Made when the round or the inbox changes, not in the step.
+    func makeFollowMixture() -> SourceMixture? {
         guard state.round != nil, let f = followed, f.train.count > config.blockSize + 1 else { return nil }
         if config.replay <= 0 { return try? SourceMixture([(f.train, 1)]) }
         return try? SourceMixture([(dataset.train, config.replay), (f.train, 1 - config.replay)])

@@ -91,6 +91,8 @@ public final class Trainer {
     /// The inbox a run with `follow` absorbs new documents from, and the shards it wrote.
     public private(set) var inbox: DocumentInbox?
     private(set) var followed: (train: ShardDirectorySource, val: ShardDirectorySource)?
+    /// The training windows' sources while a round is on (`makeFollowMixture`).
+    var followMixture: SourceMixture?
     /// Whether the run has reached its last step or stopped early.
     public var isFinished: Bool { state.step >= totalSteps || stoppedEarly }
 
@@ -513,6 +515,7 @@ public final class Trainer {
     func setFollowed(inbox: DocumentInbox, train: ShardDirectorySource, val: ShardDirectorySource) {
         self.inbox = inbox
         followed = (train, val)
+        followMixture = makeFollowMixture()
     }
 
     func beginRound(_ round: FollowRound) {
@@ -524,6 +527,7 @@ public final class Trainer {
         state.bestValLoss = nil
         state.evalsWithoutImprovement = 0
         stoppedEarly = false
+        followMixture = makeFollowMixture()
     }
 
     /// Ends the run after `steps` more steps, with the learning rate decaying linearly from its
