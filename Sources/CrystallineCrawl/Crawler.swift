@@ -64,9 +64,14 @@ public final class Crawler: @unchecked Sendable {
 
     private init(directory: URL, resume: Bool, _ adjust: (inout CrawlSettings) -> Void) throws {
         self.directory = directory
+        var effective = CrawlSettings()
+        if !resume {
+            // A new crawl with bad settings or seeds is refused before any file is made.
+            adjust(&effective)
+            try Self.checkedSeeds(effective)
+        }
         let lock = try DirectoryLock(directory)
         let state = try CrawlState(directory: directory)
-        var effective = CrawlSettings()
         if let stored = try state.loadSettings() {
             guard resume else {
                 throw CrawlError.state("\(directory.path) already holds a crawl: continue it with --resume, or choose another --out")
@@ -76,16 +81,8 @@ public final class Crawler: @unchecked Sendable {
             effective.seeds = stored.seeds + effective.seeds.filter { !stored.seeds.contains($0) }
         } else if resume {
             throw CrawlError.state("\(directory.path) holds no crawl to resume (no crawl.sqlite3)")
-        } else {
-            adjust(&effective)
         }
-        try effective.validate()
-        var seeds: [String] = []
-        for s in effective.seeds {
-            guard let n = CrawlURL.normalise(s) else { throw CrawlError.invalidSeed(s) }
-            seeds.append(n)
-        }
-        guard !seeds.isEmpty else { throw CrawlError.invalidSettings("give at least one seed URL") }
+        let seeds = try Self.checkedSeeds(effective)
         self.settings = effective
         self.state = state
         self.lock = lock
@@ -93,6 +90,18 @@ public final class Crawler: @unchecked Sendable {
         try state.saveSettings(effective)
         for s in seeds { try state.enqueue(s, origin: CrawlURL.origin(URL(string: s)!), depth: 0, foundOn: nil) }
         try openWARC()
+    }
+
+    /// The settings validated and the seeds normalised; at least one seed.
+    @discardableResult
+    static func checkedSeeds(_ settings: CrawlSettings) throws -> [String] {
+        try settings.validate()
+        let seeds = try settings.seeds.map { s in
+            guard let n = CrawlURL.normalise(s) else { throw CrawlError.invalidSeed(s) }
+            return n
+        }
+        guard !seeds.isEmpty else { throw CrawlError.invalidSettings("give at least one seed URL") }
+        return seeds
     }
 
     /// Cuts every WARC file back to its last committed record (a kill can tear the one being

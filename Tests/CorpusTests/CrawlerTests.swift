@@ -210,6 +210,17 @@ final class CrawlerTests: XCTestCase {
             XCTAssert("\(error)".contains("--resume"), "\(error)")
         }
         XCTAssertThrowsError(try Crawler.resume(directory: temporary.appendingPathComponent("none")))
+        // Bad seeds or settings are refused before anything is written.
+        var bad = s
+        bad.seeds = ["ftp://example.org/"]
+        let fresh = temporary.appendingPathComponent("fresh")
+        XCTAssertThrowsError(try Crawler(directory: fresh, settings: bad)) { XCTAssert("\($0)".contains("not an http(s) URL"), "\($0)") }
+        bad.seeds = []
+        XCTAssertThrowsError(try Crawler(directory: fresh, settings: bad))
+        bad.seeds = s.seeds
+        bad.userAgent = "*"
+        XCTAssertThrowsError(try Crawler(directory: fresh, settings: bad))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: fresh.path))
     }
 
     func testURLNormalisation() {
