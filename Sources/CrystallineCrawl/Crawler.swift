@@ -372,7 +372,7 @@ public final class Crawler: @unchecked Sendable {
                 links = page.links.compactMap { CrawlURL.normalise($0, base: base) }
             }
         } else if type.hasPrefix("text/plain") || type == "text/markdown" {
-            text = String(validatingUTF8Bytes: r.body)
+            text = try? DocumentReader.utf8(r.body).get()
         } else if (type == "application/pdf" || r.body.starts(with: Array("%PDF-".utf8))) && !r.truncated {
             text = pdfText(r.body)
         }
@@ -412,23 +412,15 @@ public final class Crawler: @unchecked Sendable {
                                  warcLength: placed?.length, started: started.timeIntervalSince1970, seconds: seconds, outcome: outcome))
     }
 
-    /// A fetched PDF's text through `cllm ingest`'s path (pdftotext, OCR for scanned pages); nil
-    /// when poppler is not installed (the PDF stays in the WARC either way).
+    /// A fetched PDF's text as `cllm ingest` reads it (pdftotext, OCR for scanned pages); nil
+    /// when poppler is not installed or the PDF is unreadable (it stays in the WARC either way).
     private func pdfText(_ body: [UInt8]) -> String? {
         guard ExternalTool.isAvailable("pdftotext"), ExternalTool.isAvailable("pdfinfo") else { return nil }
-        let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("cllm-crawl-\(getpid())-\(UUID().uuidString.prefix(8))")
-        defer { try? FileManager.default.removeItem(at: tmp) }
-        do {
-            try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
-            let file = tmp.appendingPathComponent("page.pdf")
-            try Data(body).write(to: file)
-            let report = try DocumentIngester(out: tmp.appendingPathComponent("text")).ingestFile(file.path)
-            guard let name = report.output else { return nil }
-            return try String(contentsOf: tmp.appendingPathComponent("text").appendingPathComponent(name), encoding: .utf8)
-                .trimmingCharacters(in: .newlines)
-        } catch {
-            return nil
-        }
+        // pdftotext reads files, not pipes with seeking.
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("cllm-crawl-\(getpid())-\(UUID().uuidString.prefix(8)).pdf")
+        defer { try? FileManager.default.removeItem(at: file) }
+        guard (try? Data(body).write(to: file)) != nil else { return nil }
+        return DocumentReader().read(file.path).text
     }
 
     private func looksLikeHTML(_ body: [UInt8]) -> Bool {
@@ -481,22 +473,5 @@ public final class Crawler: @unchecked Sendable {
                                 contentType: "application/http;msgtype=response", block: block)
         record.payload = nil
         return try warc.write([record])[0]
-    }
-}
-
-extension String {
-    /// The text of `bytes` if they are valid UTF-8, else nil.
-    init?(validatingUTF8Bytes bytes: [UInt8]) {
-        var it = bytes.makeIterator()
-        var decoder = UTF8()
-        var out = String.UnicodeScalarView()
-        loop: while true {
-            switch decoder.decode(&it) {
-            case .scalarValue(let s): out.append(s)
-            case .emptyInput: break loop
-            case .error: return nil
-            }
-        }
-        self = String(out)
     }
 }

@@ -105,16 +105,20 @@ public final class DocumentInbox {
             guard let attributes = try? FileManager.default.attributesOfItem(atPath: url.path),
                   let size = (attributes[.size] as? NSNumber)?.intValue, size >= minimumBytes,
                   let modified = attributes[.modificationDate] as? Date else { continue }
+            // A file already hashed is not read again; a new one is read once, for its hash and its tokens.
+            var bytes: [UInt8]?
             let sha: String
             if let k = known[url.path], k.0 == size, k.1 == modified { sha = k.2 } else {
                 guard let data = FileManager.default.contents(atPath: url.path) else { continue }
-                sha = SHA1.hex([UInt8](data))
+                bytes = [UInt8](data)
+                sha = SHA1.hex(bytes!)
                 known[url.path] = (size, modified, sha)
             }
             if manifest.documents[sha] != nil || added.contains(sha) || skippedHashes.contains(sha) { continue }
-            guard let data = FileManager.default.contents(atPath: url.path) else { continue }
+            if bytes == nil { bytes = FileManager.default.contents(atPath: url.path).map { [UInt8]($0) } }
+            guard let bytes else { continue }
             do {
-                let tokens = try tokenizer.encode([UInt8](data))
+                let tokens = try tokenizer.encode(bytes)
                 let cut = TokenDataset.cut(tokens.count, valFraction: valFraction)
                 train += tokens[..<cut]
                 val += tokens[cut...]
