@@ -2,13 +2,17 @@
 """PyTorch side of the speed comparison: the same GPT-2 models and training step as `cllm bench`.
 
 Model: pre-LN GPT-2 (fused QKV with bias, GELU tanh, tied LM head, causal attention through
-scaled_dot_product_attention), float32, dropout 0. One step = forward + cross-entropy +
-backward + clip_grad_norm_(1.0) + AdamW (fused=False, foreach=True: PyTorch's fastest CPU path).
+scaled_dot_product_attention), dropout 0. One step = forward + cross-entropy + backward +
+clip_grad_norm_(1.0) + AdamW (fused=False, foreach=True: PyTorch's fastest CPU path).
+Precision: float32 eager, or --autocast bf16: `torch.autocast("cpu", dtype=torch.bfloat16)`
+around forward and loss (matrix products in bfloat16 through oneDNN, master weights, optimizer
+and reductions in float32), PyTorch's fastest CPU training mode.
 Generation: Hugging Face transformers' GPT2LMHeadModel.generate (its own KV cache) on a model
 built from a config with random weights, batch 1, if transformers is installed.
 
 Prints one JSON object per configuration and mode, with the same keys as `cllm bench --json`.
-Usage: python3 scripts/bench_pytorch.py [--config baby|shakespeare] [--compile] [--steps N] [--threads N]
+Usage: python3 scripts/bench_pytorch.py [--config baby|shakespeare|gpt2] [--batch B] [--autocast bf16]
+                                       [--compile] [--steps N] [--threads N] [--no-generate]
 """
 import argparse, json, math, statistics, time
 import torch
@@ -18,6 +22,7 @@ import torch.nn.functional as F
 CONFIGS = {
     "baby": dict(vocab=65, block=64, n_layer=4, n_head=4, n_embd=128, batch=12),
     "shakespeare": dict(vocab=65, block=256, n_layer=6, n_head=6, n_embd=384, batch=8),
+    "gpt2": dict(vocab=50257, block=1024, n_layer=12, n_head=12, n_embd=768, batch=1),
 }
 
 class Block(nn.Module):
@@ -56,8 +61,10 @@ def flops_per_token(cfg, n_params):
     n = n_params - cfg["block"] * cfg["n_embd"]
     return 6 * n + 12 * cfg["n_layer"] * cfg["n_embd"] * cfg["block"]
 
-def bench(name, compile_model, steps, warmup):
-    cfg = CONFIGS[name]
+def bench(name, compile_model, steps, warmup, batch=None, autocast=None, generate=True):
+    cfg = dict(CONFIGS[name])
+    if batch:
+        cfg["batch"] = batch
     torch.manual_seed(0)
     model = GPT(cfg)
     n_params = sum(p.numel() for p in model.parameters())
@@ -70,7 +77,11 @@ def bench(name, compile_model, steps, warmup):
     for i in range(warmup + steps):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = fwd(x, y)
+        if autocast:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                loss = fwd(x, y)
+        else:
+            loss = fwd(x, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
@@ -78,10 +89,11 @@ def bench(name, compile_model, steps, warmup):
             times.append(time.perf_counter() - t0)
     ms = statistics.median(times) * 1000
     tps = B * T / (ms / 1000)
-    out = dict(config=name, mode="torch.compile" if compile_model else "eager", threads=torch.get_num_threads(),
+    mode = ("torch.compile" if compile_model else "eager") + (" bf16 autocast" if autocast else " fp32")
+    out = dict(config=name, mode=mode, precision="bf16" if autocast else "fp32", batch=B, threads=torch.get_num_threads(),
                ms_per_step=ms, tokens_per_s=tps, gflops=flops_per_token(cfg, n_params) * tps / 1e9,
                torch=torch.__version__, isa=torch.backends.cpu.get_cpu_capability())
-    out["generate_tokens_per_s"] = generate_speed(cfg) if not compile_model else None
+    out["generate_tokens_per_s"] = generate_speed(cfg) if generate and not compile_model and not autocast else None
     return out
 
 def generate_speed(cfg, new_tokens=128):
@@ -110,12 +122,15 @@ if __name__ == "__main__":
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--threads", type=int, default=0, help="torch threads (default: all cores)")
+    ap.add_argument("--batch", type=int, default=0, help="sequences per step (default: the config's)")
+    ap.add_argument("--autocast", choices=["bf16"], default=None, help="bf16: torch.autocast(\"cpu\", torch.bfloat16)")
+    ap.add_argument("--no-generate", action="store_true", help="skip the transformers generation timing")
     a = ap.parse_args()
     if a.threads:
         torch.set_num_threads(a.threads)
-    print(json.dumps(bench(a.config, False, a.steps, a.warmup)))
+    print(json.dumps(bench(a.config, False, a.steps, a.warmup, a.batch, a.autocast, not a.no_generate)), flush=True)
     if a.compile:
         try:
-            print(json.dumps(bench(a.config, True, a.steps, max(a.warmup, 3))))
+            print(json.dumps(bench(a.config, True, a.steps, max(a.warmup, 3), a.batch, a.autocast, False)))
         except Exception as e:  # torch.compile needs a C compiler; report rather than fail
             print(json.dumps(dict(config=a.config, mode="torch.compile", error=str(e)[:200])))

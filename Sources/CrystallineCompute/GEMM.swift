@@ -4,9 +4,11 @@
 // A and B are packed into MR-row and NR-column panels so that one micro-kernel serves every
 // transpose combination: 6×16 (twelve SIMD8 accumulators, FMA) in portable Swift, or 8×32
 // (sixteen 16-lane zmm accumulators) in C where the CPU has AVX-512 (chosen at run time, see
-// `GEMMKernel`). Blocks are sized for the caches of a typical x86 core (KC×NR of B in L1,
-// MC×KC of A in L2). Work is split over the shared ThreadPool along the larger output
-// dimension; each thread packs into its own scratch.
+// `GEMMKernel`). With `arithmetic: .bfloat16` the packers round both operands to bfloat16
+// pairs and an 8×32 `vdpbf16ps` kernel accumulates in float32 (see `BF16GEMMKernel`). Blocks
+// are sized for the caches of a typical x86 core (KC×NR of B in L1, MC×KC of A in L2). Work is
+// split over the shared ThreadPool along the larger output dimension; each thread packs into
+// its own scratch.
 import CKernels
 import CCPUFeatures
 import Foundation
@@ -99,14 +101,18 @@ struct PackScratch {
 ///   - bias: without `accumulate`, C = bias + op(A)·op(B), the n-vector added to every row.
 ///   - worker: when called from inside a `ThreadPool` task, that task's worker index; the
 ///     product then runs serially on the calling thread (packing scratch is per thread).
-///   - kernel: the micro-kernel; the default is the fastest this CPU runs.
+///   - kernel: the float32 micro-kernel; the default is the fastest this CPU runs.
+///   - arithmetic: `.bfloat16` rounds both operands to bfloat16 for the products (accumulation
+///     stays float32) where the CPU has a bfloat16 kernel; elsewhere the product runs in float32.
 public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                  a: UnsafePointer<Float>, lda: Int, transA: Transpose = .none,
                  b: UnsafePointer<BElement>, ldb: Int, transB: Transpose = .none,
                  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false,
                  bias: UnsafePointer<Float>? = nil,
-                 worker: Int? = nil, kernel: GEMMKernel = .active) {
+                 worker: Int? = nil, kernel: GEMMKernel = .active, arithmetic: GEMMArithmetic = .float32) {
     if m == 0 || n == 0 { return }
+    let path: GEMMPath
+    if arithmetic == .bfloat16, let bf16 = BF16GEMMKernel.active { path = .bfloat16(bf16) } else { path = .float32(kernel) }
     if k == 0 {
         if !accumulate { fillRows(c, ldc: ldc, rows: 0..<m, columns: 0..<n, bias: bias) }
         return
@@ -122,7 +128,7 @@ public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
     if parts == 1 {
         if seeded { fillRows(c, ldc: ldc, rows: 0..<m, columns: 0..<n, bias: bias) }
         gemmSerial(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, csB: csB,
-                   c: c, ldc: ldc, accumulate: accumulate || seeded, scratch: .current, kernel: kernel)
+                   c: c, ldc: ldc, accumulate: accumulate || seeded, scratch: .current, path: path)
         return
     }
     // Split the larger output dimension; keep chunks aligned to the micro-tile. (Splitting
@@ -130,7 +136,7 @@ public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
     // measured slower at the baby shapes, where n is only 128 to 512.)
     pool.parallelFor(parts, GEMMSplit(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, csB: csB,
                                       c: c, ldc: ldc, accumulate: accumulate, bias: seeded ? bias : nil,
-                                      parts: parts, splitRows: m >= n, kernel: kernel))
+                                      parts: parts, splitRows: m >= n, path: path))
 }
 
 /// One thread's share of a product split over the pool: a block of rows or of columns of C.
@@ -143,24 +149,24 @@ struct GEMMSplit<BElement: GEMMElement>: ParallelJob {
     /// Seeds this thread's block of C before accumulating into it.
     let bias: UnsafePointer<Float>?
     let parts: Int, splitRows: Bool
-    let kernel: GEMMKernel
+    let path: GEMMPath
 
     func run(task part: Int, worker: Int) {
         let scratch = PackScratch.current
         if splitRows {
-            let r = chunk(part, of: parts, count: m, granule: kernel.panelHeight)
+            let r = chunk(part, of: parts, count: m, granule: path.panelHeight)
             if r.isEmpty { return }
             if bias != nil { fillRows(c, ldc: ldc, rows: r, columns: 0..<n, bias: bias) }
             gemmSerial(m: r.count, n: n, k: k, a: a + r.lowerBound * rsA, rsA: rsA, csA: csA,
                        b: b, rsB: rsB, csB: csB, c: c + r.lowerBound * ldc, ldc: ldc,
-                       accumulate: accumulate || bias != nil, scratch: scratch, kernel: kernel)
+                       accumulate: accumulate || bias != nil, scratch: scratch, path: path)
         } else {
-            let r = chunk(part, of: parts, count: n, granule: kernel.panelWidth)
+            let r = chunk(part, of: parts, count: n, granule: path.panelWidth)
             if r.isEmpty { return }
             if bias != nil { fillRows(c, ldc: ldc, rows: 0..<m, columns: r, bias: bias) }
             gemmSerial(m: m, n: r.count, k: k, a: a, rsA: rsA, csA: csA,
                        b: b + r.lowerBound * csB, rsB: rsB, csB: csB, c: c + r.lowerBound, ldc: ldc,
-                       accumulate: accumulate || bias != nil, scratch: scratch, kernel: kernel)
+                       accumulate: accumulate || bias != nil, scratch: scratch, path: path)
         }
     }
 }
@@ -170,6 +176,22 @@ func fillRows(_ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Range<Int>, colu
     for i in rows {
         let row = c + i * ldc + columns.lowerBound
         if let bias { row.update(from: bias + columns.lowerBound, count: columns.count) } else { row.update(repeating: 0, count: columns.count) }
+    }
+}
+
+/// The serial product on the path chosen for it.
+func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
+                a: UnsafePointer<Float>, rsA: Int, csA: Int,
+                b: UnsafePointer<BElement>, rsB: Int, csB: Int,
+                c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: PackScratch,
+                path: GEMMPath) {
+    switch path {
+    case .float32(let kernel):
+        gemmSerial(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, csB: csB,
+                   c: c, ldc: ldc, accumulate: accumulate, scratch: scratch, kernel: kernel)
+    case .bfloat16:
+        gemmSerialBF16(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, csB: csB,
+                       c: c, ldc: ldc, accumulate: accumulate, scratch: scratch)
     }
 }
 

@@ -22,9 +22,28 @@ public enum MachineBenchmark {
         return best
     }
 
+    /// Peak bfloat16 GFLOP/s of `threads` cores: twelve independent `vdpbf16ps` chains per
+    /// thread, each instruction 16 lanes × 2 products × 2 flops = 64 flops. Nil where the CPU
+    /// has no bfloat16 kernel.
+    public static func peakBF16GFLOPS(threads: Int) -> Double? {
+        guard let kernel = BF16GEMMKernel.available.last else { return nil }
+        let pool = ThreadPool.shared
+        let parts = min(threads, pool.threadCount)
+        let iterations = 2_000_000
+        var best = 0.0
+        for _ in 0..<3 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            pool.parallelFor(parts) { _, _ in blackHole(cllm_dpbf16_chains(iterations)) }
+            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            best = max(best, Double(parts * iterations * 12 * kernel.flopsPerInstruction) / elapsed / 1e9)
+        }
+        return best
+    }
+
     /// Median GFLOP/s of C = op(A)·op(B) at m×n×k, on the whole pool or (singleThread) one core.
     public static func gemmGFLOPS(m: Int, n: Int, k: Int, transA: Transpose, transB: Transpose,
-                                  singleThread: Bool, repeats: Int = 15, kernel: GEMMKernel = .active) -> Double {
+                                  singleThread: Bool, repeats: Int = 15, kernel: GEMMKernel = .active,
+                                  arithmetic: GEMMArithmetic = .float32) -> Double {
         let a = UnsafeMutablePointer<Float>.allocate(capacity: m * k), b = UnsafeMutablePointer<Float>.allocate(capacity: k * n)
         let c = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
         defer { a.deallocate(); b.deallocate(); c.deallocate() }
@@ -34,7 +53,8 @@ public enum MachineBenchmark {
         for _ in 0..<(repeats + 2) {
             let start = DispatchTime.now().uptimeNanoseconds
             gemm(m: m, n: n, k: k, a: a, lda: transA == .none ? k : m, transA: transA,
-                 b: b, ldb: transB == .none ? n : k, transB: transB, c: c, ldc: n, worker: singleThread ? 0 : nil, kernel: kernel)
+                 b: b, ldb: transB == .none ? n : k, transB: transB, c: c, ldc: n, worker: singleThread ? 0 : nil, kernel: kernel,
+                 arithmetic: arithmetic)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
         }
         let median = times.dropFirst(2).sorted()[repeats / 2]

@@ -16,9 +16,12 @@ public final class GPT {
     /// Drives dropout masks; part of the training state that a checkpoint saves.
     public var dropoutRNG = Xoshiro256(seed: 0x5eed)
 
-    /// Storage of the weight matrices the matrix products read. With `.bf16` a bfloat16 copy of
-    /// the parameters feeds every GEMM that multiplies by a weight (forward and input gradient);
-    /// `parameters` stay the float32 master copy the optimizer updates, and activations,
+    /// The precision of the matrix products, as PyTorch's CPU autocast has it. With `.bf16` a
+    /// bfloat16 copy of the parameters feeds every GEMM that multiplies by a weight, and where
+    /// the CPU has a bfloat16 kernel (`BF16GEMMKernel.active`) every product of the forward and
+    /// backward pass — weights, activations, attention — multiplies bfloat16-rounded operands;
+    /// elsewhere only the weights are rounded and the products run in float32. `parameters` stay
+    /// the float32 master copy the optimizer updates; LayerNorm, softmax, GELU, the loss,
     /// gradients and all accumulation stay float32. Call `refreshLowPrecisionWeights()` after
     /// changing `parameters`.
     public var precision: Precision = .fp32 {
@@ -30,6 +33,8 @@ public final class GPT {
         }
     }
     private var weights16: UnsafeMutablePointer<BFloat16>?
+    /// The arithmetic of every product under `precision`.
+    public var arithmetic: GEMMArithmetic { precision == .bf16 ? .bfloat16 : .float32 }
 
     /// Distances D between positions for the attention bias, [blockSize, blockSize] (nil without one).
     let angularDistances: FloatBuffer?
@@ -158,6 +163,7 @@ public final class GPT {
         let p = parameters.pointer
         let dropping = training && config.dropout > 0
         let pDrop = config.dropout
+        let arithmetic = self.arithmetic
 
         Encoder.forward(out: a.encoded, tokens: tokens, wte: p + layout.wte, wpe: p + layout.wpe, B: B, T: T, C: C)
         if dropping, let m = a.encodedMask {
@@ -176,20 +182,20 @@ public final class GPT {
                                   weight: p + o.ln1Weight, bias: p + o.ln1Bias, N: N, C: C, eps: config.layerNormEpsilon)
             }
             let residual = UnsafePointer(l == 0 ? a.encoded : a.layers[l - 1].resid3)
-            Linear.forward(out: L.qkv, inp: L.ln1, weight: w + o.qkvWeight, bias: p + o.qkvBias, N: N, IC: C, OC: 3 * C)
+            Linear.forward(out: L.qkv, inp: L.ln1, weight: w + o.qkvWeight, bias: p + o.qkvBias, N: N, IC: C, OC: 3 * C, arithmetic: arithmetic)
             if dropping, let m = L.attMask { Dropout.fillMask(m, count: B * NH * T * T, p: pDrop, rng: &dropoutRNG) }
             Attention.forward(out: L.atty, att: L.att, dropMask: dropping ? L.attMask : nil, qkv: L.qkv,
-                              scratch: a.attentionScratch, bias: angularBias(o, partials: nil), B: B, T: T, C: C, NH: NH)
-            Linear.forward(out: L.attProj, inp: L.atty, weight: w + o.attnProjWeight, bias: p + o.attnProjBias, N: N, IC: C, OC: C)
+                              scratch: a.attentionScratch, bias: angularBias(o, partials: nil), B: B, T: T, C: C, NH: NH, arithmetic: arithmetic)
+            Linear.forward(out: L.attProj, inp: L.atty, weight: w + o.attnProjWeight, bias: p + o.attnProjBias, N: N, IC: C, OC: C, arithmetic: arithmetic)
             if dropping, let m = L.attProjMask {
                 Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
                 Dropout.apply(L.attProj, mask: m, count: N * C)
             }
             LayerNorm.forward(out: L.ln2, mean: L.ln2Mean, rstd: L.ln2Rstd, sum: L.resid2, a: residual, b: L.attProj,
                               weight: p + o.ln2Weight, bias: p + o.ln2Bias, N: N, C: C, eps: config.layerNormEpsilon)
-            Linear.forward(out: L.fc, inp: L.ln2, weight: w + o.fcWeight, bias: p + o.fcBias, N: N, IC: C, OC: 4 * C)
+            Linear.forward(out: L.fc, inp: L.ln2, weight: w + o.fcWeight, bias: p + o.fcBias, N: N, IC: C, OC: 4 * C, arithmetic: arithmetic)
             GELU.forward(out: L.fcGelu, sigmoid: L.fcSigmoid, inp: L.fc, count: N * 4 * C)
-            Linear.forward(out: L.fcProj, inp: L.fcGelu, weight: w + o.fcProjWeight, bias: p + o.fcProjBias, N: N, IC: 4 * C, OC: C)
+            Linear.forward(out: L.fcProj, inp: L.fcGelu, weight: w + o.fcProjWeight, bias: p + o.fcProjBias, N: N, IC: 4 * C, OC: C, arithmetic: arithmetic)
             if dropping, let m = L.fcProjMask {
                 Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
                 Dropout.apply(L.fcProj, mask: m, count: N * C)
@@ -198,7 +204,7 @@ public final class GPT {
         let last = a.layers[config.nLayer - 1]
         LayerNorm.forward(out: a.lnf, mean: a.lnfMean, rstd: a.lnfRstd, sum: last.resid3, a: last.resid2, b: last.fcProj,
                           weight: p + layout.lnfWeight, bias: p + layout.lnfBias, N: N, C: C, eps: config.layerNormEpsilon)
-        CrossEntropy.logits(out: a.logits, x: a.lnf, wte: w + layout.wte, N: N, C: C, V: config.vocabSize)
+        CrossEntropy.logits(out: a.logits, x: a.lnf, wte: w + layout.wte, N: N, C: C, V: config.vocabSize, arithmetic: arithmetic)
         guard hasTargets else { return nil }
         return CrossEntropy.forward(losses: a.losses, logPartition: a.logPartition, logits: a.logits,
                                     targets: targets, N: N, V: config.vocabSize)
@@ -259,10 +265,11 @@ public final class GPT {
         let B = a.B, T = a.T, N = B * T, C = config.nEmbd, NH = config.nHead, V = config.vocabSize
         let p = parameters.pointer, g = gradients.pointer
         let dropping = lastTraining && config.dropout > 0
+        let arithmetic = self.arithmetic
 
         CrossEntropy.backward(dx: d.lnf, dwte: g + layout.wte, dlogits: d.logits, logits: a.logits,
                               logPartition: a.logPartition, targets: targets, x: a.lnf, wte: w + layout.wte,
-                              gradScale: lossScale / Float(N), N: N, C: C, V: V)
+                              gradScale: lossScale / Float(N), N: N, C: C, V: V, arithmetic: arithmetic)
         let lastResidual = a.layers.last!.resid3
         let dLastResidual = d.layers.last!.resid3
         LayerNorm.backward(dinp: dLastResidual, mode: .write, dweight: g + layout.lnfWeight, dbias: g + layout.lnfBias,
@@ -278,24 +285,24 @@ public final class GPT {
             // LayerNorm backward below, which writes D.resid2 = D.resid3 + ∂ln2.
             let dFcProj = branchGradient(D.resid3, mask: dropping ? L.fcProjMask : nil, scratch: D.fcProj, count: N * C)
             Linear.backward(dinp: D.fcGelu, dweight: g + o.fcProjWeight, dbias: g + o.fcProjBias, dout: dFcProj,
-                            inp: L.fcGelu, weight: w + o.fcProjWeight, N: N, IC: 4 * C, OC: C, accumulateInput: false)
+                            inp: L.fcGelu, weight: w + o.fcProjWeight, N: N, IC: 4 * C, OC: C, accumulateInput: false, arithmetic: arithmetic)
             GELU.backward(dinp: D.fc, inp: L.fc, sigmoid: L.fcSigmoid, dout: D.fcGelu, count: N * 4 * C, accumulate: false)
             Linear.backward(dinp: D.ln2, dweight: g + o.fcWeight, dbias: g + o.fcBias, dout: D.fc,
-                            inp: L.ln2, weight: w + o.fcWeight, N: N, IC: C, OC: 4 * C, accumulateInput: false)
+                            inp: L.ln2, weight: w + o.fcWeight, N: N, IC: C, OC: 4 * C, accumulateInput: false, arithmetic: arithmetic)
             LayerNorm.backward(dinp: D.resid2, mode: .residual(D.resid3), dweight: g + o.ln2Weight, dbias: g + o.ln2Bias,
                                dout: D.ln2, inp: L.resid2, weight: p + o.ln2Weight, mean: L.ln2Mean, rstd: L.ln2Rstd, N: N, C: C)
             // resid2 = residual + dropout(attProj), likewise.
             let dAttProj = branchGradient(D.resid2, mask: dropping ? L.attProjMask : nil, scratch: D.attProj, count: N * C)
             Linear.backward(dinp: D.atty, dweight: g + o.attnProjWeight, dbias: g + o.attnProjBias, dout: dAttProj,
-                            inp: L.atty, weight: w + o.attnProjWeight, N: N, IC: C, OC: C, accumulateInput: false)
+                            inp: L.atty, weight: w + o.attnProjWeight, N: N, IC: C, OC: C, accumulateInput: false, arithmetic: arithmetic)
             let bias = angularBias(o, partials: d.slopeGradPartials)
             Attention.backward(dqkv: D.qkv, dout: D.atty, qkv: L.qkv, att: L.att, dropMask: dropping ? L.attMask : nil,
-                               scratch: d.attentionScratch, bias: bias, B: B, T: T, C: C, NH: NH)
+                               scratch: d.attentionScratch, bias: bias, B: B, T: T, C: C, NH: NH, arithmetic: arithmetic)
             if bias != nil, let s = o.latticeSlope {
                 for task in 0..<(B * NH) { g[s + task % NH] += d.slopeGradPartials[task] }
             }
             Linear.backward(dinp: D.ln1, dweight: g + o.qkvWeight, dbias: g + o.qkvBias, dout: D.qkv,
-                            inp: L.ln1, weight: w + o.qkvWeight, N: N, IC: C, OC: 3 * C, accumulateInput: false)
+                            inp: L.ln1, weight: w + o.qkvWeight, N: N, IC: C, OC: 3 * C, accumulateInput: false, arithmetic: arithmetic)
             LayerNorm.backward(dinp: dResidual, mode: .residual(D.resid2), dweight: g + o.ln1Weight, dbias: g + o.ln1Bias,
                                dout: D.ln1, inp: residual, weight: p + o.ln1Weight, mean: L.ln1Mean, rstd: L.ln1Rstd, N: N, C: C)
             gradientsReady?(layout.layerRange(l))

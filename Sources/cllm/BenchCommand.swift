@@ -14,7 +14,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed training steps.") var steps = 20
     @Option(help: "Sequences per step (default: the preset's).") var batch: Int?
     @Flag(help: "Print one JSON object (with --gemm, the GEMM table inside it) and nothing else.") var json = false
-    @Option(help: "Weight storage in the matrix products: fp32 or bf16.") var precision: Precision = .fp32
+    @Option(help: "Precision of the matrix products: fp32, or bf16 (bfloat16 operands, float32 accumulation, on AVX512_BF16 where the CPU has it).")
+    var precision: Precision = .fp32
     @Flag(help: "Also time the GEMM forms backprop uses at this model's shapes, on one core and on all.") var gemm = false
     @Flag(help: "Under mpirun: time the all-reduce of the gradients of the baby, shakespeare and GPT-2-small models (and smaller sizes, for the latency) instead.")
     var allreduce = false
@@ -36,16 +37,22 @@ struct Bench: ParsableCommand {
             }
             let B = batch ?? presetBatch
             guard B >= 1 else { throw CLIError("--batch must be at least 1") }
-            let peak1 = MachineBenchmark.peakGFLOPS(threads: 1)
-            let peakAll = MachineBenchmark.peakGFLOPS(threads: ThreadPool.shared.threadCount)
-            let gemmRows = gemm ? gemmTable(gptConfig, batch: B) : []
-            if gemm && !json { printGEMMTable(gemmRows, peak1: peak1, peakAll: peakAll) }
+            // With bf16 products on a bfloat16 kernel the peak is that of its instruction.
+            let bf16Kernel = precision == .bf16 ? BF16GEMMKernel.active : nil
+            let arithmetic: GEMMArithmetic = bf16Kernel != nil ? .bfloat16 : .float32
+            let kernelName = bf16Kernel?.isaName ?? GEMMKernel.active.isaName
+            let threads = ThreadPool.shared.threadCount
+            let peak1 = bf16Kernel != nil ? MachineBenchmark.peakBF16GFLOPS(threads: 1)! : MachineBenchmark.peakGFLOPS(threads: 1)
+            let peakAll = bf16Kernel != nil ? MachineBenchmark.peakBF16GFLOPS(threads: threads)! : MachineBenchmark.peakGFLOPS(threads: threads)
+            let gemmRows = gemm ? gemmTable(gptConfig, batch: B, arithmetic: arithmetic) : []
+            if gemm && !json { printGEMMTable(gemmRows, peak1: peak1, peakAll: peakAll, kernelName: kernelName) }
             let result = try BenchmarkRunner.run(config: gptConfig, batch: B, steps: steps, warmup: config == "gpt2" ? 1 : 3, precision: precision)
             if json {
                 var object: [String: Any] = ["config": config, "precision": precision.rawValue, "ms_per_step": result.msPerStep, "tokens_per_s": result.tokensPerSecond,
                                              "gflops": result.gflops, "generate_tokens_per_s": result.generateTokensPerSecond,
-                                             "threads": ThreadPool.shared.threadCount, "simd": GEMMKernel.active.isaName,
-                                             "gemm_kernel": GEMMKernel.active.rawValue,
+                                             "threads": threads, "simd": kernelName,
+                                             "gemm_kernel": bf16Kernel?.rawValue ?? GEMMKernel.active.rawValue,
+                                             "batch": B, "tokens_per_step": B * gptConfig.blockSize,
                                              "peak_gflops": peakAll, "peak_gflops_1core": peak1,
                                              "percent_of_peak": 100 * result.gflops / peakAll]
                 if gemm {
@@ -56,8 +63,7 @@ struct Bench: ParsableCommand {
             } else {
                 print(String(format: "%@: %.2f ms/step (median of %d), %@ tokens/s, %.1f GFLOP/s (%.0f%% of the %.0f GFLOP/s peak); generation %.0f tokens/s [%@, %d threads]",
                              config, result.msPerStep, steps, Terminal.thousands(result.tokensPerSecond), result.gflops,
-                             100 * result.gflops / peakAll, peakAll, result.generateTokensPerSecond, GEMMKernel.active.isaName,
-                             ThreadPool.shared.threadCount))
+                             100 * result.gflops / peakAll, peakAll, result.generateTokensPerSecond, kernelName, threads))
             }
         }
     }
@@ -67,7 +73,7 @@ struct Bench: ParsableCommand {
 struct GEMMRow { var layer: String, form: String, m: Int, n: Int, k: Int, oneCore: Double, allCores: Double }
 
 /// GFLOP/s of the three products at the model's linear-layer shapes (N = B·T rows).
-func gemmTable(_ c: GPTConfig, batch: Int) -> [GEMMRow] {
+func gemmTable(_ c: GPTConfig, batch: Int, arithmetic: GEMMArithmetic) -> [GEMMRow] {
     let N = batch * c.blockSize, C = c.nEmbd
     var rows: [GEMMRow] = []
     let layers: [(String, Int, Int)] = [("qkv", C, 3 * C), ("attn proj", C, C), ("mlp fc", C, 4 * C), ("mlp proj", 4 * C, C)]
@@ -77,16 +83,18 @@ func gemmTable(_ c: GPTConfig, batch: Int) -> [GEMMRow] {
             ("A·B", N, OC, IC, .none, .none), ("A·Bᵀ", N, IC, OC, .none, .transposed), ("Aᵀ·B", IC, OC, N, .transposed, .none)]
         for (form, m, n, k, ta, tb) in forms {
             rows.append(GEMMRow(layer: name, form: form, m: m, n: n, k: k,
-                                oneCore: MachineBenchmark.gemmGFLOPS(m: m, n: n, k: k, transA: ta, transB: tb, singleThread: true),
-                                allCores: MachineBenchmark.gemmGFLOPS(m: m, n: n, k: k, transA: ta, transB: tb, singleThread: false)))
+                                oneCore: MachineBenchmark.gemmGFLOPS(m: m, n: n, k: k, transA: ta, transB: tb, singleThread: true,
+                                                                     arithmetic: arithmetic),
+                                allCores: MachineBenchmark.gemmGFLOPS(m: m, n: n, k: k, transA: ta, transB: tb, singleThread: false,
+                                                                      arithmetic: arithmetic)))
         }
     }
     return rows
 }
 
-func printGEMMTable(_ rows: [GEMMRow], peak1: Double, peakAll: Double) {
-    print(String(format: "peak: %.1f GFLOP/s on 1 core, %.1f on %d (12 %@ FMA chains, no memory)", peak1, peakAll,
-                 ThreadPool.shared.threadCount, GEMMKernel.active.isaName))
+func printGEMMTable(_ rows: [GEMMRow], peak1: Double, peakAll: Double, kernelName: String) {
+    print(String(format: "peak: %.1f GFLOP/s on 1 core, %.1f on %d (12 independent %@ chains, no memory)", peak1, peakAll,
+                 ThreadPool.shared.threadCount, kernelName))
     print("shape (layer)              form        1 core   %peak    all cores  %peak")
     for r in rows {
         let label = "\(r.m)×\(r.n)×\(r.k) (\(r.layer))".padding(toLength: 26, withPad: " ", startingAt: 0)

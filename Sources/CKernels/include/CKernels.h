@@ -6,6 +6,8 @@
 //   So the 512-bit kernel lives here, compiled with a per-function target attribute, and is
 //   called only after `cllm_cpu_has_avx512()` confirmed, at run time, that both the CPU and
 //   the OS support it.
+// - The bfloat16 GEMM (packers that round float32 to bfloat16 pairs, and an 8×32 micro-kernel
+//   on `vdpbf16ps`), compiled the same way and called only after `cllm_cpu_has_avx512_bf16()`.
 // - The Adam update, which needs a vector square root (Swift's SIMD squareRoot() is a loop of
 //   sqrtf calls).
 // - The generation matrix-vector product, four weight rows per pass, bf16 widened with
@@ -17,6 +19,7 @@
 #ifndef CKERNELS_H
 #define CKERNELS_H
 #include <stddef.h>
+#include <stdint.h>
 
 /// Packing buffers of the calling thread (64-byte aligned), allocated on its first call and
 /// freed when the thread exits. The sizes must be the same on every call.
@@ -41,6 +44,27 @@ void cllm_sgemm_8x32_rows_avx512(long kc, const float *a, long lda, const float 
 /// Runs twelve independent 16-lane FMA chains `iterations` times (12·32 flops per iteration)
 /// and returns a value that depends on all of them, so the work cannot be optimised away.
 float cllm_fma_chains_avx512(long iterations);
+
+/// 1 when the CPU also has AVX512_BF16 (`vdpbf16ps`) and AVX-512BW/VL (CPUID leaf 7).
+int cllm_cpu_has_avx512_bf16(void);
+
+/// bfloat16 operand panels: each 32-bit slot holds the values of two consecutive k steps
+/// (step 2pp in the low half, 2pp+1 in the high half, rounded to nearest even; a missing odd
+/// step is 0). Packs a kc×cols block, element (p, c) at src[p*rs + c*cs], into panels of
+/// `width` columns (8 or a multiple of 16): panel j starts at out + j*P*width with
+/// P = (kc+1)/2, and holds pair pp of column j*width + c' at [pp*width + c']; columns past
+/// `cols` are 0. A panels use width 8 (c = row of A), B panels width 32.
+void cllm_pack_bf16_pairs(long kc, long cols, long width, const float *src, long rs, long cs, uint32_t *out);
+/// The same from bfloat16 bit patterns (copied, not rounded).
+void cllm_pack_bf16_pairs_from_bf16(long kc, long cols, long width, const uint16_t *src, long rs, long cs, uint32_t *out);
+
+/// C[rows×cols] (+)= A·B from packed pair panels: A 8 rows wide, B 32 columns wide (64-byte
+/// aligned), `pairs` steps of two k each; `vdpbf16ps` into sixteen float32 accumulators.
+void cllm_gemm_bf16_8x32(long pairs, const uint32_t *a, const uint32_t *b, float *c, long ldc,
+                         int accumulate, int rows, int cols);
+
+/// Twelve independent `vdpbf16ps` chains (12·64 flops per iteration), as `cllm_fma_chains_avx512`.
+float cllm_dpbf16_chains(long iterations);
 
 /// Packs one B panel from a transposed view: out[p*nr + c] = b[c*ldb + p] for c < cols, and 0
 /// for cols ≤ c < nr, for p < kc. (Column c of op(B) is row c of storage, contiguous in p.)

@@ -32,18 +32,19 @@ enum Attention {
 
     static func forward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
                         dropMask: UnsafePointer<Float>?, qkv: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                        bias: AngularBias? = nil, B: Int, T: Int, C: Int, NH: Int) {
+                        bias: AngularBias? = nil, B: Int, T: Int, C: Int, NH: Int, arithmetic: GEMMArithmetic = .float32) {
         ThreadPool.shared.parallelFor(B * NH, ForwardJob(out: out, att: att, dropMask: dropMask, qkv: qkv, scratch: scratch,
-                                                        bias: bias, T: T, C: C, NH: NH))
+                                                        bias: bias, T: T, C: C, NH: NH, arithmetic: arithmetic))
     }
 
     /// dqkv = gradient of the attention output w.r.t. q, k and v (written, not added: every
     /// element of this layer's dqkv has this kernel as its only contributor).
     static func backward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
                          qkv: UnsafePointer<Float>, att: UnsafePointer<Float>, dropMask: UnsafePointer<Float>?,
-                         scratch: UnsafeMutablePointer<Float>, bias: AngularBias? = nil, B: Int, T: Int, C: Int, NH: Int) {
+                         scratch: UnsafeMutablePointer<Float>, bias: AngularBias? = nil, B: Int, T: Int, C: Int, NH: Int,
+                         arithmetic: GEMMArithmetic = .float32) {
         ThreadPool.shared.parallelFor(B * NH, BackwardJob(dqkv: dqkv, dout: dout, qkv: qkv, att: att, dropMask: dropMask,
-                                                         scratch: scratch, bias: bias, T: T, C: C, NH: NH))
+                                                         scratch: scratch, bias: bias, T: T, C: C, NH: NH, arithmetic: arithmetic))
     }
 
     /// The attention weights the values are multiplied by: P itself, or P ⊙ dropout mask in
@@ -59,11 +60,13 @@ enum Attention {
     /// C = L·B for a T×T lower-triangular L (row stride T) and a T×hs B: each block of query rows
     /// multiplies only the keys it can see.
     static func lowerTriangularProduct(_ L: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
-                                       c: UnsafeMutablePointer<Float>, ldc: Int, T: Int, hs: Int, worker: Int) {
+                                       c: UnsafeMutablePointer<Float>, ldc: Int, T: Int, hs: Int, worker: Int,
+                                       arithmetic: GEMMArithmetic) {
         var r0 = 0
         while r0 < T {
             let r1 = min(T, r0 + rowBlock)
-            gemm(m: r1 - r0, n: hs, k: r1, a: L + r0 * T, lda: T, b: b, ldb: ldb, c: c + r0 * ldc, ldc: ldc, worker: worker)
+            gemm(m: r1 - r0, n: hs, k: r1, a: L + r0 * T, lda: T, b: b, ldb: ldb, c: c + r0 * ldc, ldc: ldc, worker: worker,
+                 arithmetic: arithmetic)
             r0 = r1
         }
     }
@@ -73,6 +76,7 @@ enum Attention {
         let out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>, dropMask: UnsafePointer<Float>?
         let qkv: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>, bias: AngularBias?
         let T: Int, C: Int, NH: Int
+        let arithmetic: GEMMArithmetic
 
         func run(task: Int, worker: Int) {
             let hs = C / NH, C3 = 3 * C
@@ -86,7 +90,7 @@ enum Attention {
                 let r1 = min(T, r0 + rowBlock)
                 // Scores for rows r0..<r1 against keys 0..<r1.
                 gemm(m: r1 - r0, n: r1, k: hs, a: q + r0 * C3, lda: C3, b: k, ldb: C3, transB: .transposed,
-                     c: P + r0 * T, ldc: T, worker: worker)
+                     c: P + r0 * T, ldc: T, worker: worker, arithmetic: arithmetic)
                 for t in r0..<r1 {
                     let row = P + t * T
                     if let bias {
@@ -102,7 +106,7 @@ enum Attention {
             }
             // Y = P'·V with P' = P ⊙ dropout mask.
             let weights = droppedWeights(P, dropMask: dropMask, task: task, T: T, scratch: scratch + worker * 2 * T * T)
-            lowerTriangularProduct(weights, b: v, ldb: C3, c: y, ldc: C, T: T, hs: hs, worker: worker)
+            lowerTriangularProduct(weights, b: v, ldb: C3, c: y, ldc: C, T: T, hs: hs, worker: worker, arithmetic: arithmetic)
         }
     }
 
@@ -112,6 +116,7 @@ enum Attention {
         let att: UnsafePointer<Float>, dropMask: UnsafePointer<Float>?
         let scratch: UnsafeMutablePointer<Float>, bias: AngularBias?
         let T: Int, C: Int, NH: Int
+        let arithmetic: GEMMArithmetic
 
         func run(task: Int, worker: Int) {
             let hs = C / NH, C3 = 3 * C
@@ -125,13 +130,13 @@ enum Attention {
             let weights = droppedWeights(P, dropMask: dropMask, task: task, T: T, scratch: dS + T * T)
             // dV = P'ᵀ·dY (P' is zero above the diagonal, so the full product is exact).
             gemm(m: T, n: hs, k: T, a: weights, lda: T, transA: .transposed, b: dy, ldb: C,
-                 c: dv, ldc: C3, worker: worker)
+                 c: dv, ldc: C3, worker: worker, arithmetic: arithmetic)
             // dP' = dY·Vᵀ for the visible keys of each row block.
             var r0 = 0
             while r0 < T {
                 let r1 = min(T, r0 + rowBlock)
                 gemm(m: r1 - r0, n: r1, k: hs, a: dy + r0 * C, lda: C, b: v, ldb: C3, transB: .transposed,
-                     c: dS + r0 * T, ldc: T, worker: worker)
+                     c: dS + r0 * T, ldc: T, worker: worker, arithmetic: arithmetic)
                 r0 = r1
             }
             // Through the dropout mask and the softmax: z = P ⊙ (dP − Σ P·dP) is the gradient of
@@ -151,9 +156,9 @@ enum Attention {
             }
             if let partials = bias?.slopeGradPartials { partials[task] = slopeGrad }
             // dQ = dS·K (row blocks see keys < r1); dK = dSᵀ·Q.
-            lowerTriangularProduct(dS, b: k, ldb: C3, c: dq, ldc: C3, T: T, hs: hs, worker: worker)
+            lowerTriangularProduct(dS, b: k, ldb: C3, c: dq, ldc: C3, T: T, hs: hs, worker: worker, arithmetic: arithmetic)
             gemm(m: T, n: hs, k: T, a: dS, lda: T, transA: .transposed, b: q, ldb: C3,
-                 c: dk, ldc: C3, worker: worker)
+                 c: dk, ldc: C3, worker: worker, arithmetic: arithmetic)
         }
     }
 }

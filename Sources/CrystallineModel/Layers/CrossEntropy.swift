@@ -6,8 +6,8 @@ import CrystallineCompute
 
 enum CrossEntropy {
     static func logits<W: GEMMElement>(out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, wte: UnsafePointer<W>,
-                       N: Int, C: Int, V: Int) {
-        gemm(m: N, n: V, k: C, a: x, lda: C, b: wte, ldb: C, transB: .transposed, c: out, ldc: V)
+                       N: Int, C: Int, V: Int, arithmetic: GEMMArithmetic = .float32) {
+        gemm(m: N, n: V, k: C, a: x, lda: C, b: wte, ldb: C, transB: .transposed, c: out, ldc: V, arithmetic: arithmetic)
     }
 
     /// Per-position losses and log-partitions; returns the mean loss.
@@ -24,12 +24,14 @@ enum CrossEntropy {
     /// then dwte += dlogitsᵀ·x.
     static func backward<W: GEMMElement>(dx: UnsafeMutablePointer<Float>, dwte: UnsafeMutablePointer<Float>, dlogits: UnsafeMutablePointer<Float>,
                          logits: UnsafePointer<Float>, logPartition: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
-                         x: UnsafePointer<Float>, wte: UnsafePointer<W>, gradScale: Float, N: Int, C: Int, V: Int) {
+                         x: UnsafePointer<Float>, wte: UnsafePointer<W>, gradScale: Float, N: Int, C: Int, V: Int,
+                         arithmetic: GEMMArithmetic = .float32) {
         parallelRanges(N, granule: 1, minimumParallel: N * V >= 1 << 14 ? 1 : N + 1,
                        LogitGradientJob(dlogits: dlogits, logits: logits, logPartition: logPartition, targets: targets,
                                         gradScale: gradScale, V: V))
-        gemm(m: N, n: C, k: V, a: dlogits, lda: V, b: wte, ldb: C, c: dx, ldc: C)
-        gemm(m: V, n: C, k: N, a: dlogits, lda: V, transA: .transposed, b: x, ldb: C, c: dwte, ldc: C, accumulate: true)
+        gemm(m: N, n: C, k: V, a: dlogits, lda: V, b: wte, ldb: C, c: dx, ldc: C, arithmetic: arithmetic)
+        gemm(m: V, n: C, k: N, a: dlogits, lda: V, transA: .transposed, b: x, ldb: C, c: dwte, ldc: C, accumulate: true,
+             arithmetic: arithmetic)
     }
 
     /// Per-row log-partition and loss.

@@ -2,10 +2,12 @@
 import CrystallineCompute
 
 enum Linear {
-    /// `weight` may be float32 or bfloat16 (mixed precision); products accumulate in float32.
+    /// `weight` may be float32 or bfloat16 (mixed precision); products accumulate in float32,
+    /// and with `arithmetic: .bfloat16` multiply bfloat16-rounded operands.
     static func forward<W: GEMMElement>(out: UnsafeMutablePointer<Float>, inp: UnsafePointer<Float>,
-                        weight: UnsafePointer<W>, bias: UnsafePointer<Float>?, N: Int, IC: Int, OC: Int) {
-        gemm(m: N, n: OC, k: IC, a: inp, lda: IC, b: weight, ldb: OC, c: out, ldc: OC, bias: bias)
+                        weight: UnsafePointer<W>, bias: UnsafePointer<Float>?, N: Int, IC: Int, OC: Int,
+                        arithmetic: GEMMArithmetic = .float32) {
+        gemm(m: N, n: OC, k: IC, a: inp, lda: IC, b: weight, ldb: OC, c: out, ldc: OC, bias: bias, arithmetic: arithmetic)
     }
 
     /// dinp (+)= dout·Wᵀ, dW += inpᵀ·dout, dbias += Σ_n dout. With `accumulateInput` false the
@@ -13,9 +15,9 @@ enum Linear {
     /// caller from zeroing it.
     static func backward<W: GEMMElement>(dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>, dbias: UnsafeMutablePointer<Float>?,
                          dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<W>,
-                         N: Int, IC: Int, OC: Int, accumulateInput: Bool = true) {
+                         N: Int, IC: Int, OC: Int, accumulateInput: Bool = true, arithmetic: GEMMArithmetic = .float32) {
         let products = GradientProducts(dinp: dinp, dweight: dweight, dout: dout, inp: inp, weight: weight,
-                                        N: N, IC: IC, OC: OC, accumulateInput: accumulateInput)
+                                        N: N, IC: IC, OC: OC, accumulateInput: accumulateInput, arithmetic: arithmetic)
         if ThreadPool.shared.threadCount == 2 && N * IC * OC >= 1 << 18 {
             // Two cores: the two products are independent and equal in work, so each runs on its
             // own core (no split of small matrices, no duplicated packing of the transposed A).
@@ -58,17 +60,18 @@ enum Linear {
         let dinp: UnsafeMutablePointer<Float>, dweight: UnsafeMutablePointer<Float>
         let dout: UnsafePointer<Float>, inp: UnsafePointer<Float>, weight: UnsafePointer<W>
         let N: Int, IC: Int, OC: Int, accumulateInput: Bool
+        let arithmetic: GEMMArithmetic
 
         /// dinp (+)= dout·Wᵀ
         func inputGradient(worker: Int?, half: Int? = nil) {
             let rows = half.map { chunk($0, of: 2, count: N, granule: 8) } ?? 0..<N
             gemm(m: rows.count, n: IC, k: OC, a: dout + rows.lowerBound * OC, lda: OC, b: weight, ldb: OC, transB: .transposed,
-                 c: dinp + rows.lowerBound * IC, ldc: IC, accumulate: accumulateInput, worker: worker)
+                 c: dinp + rows.lowerBound * IC, ldc: IC, accumulate: accumulateInput, worker: worker, arithmetic: arithmetic)
         }
         /// dW += inpᵀ·dout
         func weightGradient(worker: Int?) {
             gemm(m: IC, n: OC, k: N, a: inp, lda: IC, transA: .transposed, b: dout, ldb: OC,
-                 c: dweight, ldc: OC, accumulate: true, worker: worker)
+                 c: dweight, ldc: OC, accumulate: true, worker: worker, arithmetic: arithmetic)
         }
     }
 

@@ -1,0 +1,121 @@
+import XCTest
+@testable import CrystallineCompute
+import CKernels
+
+/// The bfloat16 GEMM against a Double reference of the bfloat16-rounded inputs: products of
+/// 8-bit-mantissa values are exact in float32, so only the float32 summation may differ. A
+/// kernel that skipped the rounding (or truncated instead of rounding to nearest even) would be
+/// off by ~2⁻⁹ of each term and fail the tolerance below by orders of magnitude.
+final class BF16GEMMTests: XCTestCase {
+    func rounded(_ x: [Float]) -> [Float] { x.map { BFloat16($0).floatValue } }
+
+    func reference(_ m: Int, _ n: Int, _ k: Int, _ a: [Float], _ ta: Transpose, _ b: [Float], _ tb: Transpose) -> (value: [Double], scale: [Double]) {
+        var c = [Double](repeating: 0, count: m * n), s = c
+        for i in 0..<m { for j in 0..<n {
+            var sum = 0.0, magnitude = 0.0
+            for p in 0..<k {
+                let av = Double(ta == .none ? a[i * k + p] : a[p * m + i])
+                let bv = Double(tb == .none ? b[p * n + j] : b[j * k + p])
+                sum += av * bv; magnitude += abs(av * bv)
+            }
+            c[i * n + j] = sum; s[i * n + j] = magnitude
+        } }
+        return (c, s)
+    }
+
+    func requireKernel() throws -> BF16GEMMKernel {
+        guard let kernel = BF16GEMMKernel.available.last else {
+            throw XCTSkip("this CPU has no bfloat16 GEMM kernel (AVX512_BF16); the float32 kernels are tested in GEMMTests")
+        }
+        return kernel
+    }
+
+    /// All four transpose forms (forward A·B, input gradient A·Bᵀ, weight gradient Aᵀ·B, and
+    /// Aᵀ·Bᵀ), overwrite and accumulate, at shapes that straddle every blocking edge: MR = 8,
+    /// NR = 32, an odd k (a half-empty last pair), KC = 384, MC = 120, NC = 1024, and the
+    /// eight-column and eight-pair steps of the transposing packer.
+    func testAllFormsMatchRoundedReference() throws {
+        _ = try requireKernel()
+        var rng = Xoshiro256(seed: 11)
+        let shapes = [(1, 1, 1), (7, 17, 5), (8, 32, 2), (9, 33, 3), (13, 40, 17), (121, 40, 770),
+                      (64, 1030, 20), (200, 65, 385), (130, 100, 7), (17, 9, 400), (8, 31, 768), (3, 70, 31)]
+        for (m, n, k) in shapes {
+            for ta in [Transpose.none, .transposed] { for tb in [Transpose.none, .transposed] {
+                let a = (0..<(m * k)).map { _ in rng.nextFloat() * 2 - 1 }
+                let b = (0..<(k * n)).map { _ in rng.nextFloat() * 2 - 1 }
+                let c0 = (0..<(m * n)).map { _ in rng.nextFloat() }
+                let ref = reference(m, n, k, rounded(a), ta, rounded(b), tb)
+                for accumulate in [false, true] {
+                    var c = c0
+                    gemm(m: m, n: n, k: k, a: a, lda: ta == .none ? k : m, transA: ta,
+                         b: b, ldb: tb == .none ? n : k, transB: tb, c: &c, ldc: n,
+                         accumulate: accumulate, arithmetic: .bfloat16)
+                    var worst = 0.0
+                    for i in 0..<(m * n) {
+                        let expected = ref.value[i] + (accumulate ? Double(c0[i]) : 0)
+                        let bound = 4e-7 * (ref.scale[i] + Double(c0[i])) + 1e-30
+                        worst = max(worst, abs(Double(c[i]) - expected) / bound)
+                    }
+                    XCTAssertLessThanOrEqual(worst, 1, "m\(m) n\(n) k\(k) \(ta) \(tb) accumulate \(accumulate)")
+                }
+            } }
+        }
+    }
+
+    /// The product really is of rounded inputs: against the float32 (unrounded) reference it is
+    /// off by about 2⁻⁹ relative, which is what a bfloat16 product must show.
+    func testDiffersFromFloat32AsBFloat16Should() throws {
+        _ = try requireKernel()
+        var rng = Xoshiro256(seed: 12)
+        let (m, n, k) = (16, 64, 256)
+        let a = (0..<(m * k)).map { _ in rng.nextFloat() * 2 - 1 }, b = (0..<(k * n)).map { _ in rng.nextFloat() * 2 - 1 }
+        var c = [Float](repeating: 0, count: m * n)
+        gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, arithmetic: .bfloat16)
+        let exact = reference(m, n, k, a, .none, b, .none)
+        var relative = 0.0
+        for i in 0..<(m * n) { relative = max(relative, abs(Double(c[i]) - exact.value[i]) / exact.scale[i]) }
+        XCTAssertGreaterThan(relative, 1e-4, "looks like float32 arithmetic, not bfloat16")
+        XCTAssertLessThan(relative, 1e-2)
+    }
+
+    /// A bfloat16-stored B is taken as it is (no second rounding) in every form, and the split
+    /// over threads gives the serial result bit for bit.
+    func testBFloat16StoredOperandAndThreadSplit() throws {
+        _ = try requireKernel()
+        var rng = Xoshiro256(seed: 13)
+        for (m, n, k) in [(9, 40, 19), (30, 33, 64), (160, 200, 401)] {
+            for tb in [Transpose.none, .transposed] {
+                let a = (0..<(m * k)).map { _ in rng.nextFloat() - 0.5 }
+                let b = (0..<(k * n)).map { _ in rng.nextFloat() - 0.5 }
+                let b16 = b.map(BFloat16.init)
+                var viaFloat = [Float](repeating: 0, count: m * n), viaBF16 = viaFloat, serial = viaFloat
+                let ldb = tb == .none ? n : k
+                gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, transB: tb, c: &viaFloat, ldc: n, arithmetic: .bfloat16)
+                gemm(m: m, n: n, k: k, a: a, lda: k, b: b16, ldb: ldb, transB: tb, c: &viaBF16, ldc: n, arithmetic: .bfloat16)
+                gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, transB: tb, c: &serial, ldc: n, worker: 0, arithmetic: .bfloat16)
+                XCTAssertEqual(viaFloat, viaBF16, "m\(m) n\(n) k\(k) \(tb)")
+                XCTAssertEqual(viaFloat, serial, "m\(m) n\(n) k\(k) \(tb)")
+            }
+        }
+    }
+
+    /// The packer rounds to nearest even and keeps NaN a NaN (vector and scalar paths alike).
+    func testPackerRoundsToNearestEven() throws {
+        _ = try requireKernel()
+        // 1 + 2⁻⁸ is a tie between 1 and 1 + 2⁻⁷: even rounds down; 1 + 3·2⁻⁸ rounds up.
+        let values: [Float] = [1 + 0x1p-8, 1 + 3 * 0x1p-8, -2.5e-3, .nan, .infinity, 65504, 1e-40, -0.0]
+        let expected = values.map { BFloat16($0).bits }
+        for (rs, cs) in [(1, 8), (8, 1), (3, 24)] {  // steps contiguous, columns contiguous, strided
+            var src = [Float](repeating: 0, count: 2 * 8 * 3 * 8)
+            for (i, v) in values.enumerated() { src[0 * rs + i * cs] = v; src[1 * rs + i * cs] = v }
+            var out = [UInt32](repeating: 0xDEAD, count: 8)
+            cllm_pack_bf16_pairs(2, 8, 8, src, rs, cs, &out)
+            for i in 0..<values.count {
+                XCTAssertEqual(UInt16(out[i] & 0xFFFF), expected[i], "rs \(rs) cs \(cs) value \(values[i]) low")
+                XCTAssertEqual(UInt16(out[i] >> 16), expected[i], "rs \(rs) cs \(cs) value \(values[i]) high")
+            }
+        }
+        XCTAssertEqual(BFloat16(1 + 0x1p-8).bits, BFloat16(1).bits)
+        XCTAssertEqual(BFloat16(1 + 3 * 0x1p-8).floatValue, 1 + 0x1p-6)
+    }
+}
