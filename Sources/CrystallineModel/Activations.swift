@@ -2,6 +2,14 @@
 //
 // The same layout serves the activation gradients of the backward pass. Dropout masks exist
 // only when dropout > 0, so a dropout-free model pays nothing for them.
+//
+// Memory: a layer's activation gradients are dead once the backward pass has moved below it,
+// except the residual gradient it hands down. So the gradient set has two layer slots that
+// the layers alternate between (layer l uses slot l mod 2; the residual gradient layer l writes
+// into slot (l−1) mod 2 is the one layer l−1 reads): 2 layers of gradient buffers instead of
+// nLayer, 10 of GPT-2 small's 12 saved. And the attention probabilities (B·NH·T·T per layer,
+// 201 MB per layer for GPT-2 small at batch 4) may be recomputed in the backward pass instead
+// of stored (`storeAttention` false).
 
 final class ActivationSet {
     let B: Int, T: Int
@@ -25,8 +33,9 @@ final class ActivationSet {
     }
 
     /// `forGradients`: the set holds activation gradients, which need no attention-probability
-    /// tiles (B·NH·T·T per layer) — those are never differentiated through storage.
-    init(config: GPTConfig, B: Int, T: Int, withMasks: Bool, forGradients: Bool = false) {
+    /// tiles (B·NH·T·T per layer) — those are never differentiated through storage — and only two
+    /// layer slots. `storeAttention` false: no probability tiles either (recomputed).
+    init(config: GPTConfig, B: Int, T: Int, withMasks: Bool, forGradients: Bool = false, storeAttention: Bool = true) {
         self.B = B
         self.T = T
         let N = B * T, C = config.nEmbd, V = config.vocabSize, NH = config.nHead
@@ -34,10 +43,12 @@ final class ActivationSet {
         var sizes: [Int] = []
         func want(_ n: Int) { sizes.append(n) }
         let masks = withMasks && config.dropout > 0
+        let probabilities = forGradients || !storeAttention ? 0 : B * NH * T * T
+        let slots = forGradients ? min(2, config.nLayer) : config.nLayer
         want(N * C); if masks { want(N * C) }
         want(N * C); want(N); want(N); want(N * V); want(N); want(N); want(Attention.scratchCount(T: T)); want(B * NH)
-        for _ in 0..<config.nLayer {
-            [N * C, N, N, N * 3 * C, forGradients ? 0 : B * NH * T * T, N * C, N * C, N * C,
+        for _ in 0..<slots {
+            [N * C, N, N, N * 3 * C, probabilities, N * C, N * C, N * C,
              N * C, N, N, N * 4 * C, N * 4 * C, N * C, N * C, forGradients ? 0 : N * 4 * C].forEach(want)
             if masks { want(B * NH * T * T); want(N * C); want(N * C) }
         }
@@ -51,16 +62,19 @@ final class ActivationSet {
         attentionScratch = take(Attention.scratchCount(T: T))
         slopeGradPartials = take(B * NH)
         var layers: [Layer] = []
-        for _ in 0..<config.nLayer {
+        for _ in 0..<slots {
             var l = Layer(ln1: take(N * C), ln1Mean: take(N), ln1Rstd: take(N), qkv: take(N * 3 * C),
-                          att: take(forGradients ? 0 : B * NH * T * T), atty: take(N * C), attProj: take(N * C), resid2: take(N * C),
+                          att: take(probabilities), atty: take(N * C), attProj: take(N * C), resid2: take(N * C),
                           ln2: take(N * C), ln2Mean: take(N), ln2Rstd: take(N), fc: take(N * 4 * C),
                           fcGelu: take(N * 4 * C), fcProj: take(N * C), resid3: take(N * C),
                           fcSigmoid: take(forGradients ? 0 : N * 4 * C))
             if masks { l.attMask = take(B * NH * T * T); l.attProjMask = take(N * C); l.fcProjMask = take(N * C) }
             layers.append(l)
         }
-        self.layers = layers
+        self.layers = (0..<config.nLayer).map { layers[$0 % slots] }
+        self.storesAttention = probabilities > 0
     }
+    /// Whether `att` holds the attention probabilities (else the backward pass recomputes them).
+    let storesAttention: Bool
 
 }

@@ -33,8 +33,17 @@ public final class GPT {
         }
     }
     private var weights16: UnsafeMutablePointer<BFloat16>?
+    /// Whether the forward pass stores the attention probabilities for the backward pass
+    /// (B·NH·T·T floats per layer) or the backward pass recomputes them (one more Q·Kᵀ product
+    /// and softmax per layer, and a T×T tile per thread instead).
+    public var attentionMemory: AttentionMemory = .store
+
+    /// With `.bf16`: whether the products also round the activations (the default, as autocast
+    /// does), or only read the bfloat16 weights — what the KV-cached inference session does, so
+    /// a test can compare the two paths exactly.
+    var roundsActivations = true
     /// The arithmetic of every product under `precision`.
-    public var arithmetic: GEMMArithmetic { precision == .bf16 ? .bfloat16 : .float32 }
+    public var arithmetic: GEMMArithmetic { precision == .bf16 && roundsActivations ? .bfloat16 : .float32 }
 
     /// Distances D between positions for the attention bias, [blockSize, blockSize] (nil without one).
     let angularDistances: FloatBuffer?
@@ -117,8 +126,10 @@ public final class GPT {
 
     private func prepare(B: Int, T: Int, training: Bool) {
         let masks = training && config.dropout > 0
-        if let a = acts, a.B == B, a.T == T, (a.layers.first?.attMask != nil) == masks || !masks { return }
-        acts = ActivationSet(config: config, B: B, T: T, withMasks: masks)
+        let store = attentionMemory == .store
+        if let a = acts, a.B == B, a.T == T, (a.layers.first?.attMask != nil) == masks || !masks, a.storesAttention == store { return }
+        acts = nil  // the old set goes before the new one is allocated
+        acts = ActivationSet(config: config, B: B, T: T, withMasks: masks, storeAttention: store)
         dActs = nil
         if B * T > tokenCapacity {
             tokens.deallocate(); targets.deallocate()
@@ -184,7 +195,7 @@ public final class GPT {
             let residual = UnsafePointer(l == 0 ? a.encoded : a.layers[l - 1].resid3)
             Linear.forward(out: L.qkv, inp: L.ln1, weight: w + o.qkvWeight, bias: p + o.qkvBias, N: N, IC: C, OC: 3 * C, arithmetic: arithmetic)
             if dropping, let m = L.attMask { Dropout.fillMask(m, count: B * NH * T * T, p: pDrop, rng: &dropoutRNG) }
-            Attention.forward(out: L.atty, att: L.att, dropMask: dropping ? L.attMask : nil, qkv: L.qkv,
+            Attention.forward(out: L.atty, att: a.storesAttention ? L.att : nil, dropMask: dropping ? L.attMask : nil, qkv: L.qkv,
                               scratch: a.attentionScratch, bias: angularBias(o, partials: nil), B: B, T: T, C: C, NH: NH, arithmetic: arithmetic)
             Linear.forward(out: L.attProj, inp: L.atty, weight: w + o.attnProjWeight, bias: p + o.attnProjBias, N: N, IC: C, OC: C, arithmetic: arithmetic)
             if dropping, let m = L.attProjMask {
@@ -296,7 +307,7 @@ public final class GPT {
             Linear.backward(dinp: D.atty, dweight: g + o.attnProjWeight, dbias: g + o.attnProjBias, dout: dAttProj,
                             inp: L.atty, weight: w + o.attnProjWeight, N: N, IC: C, OC: C, accumulateInput: false, arithmetic: arithmetic)
             let bias = angularBias(o, partials: d.slopeGradPartials)
-            Attention.backward(dqkv: D.qkv, dout: D.atty, qkv: L.qkv, att: L.att, dropMask: dropping ? L.attMask : nil,
+            Attention.backward(dqkv: D.qkv, dout: D.atty, qkv: L.qkv, att: a.storesAttention ? UnsafePointer(L.att) : nil, dropMask: dropping ? L.attMask : nil,
                                scratch: d.attentionScratch, bias: bias, B: B, T: T, C: C, NH: NH, arithmetic: arithmetic)
             if bias != nil, let s = o.latticeSlope {
                 for task in 0..<(B * NH) { g[s + task % NH] += d.slopeGradPartials[task] }

@@ -70,8 +70,9 @@ public struct RunSettings: Codable, Equatable, Sendable {
     /// Optimizer steps, unless `epochs` (passes over the training tokens) is given.
     public var maxSteps = 2000
     public var epochs: Double? = nil
-    /// Storage of the weight matrices in the matrix products (fp32 master weights either way).
-    public var precision = Precision.fp32
+    /// Precision of the matrix products (fp32 master weights either way): bf16 where the CPU
+    /// has bfloat16 instructions, else fp32 (`Precision.preferred`).
+    public var precision = Precision.preferred
     public var evalInterval = 250
     public var evalIters = 20
     /// Stop after this many evaluations without improvement.

@@ -73,7 +73,7 @@ struct TrainingFlags: ParsableArguments {
     @Option(parsing: .unconditional, help: settingHelp("Micro-batches accumulated per optimizer step", "gradAccum")) var gradAccum: Int?
     @Option(parsing: .unconditional, help: settingHelp("Optimizer steps to run", "maxSteps")) var maxSteps: Int?
     @Option(parsing: .unconditional, help: settingHelp("Passes over the training tokens, instead of --max-steps", "epochs")) var epochs: Double?
-    @Option(help: settingHelp("Weight storage in the matrix products: fp32, or bf16 (fp32 master weights and accumulation)", "precision"))
+    @Option(help: settingHelp("Precision of the matrix products: fp32, or bf16 (bfloat16 operands on the CPU's AVX512_BF16 instructions; fp32 master weights and accumulation)", "precision"))
     var precision: Precision?
     @Option(parsing: .unconditional, help: settingHelp("Steps between validations (and checkpoints)", "evalInterval")) var evalInterval: Int?
     @Option(parsing: .unconditional, help: settingHelp("Batches per validation", "evalIters")) var evalIters: Int?

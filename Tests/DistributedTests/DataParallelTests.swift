@@ -30,6 +30,9 @@ func tinyConfig(_ dir: URL, out: String, gradAccum: Int, dropout: Float = 0) -> 
     c.sampleTokens = 0
     c.gradAccum = gradAccum
     c.dropout = dropout
+    // fp32 products: the comparison is of summation orders, which bf16 would amplify (a weight
+    // that lands on the other side of a bfloat16 rounding boundary moves by 2⁻⁸ of itself).
+    c.precision = .fp32
     return c
 }
 

@@ -31,7 +31,9 @@ final class MPITests: XCTestCase {
     }
 
     static let model = ["--n-layer", "2", "--n-head", "2", "--n-embd", "64", "--block-size", "32", "--batch-size", "8",
-                        "--warmup-steps", "5", "--eval-iters", "4", "--sample-tokens", "0", "--seed", "11", "--threads", "1"]
+                        "--warmup-steps", "5", "--eval-iters", "4", "--sample-tokens", "0", "--seed", "11", "--threads", "1",
+                        // fp32 products: the checks compare summation orders, which bf16 rounding would amplify.
+                        "--precision", "fp32"]
 
     override func setUpWithError() throws {
         guard Self.mpirun != nil else { throw XCTSkip("mpirun not found: install Open MPI (Debian: openmpi-bin libopenmpi-dev) to run the MPI tests") }

@@ -168,15 +168,42 @@ final class GradientCheckTests: XCTestCase {
         check("encoder dwpe", x: &wpe, analytic: dwpe) { run(wte, $0) }
     }
 
-    /// The whole model, including dropout (with the masks held fixed by re-seeding).
+    /// The whole model, including dropout (with the masks held fixed by re-seeding). Three
+    /// layers, so that the two alternating slots of the activation gradients are both reused,
+    /// and with the attention probabilities both stored and recomputed.
     func testWholeModelWithDropout() throws {
-        var config = GPTConfig(vocabSize: 7, blockSize: 4, nLayer: 2, nHead: 2, nEmbd: 8, dropout: 0.2)
+        for memory in AttentionMemory.allCases { try checkWholeModel(attentionMemory: memory) }
+    }
+
+    func checkWholeModel(attentionMemory: AttentionMemory) throws {
+        var config = GPTConfig(vocabSize: 7, blockSize: 4, nLayer: 3, nHead: 2, nEmbd: 8, dropout: 0.2)
         config.dropout = 0.2
         let model = try GPT(config: config, seed: 3)
+        model.attentionMemory = attentionMemory
         for i in 0..<model.parameters.count { model.parameters[i] += (rng.nextFloat() - 0.5) * 0.2 }
         let tokens: [Int32] = [1, 2, 3, 4, 6, 5, 0, 1], targets: [Int32] = [2, 3, 4, 5, 5, 0, 1, 2]
         let (worst, _, _) = wholeModelGradientError(model, tokens: tokens, targets: targets, B: 2, T: 4,
                                                  probes: Array(stride(from: 0, to: model.parameterCount, by: 7)))
-        XCTAssertLessThan(worst, 2e-2)
+        XCTAssertLessThan(worst, 2e-2, "attention \(attentionMemory)")
+    }
+
+    /// Recomputing the attention probabilities in the backward pass gives the stored ones bit
+    /// for bit, so the gradients are identical, dropout and several batches included.
+    func testRecomputedAttentionEqualsStored() throws {
+        var config = GPTConfig(vocabSize: 11, blockSize: 30, nLayer: 3, nHead: 2, nEmbd: 16, dropout: 0.1)
+        config.dropout = 0.1
+        let tokens = (0..<60).map { Int32($0 * 7 % 11) }, targets = (0..<60).map { Int32($0 * 5 % 11) }
+        var results: [(Float?, [Float])] = []
+        for memory in AttentionMemory.allCases {
+            let model = try GPT(config: config, seed: 9)
+            model.attentionMemory = memory
+            let loss = try model.forward(tokens: tokens, targets: targets, B: 2, T: 30, training: true)
+            model.zeroGradients()
+            model.backward()
+            results.append((loss, model.gradients.slice(0, model.parameterCount)))
+        }
+        XCTAssertEqual(results[0].0, results[1].0)
+        XCTAssertEqual(results[0].1, results[1].1)
+        XCTAssertTrue(results[0].1.contains { $0 != 0 })
     }
 }

@@ -27,10 +27,13 @@ enum Attention {
     /// more calls.
     static let rowBlock = 24
 
-    /// Scratch floats the kernels need: two T×T tiles per pool thread.
-    static func scratchCount(T: Int) -> Int { 2 * T * T * ThreadPool.shared.threadCount }
+    /// Scratch floats the kernels need: three T×T tiles per pool thread (the dropped weights,
+    /// the score gradient, and the recomputed probabilities when they are not stored).
+    static func scratchCount(T: Int) -> Int { 3 * T * T * ThreadPool.shared.threadCount }
 
-    static func forward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>,
+    /// `att` keeps the probabilities for the backward pass; nil recomputes them there instead
+    /// (flash-attention style memory: a T×T tile per thread rather than B·NH·T·T per layer).
+    static func forward(out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>?,
                         dropMask: UnsafePointer<Float>?, qkv: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                         bias: AngularBias? = nil, B: Int, T: Int, C: Int, NH: Int, arithmetic: GEMMArithmetic = .float32) {
         ThreadPool.shared.parallelFor(B * NH, ForwardJob(out: out, att: att, dropMask: dropMask, qkv: qkv, scratch: scratch,
@@ -40,7 +43,7 @@ enum Attention {
     /// dqkv = gradient of the attention output w.r.t. q, k and v (written, not added: every
     /// element of this layer's dqkv has this kernel as its only contributor).
     static func backward(dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>,
-                         qkv: UnsafePointer<Float>, att: UnsafePointer<Float>, dropMask: UnsafePointer<Float>?,
+                         qkv: UnsafePointer<Float>, att: UnsafePointer<Float>?, dropMask: UnsafePointer<Float>?,
                          scratch: UnsafeMutablePointer<Float>, bias: AngularBias? = nil, B: Int, T: Int, C: Int, NH: Int,
                          arithmetic: GEMMArithmetic = .float32) {
         ThreadPool.shared.parallelFor(B * NH, BackwardJob(dqkv: dqkv, dout: dout, qkv: qkv, att: att, dropMask: dropMask,
@@ -71,41 +74,52 @@ enum Attention {
         }
     }
 
+    /// P = softmax(scale·Q·Kᵀ − bias) for one (batch, head), zero above the diagonal: each block
+    /// of query rows is scored against the keys it can see. The backward pass calls this again
+    /// when P was not stored, and gets the same values bit for bit.
+    static func probabilities(_ P: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                              head h: Int, bias: AngularBias?, T: Int, C: Int, NH: Int, worker: Int,
+                              arithmetic: GEMMArithmetic) {
+        let hs = C / NH, C3 = 3 * C
+        let scale = 1 / Float(hs).squareRoot()
+        var r0 = 0
+        while r0 < T {
+            let r1 = min(T, r0 + rowBlock)
+            // Scores for rows r0..<r1 against keys 0..<r1.
+            gemm(m: r1 - r0, n: r1, k: hs, a: q + r0 * C3, lda: C3, b: k, ldb: C3, transB: .transposed,
+                 c: P + r0 * T, ldc: T, worker: worker, arithmetic: arithmetic)
+            for t in r0..<r1 {
+                let row = P + t * T
+                if let bias {
+                    let slope = bias.slopes[h], dist = bias.distances + t * bias.stride
+                    for j in 0...t { row[j] = row[j] * scale - slope * dist[j] }
+                } else {
+                    for j in 0...t { row[j] *= scale }
+                }
+                softmaxInPlace(row, t + 1)
+                if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
+            }
+            r0 = r1
+        }
+    }
+
     /// One (batch, head) pair of the forward pass.
     struct ForwardJob: ParallelJob {
-        let out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>, dropMask: UnsafePointer<Float>?
+        let out: UnsafeMutablePointer<Float>, att: UnsafeMutablePointer<Float>?, dropMask: UnsafePointer<Float>?
         let qkv: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>, bias: AngularBias?
         let T: Int, C: Int, NH: Int
         let arithmetic: GEMMArithmetic
 
         func run(task: Int, worker: Int) {
             let hs = C / NH, C3 = 3 * C
-            let scale = 1 / Float(hs).squareRoot()
             let b = task / NH, h = task % NH
             let q = qkv + b * T * C3 + h * hs, k = q + C, v = q + 2 * C
-            let P = att + task * T * T
+            let tiles = scratch + worker * 3 * T * T
+            let P = att.map { $0 + task * T * T } ?? tiles + 2 * T * T
             let y = out + b * T * C + h * hs
-            var r0 = 0
-            while r0 < T {
-                let r1 = min(T, r0 + rowBlock)
-                // Scores for rows r0..<r1 against keys 0..<r1.
-                gemm(m: r1 - r0, n: r1, k: hs, a: q + r0 * C3, lda: C3, b: k, ldb: C3, transB: .transposed,
-                     c: P + r0 * T, ldc: T, worker: worker, arithmetic: arithmetic)
-                for t in r0..<r1 {
-                    let row = P + t * T
-                    if let bias {
-                        let slope = bias.slopes[h], dist = bias.distances + t * bias.stride
-                        for j in 0...t { row[j] = row[j] * scale - slope * dist[j] }
-                    } else {
-                        for j in 0...t { row[j] *= scale }
-                    }
-                    softmaxInPlace(row, t + 1)
-                    if t + 1 < T { (row + t + 1).update(repeating: 0, count: T - t - 1) }
-                }
-                r0 = r1
-            }
+            probabilities(P, q: q, k: k, head: h, bias: bias, T: T, C: C, NH: NH, worker: worker, arithmetic: arithmetic)
             // Y = P'·V with P' = P ⊙ dropout mask.
-            let weights = droppedWeights(P, dropMask: dropMask, task: task, T: T, scratch: scratch + worker * 2 * T * T)
+            let weights = droppedWeights(P, dropMask: dropMask, task: task, T: T, scratch: tiles)
             lowerTriangularProduct(weights, b: v, ldb: C3, c: y, ldc: C, T: T, hs: hs, worker: worker, arithmetic: arithmetic)
         }
     }
@@ -113,7 +127,7 @@ enum Attention {
     /// One (batch, head) pair of the backward pass.
     struct BackwardJob: ParallelJob {
         let dqkv: UnsafeMutablePointer<Float>, dout: UnsafePointer<Float>, qkv: UnsafePointer<Float>
-        let att: UnsafePointer<Float>, dropMask: UnsafePointer<Float>?
+        let att: UnsafePointer<Float>?, dropMask: UnsafePointer<Float>?
         let scratch: UnsafeMutablePointer<Float>, bias: AngularBias?
         let T: Int, C: Int, NH: Int
         let arithmetic: GEMMArithmetic
@@ -125,8 +139,15 @@ enum Attention {
             let q = qkv + b * T * C3 + h * hs, k = q + C, v = q + 2 * C
             let dq = dqkv + b * T * C3 + h * hs, dk = dq + C, dv = dq + 2 * C
             let dy = dout + b * T * C + h * hs
-            let P = att + task * T * T
-            let dS = scratch + worker * 2 * T * T
+            let dS = scratch + worker * 3 * T * T
+            let P: UnsafePointer<Float>
+            if let att {
+                P = att + task * T * T
+            } else {
+                let tile = dS + 2 * T * T
+                probabilities(tile, q: q, k: k, head: h, bias: bias, T: T, C: C, NH: NH, worker: worker, arithmetic: arithmetic)
+                P = UnsafePointer(tile)
+            }
             let weights = droppedWeights(P, dropMask: dropMask, task: task, T: T, scratch: dS + T * T)
             // dV = P'ᵀ·dY (P' is zero above the diagonal, so the full product is exact).
             gemm(m: T, n: hs, k: T, a: weights, lda: T, transA: .transposed, b: dy, ldb: C,
