@@ -23,10 +23,11 @@ public enum BenchmarkRunner {
     }
 
     public static func run(config: GPTConfig, batch B: Int, steps: Int, warmup: Int = 3, generateTokens: Int = 128,
-                           precision: Precision = .fp32) throws -> BenchmarkResult {
+                           precision: Precision = .fp32, activationMemory: ActivationMemory = .automatic) throws -> BenchmarkResult {
         let T = config.blockSize
         let model = try GPT(config: config, seed: 1)
         model.precision = precision
+        model.activationMemory = activationMemory
         let optimizer = Optimizer(settings: OptimizerSettings(kind: .adamw, beta1: 0.9, beta2: 0.99, weightDecay: 0.1), layout: model.layout)
         var rng = Xoshiro256(seed: 7)
         let tokens = (0..<(B * T)).map { _ in Int32(rng.nextInt(below: config.vocabSize)) }

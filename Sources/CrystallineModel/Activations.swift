@@ -34,7 +34,8 @@ final class ActivationSet {
 
     /// `forGradients`: the set holds activation gradients, which need no attention-probability
     /// tiles (B·NH·T·T per layer) — those are never differentiated through storage — and only two
-    /// layer slots. `storeAttention` false: no probability tiles either (recomputed).
+    /// layer slots, and no logits (their gradients overwrite the forward logits).
+    /// `storeAttention` false: no probability tiles and no GELU σ(2u) either (recomputed).
     init(config: GPTConfig, B: Int, T: Int, withMasks: Bool, forGradients: Bool = false, storeAttention: Bool = true) {
         self.B = B
         self.T = T
@@ -46,10 +47,17 @@ final class ActivationSet {
         let probabilities = forGradients || !storeAttention ? 0 : B * NH * T * T
         let slots = forGradients ? min(2, config.nLayer) : config.nLayer
         want(N * C); if masks { want(N * C) }
-        want(N * C); want(N); want(N); want(N * V); want(N); want(N); want(Attention.scratchCount(T: T)); want(B * NH)
+        let logitCount = forGradients ? 0 : N * V  // the logit gradients overwrite the logits
+        let sigmoids = forGradients || !storeAttention ? 0 : N * 4 * C
+        // Recomputing: the GELU output is only the next product's input, so one buffer serves
+        // every layer and the backward pass recomputes it (into the layer's dfc slot).
+        let sharedGelu = !forGradients && !storeAttention
+        let geluPerLayer = sharedGelu ? 0 : N * 4 * C
+        want(N * C); want(N); want(N); want(logitCount); want(N); want(N); want(Attention.scratchCount(T: T)); want(B * NH)
+        if sharedGelu { want(N * 4 * C) }
         for _ in 0..<slots {
             [N * C, N, N, N * 3 * C, probabilities, N * C, N * C, N * C,
-             N * C, N, N, N * 4 * C, N * 4 * C, N * C, N * C, forGradients ? 0 : N * 4 * C].forEach(want)
+             N * C, N, N, N * 4 * C, geluPerLayer, N * C, N * C, sigmoids].forEach(want)
             if masks { want(B * NH * T * T); want(N * C); want(N * C) }
         }
         storage = FloatBuffer(count: sizes.reduce(0, +))
@@ -58,23 +66,25 @@ final class ActivationSet {
         encoded = take(N * C)
         encodedMask = masks ? take(N * C) : nil
         lnf = take(N * C); lnfMean = take(N); lnfRstd = take(N)
-        logits = take(N * V); logPartition = take(N); losses = take(N)
+        logits = take(logitCount); logPartition = take(N); losses = take(N)
         attentionScratch = take(Attention.scratchCount(T: T))
         slopeGradPartials = take(B * NH)
+        let gelu = sharedGelu ? take(N * 4 * C) : nil
         var layers: [Layer] = []
         for _ in 0..<slots {
             var l = Layer(ln1: take(N * C), ln1Mean: take(N), ln1Rstd: take(N), qkv: take(N * 3 * C),
                           att: take(probabilities), atty: take(N * C), attProj: take(N * C), resid2: take(N * C),
                           ln2: take(N * C), ln2Mean: take(N), ln2Rstd: take(N), fc: take(N * 4 * C),
-                          fcGelu: take(N * 4 * C), fcProj: take(N * C), resid3: take(N * C),
-                          fcSigmoid: take(forGradients ? 0 : N * 4 * C))
+                          fcGelu: gelu ?? take(geluPerLayer), fcProj: take(N * C), resid3: take(N * C),
+                          fcSigmoid: take(sigmoids))
             if masks { l.attMask = take(B * NH * T * T); l.attProjMask = take(N * C); l.fcProjMask = take(N * C) }
             layers.append(l)
         }
         self.layers = (0..<config.nLayer).map { layers[$0 % slots] }
-        self.storesAttention = probabilities > 0
+        self.storesEverything = probabilities > 0
     }
-    /// Whether `att` holds the attention probabilities (else the backward pass recomputes them).
-    let storesAttention: Bool
+    /// Whether `att`, `fcSigmoid` and each layer's `fcGelu` hold what the backward pass needs
+    /// (else it recomputes them; `fcGelu` is then one buffer shared by the layers).
+    let storesEverything: Bool
 
 }

@@ -33,10 +33,11 @@ public final class GPT {
         }
     }
     private var weights16: UnsafeMutablePointer<BFloat16>?
-    /// Whether the forward pass stores the attention probabilities for the backward pass
-    /// (B·NH·T·T floats per layer) or the backward pass recomputes them (one more Q·Kᵀ product
-    /// and softmax per layer, and a T×T tile per thread instead).
-    public var attentionMemory: AttentionMemory = .store
+    /// Whether the forward pass stores the attention probabilities (B·NH·T·T floats per layer)
+    /// and the GELU's σ(2u) for the backward pass, or the backward pass recomputes them (one
+    /// more Q·Kᵀ product and softmax per layer, a T×T tile per thread instead; one exponential
+    /// per MLP element). The gradients are the same either way, bit for bit.
+    public var activationMemory: ActivationMemory = .automatic
 
     /// With `.bf16`: whether the products also round the activations (the default, as autocast
     /// does), or only read the bfloat16 weights — what the KV-cached inference session does, so
@@ -126,8 +127,8 @@ public final class GPT {
 
     private func prepare(B: Int, T: Int, training: Bool) {
         let masks = training && config.dropout > 0
-        let store = attentionMemory == .store
-        if let a = acts, a.B == B, a.T == T, (a.layers.first?.attMask != nil) == masks || !masks, a.storesAttention == store { return }
+        let store = activationMemory.resolved(config: config, B: B, T: T) == .store
+        if let a = acts, a.B == B, a.T == T, (a.layers.first?.attMask != nil) == masks || !masks, a.storesEverything == store { return }
         acts = nil  // the old set goes before the new one is allocated
         acts = ActivationSet(config: config, B: B, T: T, withMasks: masks, storeAttention: store)
         dActs = nil
@@ -195,7 +196,7 @@ public final class GPT {
             let residual = UnsafePointer(l == 0 ? a.encoded : a.layers[l - 1].resid3)
             Linear.forward(out: L.qkv, inp: L.ln1, weight: w + o.qkvWeight, bias: p + o.qkvBias, N: N, IC: C, OC: 3 * C, arithmetic: arithmetic)
             if dropping, let m = L.attMask { Dropout.fillMask(m, count: B * NH * T * T, p: pDrop, rng: &dropoutRNG) }
-            Attention.forward(out: L.atty, att: a.storesAttention ? L.att : nil, dropMask: dropping ? L.attMask : nil, qkv: L.qkv,
+            Attention.forward(out: L.atty, att: a.storesEverything ? L.att : nil, dropMask: dropping ? L.attMask : nil, qkv: L.qkv,
                               scratch: a.attentionScratch, bias: angularBias(o, partials: nil), B: B, T: T, C: C, NH: NH, arithmetic: arithmetic)
             Linear.forward(out: L.attProj, inp: L.atty, weight: w + o.attnProjWeight, bias: p + o.attnProjBias, N: N, IC: C, OC: C, arithmetic: arithmetic)
             if dropping, let m = L.attProjMask {
@@ -205,7 +206,7 @@ public final class GPT {
             LayerNorm.forward(out: L.ln2, mean: L.ln2Mean, rstd: L.ln2Rstd, sum: L.resid2, a: residual, b: L.attProj,
                               weight: p + o.ln2Weight, bias: p + o.ln2Bias, N: N, C: C, eps: config.layerNormEpsilon)
             Linear.forward(out: L.fc, inp: L.ln2, weight: w + o.fcWeight, bias: p + o.fcBias, N: N, IC: C, OC: 4 * C, arithmetic: arithmetic)
-            GELU.forward(out: L.fcGelu, sigmoid: L.fcSigmoid, inp: L.fc, count: N * 4 * C)
+            GELU.forward(out: L.fcGelu, sigmoid: a.storesEverything ? L.fcSigmoid : nil, inp: L.fc, count: N * 4 * C)
             Linear.forward(out: L.fcProj, inp: L.fcGelu, weight: w + o.fcProjWeight, bias: p + o.fcProjBias, N: N, IC: 4 * C, OC: C, arithmetic: arithmetic)
             if dropping, let m = L.fcProjMask {
                 Dropout.fillMask(m, count: N * C, p: pDrop, rng: &dropoutRNG)
@@ -278,7 +279,9 @@ public final class GPT {
         let dropping = lastTraining && config.dropout > 0
         let arithmetic = self.arithmetic
 
-        CrossEntropy.backward(dx: d.lnf, dwte: g + layout.wte, dlogits: d.logits, logits: a.logits,
+        // dlogits overwrite the logits (each element is read once, then written): the logits of
+        // GPT-2 small at batch 4 are 823 MB, and nothing reads them after the backward pass.
+        CrossEntropy.backward(dx: d.lnf, dwte: g + layout.wte, dlogits: a.logits, logits: a.logits,
                               logPartition: a.logPartition, targets: targets, x: a.lnf, wte: w + layout.wte,
                               gradScale: lossScale / Float(N), N: N, C: C, V: V, arithmetic: arithmetic)
         let lastResidual = a.layers.last!.resid3
@@ -295,9 +298,11 @@ public final class GPT {
             // the branch reads D.resid3 itself; the skip connection's copy is folded into the
             // LayerNorm backward below, which writes D.resid2 = D.resid3 + ∂ln2.
             let dFcProj = branchGradient(D.resid3, mask: dropping ? L.fcProjMask : nil, scratch: D.fcProj, count: N * C)
+            // Recomputing, the GELU output is rebuilt in D.fc, free until the GELU backward below.
+            if !a.storesEverything { GELU.forward(out: D.fc, inp: L.fc, count: N * 4 * C) }
             Linear.backward(dinp: D.fcGelu, dweight: g + o.fcProjWeight, dbias: g + o.fcProjBias, dout: dFcProj,
-                            inp: L.fcGelu, weight: w + o.fcProjWeight, N: N, IC: 4 * C, OC: C, accumulateInput: false, arithmetic: arithmetic)
-            GELU.backward(dinp: D.fc, inp: L.fc, sigmoid: L.fcSigmoid, dout: D.fcGelu, count: N * 4 * C, accumulate: false)
+                            inp: a.storesEverything ? L.fcGelu : D.fc, weight: w + o.fcProjWeight, N: N, IC: 4 * C, OC: C, accumulateInput: false, arithmetic: arithmetic)
+            GELU.backward(dinp: D.fc, inp: L.fc, sigmoid: a.storesEverything ? UnsafePointer(L.fcSigmoid) : nil, dout: D.fcGelu, count: N * 4 * C, accumulate: false)
             Linear.backward(dinp: D.ln2, dweight: g + o.fcWeight, dbias: g + o.fcBias, dout: D.fc,
                             inp: L.ln2, weight: w + o.fcWeight, N: N, IC: C, OC: 4 * C, accumulateInput: false, arithmetic: arithmetic)
             LayerNorm.backward(dinp: D.resid2, mode: .residual(D.resid3), dweight: g + o.ln2Weight, dbias: g + o.ln2Bias,
@@ -307,7 +312,7 @@ public final class GPT {
             Linear.backward(dinp: D.atty, dweight: g + o.attnProjWeight, dbias: g + o.attnProjBias, dout: dAttProj,
                             inp: L.atty, weight: w + o.attnProjWeight, N: N, IC: C, OC: C, accumulateInput: false, arithmetic: arithmetic)
             let bias = angularBias(o, partials: d.slopeGradPartials)
-            Attention.backward(dqkv: D.qkv, dout: D.atty, qkv: L.qkv, att: a.storesAttention ? UnsafePointer(L.att) : nil, dropMask: dropping ? L.attMask : nil,
+            Attention.backward(dqkv: D.qkv, dout: D.atty, qkv: L.qkv, att: a.storesEverything ? UnsafePointer(L.att) : nil, dropMask: dropping ? L.attMask : nil,
                                scratch: d.attentionScratch, bias: bias, B: B, T: T, C: C, NH: NH, arithmetic: arithmetic)
             if bias != nil, let s = o.latticeSlope {
                 for task in 0..<(B * NH) { g[s + task % NH] += d.slopeGradPartials[task] }

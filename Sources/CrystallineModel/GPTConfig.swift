@@ -19,9 +19,22 @@ public enum Precision: String, Codable, CaseIterable, Sendable {
     public static var preferred: Precision { BF16GEMMKernel.active != nil ? .bf16 : .fp32 }
 }
 
-/// Where the attention probabilities live between the forward and the backward pass (see
-/// `GPT.attentionMemory`): stored, B·NH·T·T floats per layer, or recomputed in the backward pass.
-public enum AttentionMemory: String, Codable, CaseIterable, Sendable { case store, recompute }
+/// What the forward pass keeps for the backward pass (see `GPT.activationMemory`).
+/// `store` keeps everything, including the attention probabilities (B·NH·T·T floats per layer)
+/// and the GELU's σ(2u); `recompute` recomputes both in the backward pass (one more Q·Kᵀ
+/// product with its softmax, and one exponential per MLP element); `automatic` recomputes when
+/// the stored probabilities of all layers would exceed 256 MiB (GPT-2 small from batch 1 on;
+/// the shakespeare model at batch 8 stores 75 MiB, so it stores).
+public enum ActivationMemory: String, Codable, CaseIterable, Sendable {
+    case automatic, store, recompute
+
+    /// `store` or `recompute` for a batch of B sequences of T tokens.
+    public func resolved(config: GPTConfig, B: Int, T: Int) -> ActivationMemory {
+        guard self == .automatic else { return self }
+        let probabilities = Double(config.nLayer * B * config.nHead) * Double(T * T) * 4
+        return probabilities > 256 * 1024 * 1024 ? .recompute : .store
+    }
+}
 
 /// A GPT-2 style model: its vocabulary size and architecture. `config.nLayer` and the like
 /// read the architecture's fields directly.

@@ -14,3 +14,4 @@ extension GradientWire: ExpressibleByArgument {}
 extension AttentionBias: ExpressibleByArgument {}
 extension VocabOrder: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
+extension ActivationMemory: ExpressibleByArgument {}

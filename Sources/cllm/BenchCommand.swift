@@ -16,6 +16,8 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print one JSON object (with --gemm, the GEMM table inside it) and nothing else.") var json = false
     @Option(help: "Precision of the matrix products: fp32, or bf16 (bfloat16 operands, float32 accumulation, on AVX512_BF16 where the CPU has it).")
     var precision: Precision = .fp32
+    @Option(help: "What the forward pass keeps for the backward: store (attention probabilities, B·heads·T·T floats per layer, and the GELU's sigmoid), recompute (both in the backward pass) or automatic (recompute when the probabilities would pass 256 MiB).")
+    var activationMemory: ActivationMemory = .automatic
     @Flag(help: "Also time the GEMM forms backprop uses at this model's shapes, on one core and on all.") var gemm = false
     @Flag(help: "Under mpirun: time the all-reduce of the gradients of the baby, shakespeare and GPT-2-small models (and smaller sizes, for the latency) instead.")
     var allreduce = false
@@ -46,13 +48,15 @@ struct Bench: ParsableCommand {
             let peakAll = bf16Kernel != nil ? MachineBenchmark.peakBF16GFLOPS(threads: threads)! : MachineBenchmark.peakGFLOPS(threads: threads)
             let gemmRows = gemm ? gemmTable(gptConfig, batch: B, arithmetic: arithmetic) : []
             if gemm && !json { printGEMMTable(gemmRows, peak1: peak1, peakAll: peakAll, kernelName: kernelName) }
-            let result = try BenchmarkRunner.run(config: gptConfig, batch: B, steps: steps, warmup: config == "gpt2" ? 1 : 3, precision: precision)
+            let result = try BenchmarkRunner.run(config: gptConfig, batch: B, steps: steps, warmup: config == "gpt2" ? 1 : 3,
+                                                precision: precision, activationMemory: activationMemory)
             if json {
                 var object: [String: Any] = ["config": config, "precision": precision.rawValue, "ms_per_step": result.msPerStep, "tokens_per_s": result.tokensPerSecond,
                                              "gflops": result.gflops, "generate_tokens_per_s": result.generateTokensPerSecond,
                                              "threads": threads, "simd": kernelName,
                                              "gemm_kernel": bf16Kernel?.rawValue ?? GEMMKernel.active.rawValue,
                                              "batch": B, "tokens_per_step": B * gptConfig.blockSize,
+                                             "activation_memory": activationMemory.resolved(config: gptConfig, B: B, T: gptConfig.blockSize).rawValue,
                                              "peak_gflops": peakAll, "peak_gflops_1core": peak1,
                                              "percent_of_peak": 100 * result.gflops / peakAll]
                 if gemm {

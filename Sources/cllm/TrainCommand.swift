@@ -1,6 +1,7 @@
 // `cllm train`: flags override the config file, which overrides the defaults.
 import ArgumentParser
 import Foundation
+import CrystallineCompute
 import CrystallineDistributed
 import CrystallineFormats
 import CrystallineInference
@@ -131,7 +132,7 @@ struct Train: ParsableCommand {
         if !quiet {
             let memory = ModelLimits.trainingBytes(vocabSize: trainer.tokenizer.vocabSize, c.model, batchSize: c.batchSize)
             print("model: \(c.nLayer) layers, \(c.nHead) heads, n_embd \(c.nEmbd), block \(c.blockSize), \(Terminal.thousands(Double(trainer.model.parameterCount))) parameters; about \(ModelLimits.formatBytes(memory)) to train (of \(ModelLimits.formatBytes(Double(ModelLimits.memoryBudget))))")
-            print("training: \(trainer.totalSteps) steps of \(c.batchSize)×\(c.blockSize)×\(c.gradAccum) tokens, \(c.optimizer.rawValue) lr \(c.lr) \(c.scheduler.rawValue) -> \(c.minLr), warmup \(c.warmupSteps); output \(c.out)")
+            print("training: \(trainer.totalSteps) steps of \(c.batchSize)×\(c.blockSize)×\(c.gradAccum) tokens, \(c.optimizer.rawValue) lr \(c.lr) \(c.scheduler.rawValue) -> \(c.minLr), warmup \(c.warmupSteps), \(precisionNote(c.precision)); output \(c.out)")
         }
         if c.warmupSteps >= trainer.totalSteps && c.lr > 0 && trainer.isPrimary {
             Terminal.error("warning: warm-up (\(c.warmupSteps) steps) is not shorter than the run (\(trainer.totalSteps) steps): the learning rate never reaches --lr \(c.lr); lower --warmup-steps")
@@ -211,5 +212,16 @@ struct Train: ParsableCommand {
             let text = try TextGenerator(model: model, prompt: "\n", options: options).collect()
             print("\n--- sample (temperature 0.8, top-k 200) ---\n\n\(text)\n---")
         }
+    }
+}
+
+/// How the products of a run are computed, for the header line: "bf16 (AVX512_BF16)", "fp32",
+/// or the weights-only bf16 of a CPU without bfloat16 instructions.
+func precisionNote(_ precision: Precision) -> String {
+    switch precision {
+    case .fp32: return "fp32"
+    case .bf16:
+        if let kernel = BF16GEMMKernel.active { return "bf16 (\(kernel.isaName.split(separator: " ").first ?? ""))" }
+        return "bf16 weights (this CPU has no bfloat16 instructions)"
     }
 }

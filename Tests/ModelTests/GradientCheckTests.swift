@@ -172,19 +172,19 @@ final class GradientCheckTests: XCTestCase {
     /// layers, so that the two alternating slots of the activation gradients are both reused,
     /// and with the attention probabilities both stored and recomputed.
     func testWholeModelWithDropout() throws {
-        for memory in AttentionMemory.allCases { try checkWholeModel(attentionMemory: memory) }
+        for memory in [ActivationMemory.store, .recompute] { try checkWholeModel(activationMemory: memory) }
     }
 
-    func checkWholeModel(attentionMemory: AttentionMemory) throws {
+    func checkWholeModel(activationMemory: ActivationMemory) throws {
         var config = GPTConfig(vocabSize: 7, blockSize: 4, nLayer: 3, nHead: 2, nEmbd: 8, dropout: 0.2)
         config.dropout = 0.2
         let model = try GPT(config: config, seed: 3)
-        model.attentionMemory = attentionMemory
+        model.activationMemory = activationMemory
         for i in 0..<model.parameters.count { model.parameters[i] += (rng.nextFloat() - 0.5) * 0.2 }
         let tokens: [Int32] = [1, 2, 3, 4, 6, 5, 0, 1], targets: [Int32] = [2, 3, 4, 5, 5, 0, 1, 2]
         let (worst, _, _) = wholeModelGradientError(model, tokens: tokens, targets: targets, B: 2, T: 4,
                                                  probes: Array(stride(from: 0, to: model.parameterCount, by: 7)))
-        XCTAssertLessThan(worst, 2e-2, "attention \(attentionMemory)")
+        XCTAssertLessThan(worst, 2e-2, "attention \(activationMemory)")
     }
 
     /// Recomputing the attention probabilities in the backward pass gives the stored ones bit
@@ -194,9 +194,9 @@ final class GradientCheckTests: XCTestCase {
         config.dropout = 0.1
         let tokens = (0..<60).map { Int32($0 * 7 % 11) }, targets = (0..<60).map { Int32($0 * 5 % 11) }
         var results: [(Float?, [Float])] = []
-        for memory in AttentionMemory.allCases {
+        for memory in [ActivationMemory.store, .recompute] {
             let model = try GPT(config: config, seed: 9)
-            model.attentionMemory = memory
+            model.activationMemory = memory
             let loss = try model.forward(tokens: tokens, targets: targets, B: 2, T: 30, training: true)
             model.zeroGradients()
             model.backward()
