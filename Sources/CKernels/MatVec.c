@@ -51,3 +51,59 @@ void cllm_matvec_bf16(long rows, long n, const float *x, const uint16_t *w, long
     MATVEC_BODY(load_bf16x8, bf16_to_float)
 #undef W_T
 }
+
+/* out[v] = x · rows[v] (the tied LM head): four rows at a time, two 8-lane accumulators each,
+   so that x is loaded once per four rows and eight FMA chains are in flight. */
+#if defined(__AVX2__) && defined(__FMA__)
+static inline float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+#define ROWDOTS_VECTOR(LOAD8)                                                                     \
+        __m256 s00 = _mm256_setzero_ps(), s01 = s00, s10 = s00, s11 = s00;                        \
+        __m256 s20 = s00, s21 = s00, s30 = s00, s31 = s00;                                        \
+        for (; j + 16 <= width; j += 16) {                                                        \
+            const __m256 xa = _mm256_loadu_ps(x + j), xb = _mm256_loadu_ps(x + j + 8);            \
+            s00 = _mm256_fmadd_ps(xa, LOAD8(r0 + j), s00); s01 = _mm256_fmadd_ps(xb, LOAD8(r0 + j + 8), s01); \
+            s10 = _mm256_fmadd_ps(xa, LOAD8(r1 + j), s10); s11 = _mm256_fmadd_ps(xb, LOAD8(r1 + j + 8), s11); \
+            s20 = _mm256_fmadd_ps(xa, LOAD8(r2 + j), s20); s21 = _mm256_fmadd_ps(xb, LOAD8(r2 + j + 8), s21); \
+            s30 = _mm256_fmadd_ps(xa, LOAD8(r3 + j), s30); s31 = _mm256_fmadd_ps(xb, LOAD8(r3 + j + 8), s31); \
+        }                                                                                         \
+        d0 = hsum8(_mm256_add_ps(s00, s01)); d1 = hsum8(_mm256_add_ps(s10, s11));                  \
+        d2 = hsum8(_mm256_add_ps(s20, s21)); d3 = hsum8(_mm256_add_ps(s30, s31));
+#else
+#define ROWDOTS_VECTOR(LOAD8)
+#endif
+
+#define ROWDOTS_BODY(LOAD8, SCALAR)                                                               \
+    long v = 0;                                                                                   \
+    for (; v + 4 <= count; v += 4) {                                                              \
+        const W_T *r0 = rows + v * width, *r1 = r0 + width, *r2 = r1 + width, *r3 = r2 + width;   \
+        float d0 = 0, d1 = 0, d2 = 0, d3 = 0;                                                     \
+        long j = 0;                                                                               \
+        ROWDOTS_VECTOR(LOAD8)                                                                     \
+        for (; j < width; j++) {                                                                  \
+            d0 += x[j] * SCALAR(r0[j]); d1 += x[j] * SCALAR(r1[j]);                               \
+            d2 += x[j] * SCALAR(r2[j]); d3 += x[j] * SCALAR(r3[j]);                               \
+        }                                                                                         \
+        out[v] = d0; out[v + 1] = d1; out[v + 2] = d2; out[v + 3] = d3;                           \
+    }                                                                                             \
+    for (; v < count; v++) {                                                                      \
+        float d = 0;                                                                              \
+        for (long j = 0; j < width; j++) d += x[j] * SCALAR(rows[v * width + j]);                 \
+        out[v] = d;                                                                               \
+    }
+
+void cllm_row_dots_f32(long count, long width, const float *x, const float *rows, float *out) {
+#define W_T float
+    ROWDOTS_BODY(_mm256_loadu_ps, IDENTITY)
+#undef W_T
+}
+
+void cllm_row_dots_bf16(long count, long width, const float *x, const uint16_t *rows, float *out) {
+#define W_T uint16_t
+    ROWDOTS_BODY(load_bf16x8, bf16_to_float)
+#undef W_T
+}

@@ -16,7 +16,7 @@ public func matVec<W: GEMMElement>(_ y: UnsafeMutablePointer<Float>, _ x: Unsafe
 @inlinable
 public func rowDots<W: GEMMElement>(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: UnsafePointer<W>,
                                     count V: Int, width C: Int, parallel: Bool = true) {
-    parallelRanges(V, granule: 1, minimumParallel: parallel && V * C >= 1 << 16 ? 1 : V + 1, RowDotsJob(out: out, x: x, rows: rows, C: C))
+    parallelRanges(V, granule: 4, minimumParallel: parallel && V * C >= 1 << 16 ? 1 : V + 1, RowDotsJob(out: out, x: x, rows: rows, C: C))
 }
 
 /// Columns `cols` of y = x·W + b.
@@ -48,12 +48,13 @@ struct RowDotsJob<W: GEMMElement>: RangeJob {
         self.out = out; self.x = x; self.rows = rows; self.C = C
     }
     @inlinable func run(_ range: Range<Int>) {
+        let first = range.lowerBound
         if W.self == Float.self {
             let wf = UnsafeRawPointer(rows).assumingMemoryBound(to: Float.self)
-            for v in range { out[v] = dot(x, wf + v * C, C) }
+            cllm_row_dots_f32(range.count, C, x, wf + first * C, out + first)
         } else {
             let wb = UnsafeRawPointer(rows).assumingMemoryBound(to: UInt16.self)
-            for v in range { out[v] = dotBF16(x, wb + v * C, C) }
+            cllm_row_dots_bf16(range.count, C, x, wb + first * C, out + first)
         }
     }
 }

@@ -25,14 +25,6 @@ public func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePo
     while i < n { y[i] += alpha * x[i]; i += 1 }
 }
 
-/// Σ x[i]·widen(w[i]) for bfloat16 bit patterns w.
-@inline(__always)
-public func dotBF16(_ x: UnsafePointer<Float>, _ w: UnsafePointer<UInt16>, _ n: Int) -> Float {
-    var s: Float = 0
-    for i in 0..<n { s += x[i] * Float(bitPattern: UInt32(w[i]) << 16) }
-    return s
-}
-
 /// y[i] += x[i] for i in 0..<n.
 @inline(__always)
 public func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {

@@ -14,8 +14,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Timed training steps.") var steps = 20
     @Option(help: "Sequences per step (default: the preset's).") var batch: Int?
     @Flag(help: "Print one JSON object (with --gemm, the GEMM table inside it) and nothing else.") var json = false
-    @Option(help: "Precision of the matrix products: fp32, or bf16 (bfloat16 operands, float32 accumulation, on AVX512_BF16 where the CPU has it).")
-    var precision: Precision = .fp32
+    @Option(help: "Precision of the matrix products: fp32, or bf16 (bfloat16 operands, float32 accumulation, on AVX512_BF16 where the CPU has it; the default there, as for training).")
+    var precision: Precision = .preferred
     @Option(help: "What the forward pass keeps for the backward: store (attention probabilities, B·heads·T·T floats per layer, and the GELU's sigmoid), recompute (both in the backward pass) or automatic (recompute when the probabilities would pass 256 MiB).")
     var activationMemory: ActivationMemory = .automatic
     @Flag(help: "Also time the GEMM forms backprop uses at this model's shapes, on one core and on all.") var gemm = false
