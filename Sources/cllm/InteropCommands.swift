@@ -63,14 +63,16 @@ struct Models: ParsableCommand {
         var store: ModelStore { ModelStore(root: dir) }
     }
 
-    /// A model named by the positional argument or -m/--model, as every other command names one.
+    /// A model named by the positional argument or -m/--model, as every other command names one
+    /// (`default` when neither is given, as for the other commands).
     struct ModelName: ParsableArguments {
-        @Argument(help: "Model name or path.") var name: String?
+        @Argument(help: "Model name or path (default: default).") var name: String?
         @Option(name: [.short, .long], help: "Model name or path (the same as the argument).") var model: String?
         func validate() throws {
-            guard (name == nil) != (model == nil) else { throw ValidationError("name one model, as an argument or with --model") }
+            guard name == nil || model == nil else { throw ValidationError("name one model, as an argument or with --model, not both") }
         }
-        var value: String { name ?? model ?? "" }
+        var isGiven: Bool { name != nil || model != nil }
+        var value: String { name ?? model ?? "default" }
     }
 
     struct List: ParsableCommand {
@@ -138,6 +140,8 @@ struct Models: ParsableCommand {
         @Flag(name: [.short, .long], help: "Delete without asking.") var yes = false
         func run() throws {
             try reportingErrors {
+                // Deleting is never implied: the model must be named.
+                guard model.isGiven else { throw CLIError("name the model to delete, as an argument or with --model") }
                 let store = options.store
                 let name = model.value
                 let m = try store.summary(of: store.root.appendingPathComponent(name))
