@@ -190,3 +190,51 @@ void cllm_gemm_bf16_8x32(long pairs, const uint32_t *a, const uint32_t *b, float
 }
 float cllm_dpbf16_chains(long iterations) { (void)iterations; __builtin_trap(); }
 #endif
+
+#if defined(__x86_64__)
+/* y[0..<n] += Σ_pp pair(x, pp) · w[pp*ldw + c] over `pairs` pairs of input rows: generation's
+   mat-vec on pair-interleaved bf16 weights, 32 products per instruction. x is rounded to bf16
+   pairs in chunks of 256 (a stack buffer), and each chunk sweeps the columns 64 at a time with
+   four zmm accumulators, so y is loaded and stored once per chunk. */
+KBF16 void cllm_matvec_bf16_pairs(long pairs, long n, const float *x, long inputs, const uint32_t *w, long ldw, float *y) {
+    uint32_t xp[256];
+    for (long p0 = 0; p0 < pairs; p0 += 256) {
+        const long count = pairs - p0 < 256 ? pairs - p0 : 256;
+        for (long i = 0; i < count; i += 8) {  /* 16 inputs → 8 pairs */
+            const long first = 2 * (p0 + i);
+            const __mmask16 m = first_lanes(inputs - first);
+            _mm256_storeu_si256((__m256i *)(xp + i), _mm512_cvtepi32_epi16(bits_of_floats(x + first, m)));
+        }
+        for (long c0 = 0; c0 < n; c0 += 64) {
+            const __mmask16 m0 = first_lanes(n - c0), m1 = first_lanes(n - c0 - 16);
+            const __mmask16 m2 = first_lanes(n - c0 - 32), m3 = first_lanes(n - c0 - 48);
+            __m512 a0 = _mm512_maskz_loadu_ps(m0, y + c0), a1 = _mm512_maskz_loadu_ps(m1, y + c0 + 16);
+            __m512 a2 = _mm512_maskz_loadu_ps(m2, y + c0 + 32), a3 = _mm512_maskz_loadu_ps(m3, y + c0 + 48);
+            const uint32_t *row = w + p0 * ldw + c0;
+            if (m3 == 0xFFFF) {
+                for (long pp = 0; pp < count; pp++, row += ldw) {
+                    const __m512bh xb = (__m512bh)_mm512_set1_epi32((int)xp[pp]);
+                    a0 = _mm512_dpbf16_ps(a0, xb, (__m512bh)_mm512_loadu_si512(row));
+                    a1 = _mm512_dpbf16_ps(a1, xb, (__m512bh)_mm512_loadu_si512(row + 16));
+                    a2 = _mm512_dpbf16_ps(a2, xb, (__m512bh)_mm512_loadu_si512(row + 32));
+                    a3 = _mm512_dpbf16_ps(a3, xb, (__m512bh)_mm512_loadu_si512(row + 48));
+                }
+            } else {
+                for (long pp = 0; pp < count; pp++, row += ldw) {
+                    const __m512bh xb = (__m512bh)_mm512_set1_epi32((int)xp[pp]);
+                    a0 = _mm512_dpbf16_ps(a0, xb, (__m512bh)_mm512_maskz_loadu_epi32(m0, row));
+                    a1 = _mm512_dpbf16_ps(a1, xb, (__m512bh)_mm512_maskz_loadu_epi32(m1, row + 16));
+                    a2 = _mm512_dpbf16_ps(a2, xb, (__m512bh)_mm512_maskz_loadu_epi32(m2, row + 32));
+                    a3 = _mm512_dpbf16_ps(a3, xb, (__m512bh)_mm512_maskz_loadu_epi32(m3, row + 48));
+                }
+            }
+            _mm512_mask_storeu_ps(y + c0, m0, a0); _mm512_mask_storeu_ps(y + c0 + 16, m1, a1);
+            _mm512_mask_storeu_ps(y + c0 + 32, m2, a2); _mm512_mask_storeu_ps(y + c0 + 48, m3, a3);
+        }
+    }
+}
+#else
+void cllm_matvec_bf16_pairs(long pairs, long n, const float *x, long inputs, const uint32_t *w, long ldw, float *y) {
+    (void)pairs; (void)n; (void)x; (void)inputs; (void)w; (void)ldw; (void)y; __builtin_trap();
+}
+#endif

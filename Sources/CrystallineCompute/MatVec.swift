@@ -58,3 +58,44 @@ struct RowDotsJob<W: GEMMElement>: RangeJob {
         }
     }
 }
+
+/// y[OC] = x[IC]·W + b with W in pair-interleaved bfloat16 (`PairedBF16Matrix`), on the CPU's
+/// `vdpbf16ps`: x is rounded to bfloat16, products accumulate in float32. Columns are split
+/// over the pool unless `parallel` is false.
+public func matVec(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: PairedBF16Matrix,
+                   bias b: UnsafePointer<Float>, parallel: Bool = true) {
+    parallelRanges(w.columns, granule: 16, minimumParallel: parallel && w.rows * w.columns >= 1 << 16 ? 1 : w.columns + 1,
+                   PairedMatVecJob(y: y, x: x, w: w, b: b))
+}
+
+/// A weight matrix [rows, columns] laid out for `vdpbf16ps`: per pair of rows, one 32-bit slot
+/// per column holding both rows' bfloat16 values (the even row in the low half), rows of
+/// `stride` slots. Made by `pack(_:)` from a row-major bfloat16 matrix.
+public struct PairedBF16Matrix: @unchecked Sendable {
+    public let slots: UnsafePointer<UInt32>
+    public let rows: Int, columns: Int, stride: Int
+
+    /// Slots `pack` needs for a rows×columns matrix.
+    public static func slotCount(rows: Int, columns: Int) -> Int { (rows + 1) / 2 * paddedStride(columns) }
+    static func paddedStride(_ columns: Int) -> Int { (columns + 15) / 16 * 16 }
+
+    /// Packs row-major `source` into `destination` (`slotCount` slots). Needs AVX512_BF16
+    /// (`BF16GEMMKernel.active`).
+    public static func pack(_ source: UnsafePointer<BFloat16>, rows: Int, columns: Int,
+                            into destination: UnsafeMutablePointer<UInt32>) -> PairedBF16Matrix {
+        let stride = paddedStride(columns)
+        let bits = UnsafeRawPointer(source).assumingMemoryBound(to: UInt16.self)
+        cllm_pack_bf16_pairs_from_bf16(rows, columns, stride, bits, columns, 1, destination)
+        return PairedBF16Matrix(slots: UnsafePointer(destination), rows: rows, columns: columns, stride: stride)
+    }
+}
+
+/// Columns `cols` of y = x·W + b on a paired matrix.
+struct PairedMatVecJob: RangeJob {
+    let y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: PairedBF16Matrix, b: UnsafePointer<Float>
+    func run(_ cols: Range<Int>) {
+        let y0 = y + cols.lowerBound
+        y0.update(from: b + cols.lowerBound, count: cols.count)
+        cllm_matvec_bf16_pairs((w.rows + 1) / 2, cols.count, x, w.rows, w.slots + cols.lowerBound, w.stride, y0)
+    }
+}

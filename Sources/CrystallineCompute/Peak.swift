@@ -7,19 +7,9 @@ public enum MachineBenchmark {
     /// independent FMA chains per thread (SIMD8 or 16-lane zmm), no memory traffic (the same
     /// register shape as the GEMM micro-kernel).
     public static func peakGFLOPS(threads: Int, kernel: GEMMKernel = .active) -> Double {
-        let pool = ThreadPool.shared
-        let parts = min(threads, pool.threadCount)
-        let iterations = 2_000_000
-        var best = 0.0
-        for _ in 0..<3 {
-            let start = DispatchTime.now().uptimeNanoseconds
-            pool.parallelFor(parts) { _, _ in
-                blackHole(kernel == .avx512 ? cllm_fma_chains_avx512(iterations) : fmaChains(iterations))
-            }
-            let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            best = max(best, Double(parts * iterations * 12 * 2 * kernel.lanes) / elapsed / 1e9)
+        bestRate(threads: threads, flopsPerIteration: 12 * 2 * kernel.lanes) { iterations in
+            kernel == .avx512 ? cllm_fma_chains_avx512(iterations) : fmaChains(iterations)
         }
-        return best
     }
 
     /// Peak bfloat16 GFLOP/s of `threads` cores: twelve independent `vdpbf16ps` chains per
@@ -27,15 +17,20 @@ public enum MachineBenchmark {
     /// has no bfloat16 kernel.
     public static func peakBF16GFLOPS(threads: Int) -> Double? {
         guard let kernel = BF16GEMMKernel.available.last else { return nil }
+        return bestRate(threads: threads, flopsPerIteration: 12 * kernel.flopsPerInstruction) { cllm_dpbf16_chains($0) }
+    }
+
+    /// The best of three timings of `chains(iterations)` on `threads` pool threads at once.
+    private static func bestRate(threads: Int, flopsPerIteration: Int, _ chains: (Int) -> Float) -> Double {
         let pool = ThreadPool.shared
         let parts = min(threads, pool.threadCount)
         let iterations = 2_000_000
         var best = 0.0
         for _ in 0..<3 {
             let start = DispatchTime.now().uptimeNanoseconds
-            pool.parallelFor(parts) { _, _ in blackHole(cllm_dpbf16_chains(iterations)) }
+            pool.parallelFor(parts) { _, _ in blackHole(chains(iterations)) }
             let elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-            best = max(best, Double(parts * iterations * 12 * kernel.flopsPerInstruction) / elapsed / 1e9)
+            best = max(best, Double(parts * iterations * flopsPerIteration) / elapsed / 1e9)
         }
         return best
     }

@@ -25,6 +25,11 @@ public func axpy(_ y: UnsafeMutablePointer<Float>, _ alpha: Float, _ x: UnsafePo
     while i < n { y[i] += alpha * x[i]; i += 1 }
 }
 
+/// x[i] = bfloat16(x[i]) (nearest even) for i in 0..<n: what a bf16 product does to its input.
+public func roundToBFloat16(_ x: UnsafeMutablePointer<Float>, _ n: Int) {
+    for i in 0..<n { x[i] = BFloat16(x[i]).floatValue }
+}
+
 /// y[i] += x[i] for i in 0..<n.
 @inline(__always)
 public func addInPlace(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {

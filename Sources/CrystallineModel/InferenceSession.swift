@@ -63,7 +63,9 @@ public final class InferenceSession {
 
     private func compute(token: Int32, at pos: Int) {
         // Generation is memory-bound (every weight is read once per token): with bf16 weights
-        // the products stream half the bytes.
+        // the products stream half the bytes, and where the CPU has AVX512_BF16 the layers'
+        // matrices are in pair layout (`ModelWeights.pairedLayers`), whose mat-vec also rounds
+        // the activations to bf16, as the batched bf16 forward does.
         if let w = weights.lowPrecision {
             compute(token: token, at: pos, matrices: w)
         } else {
@@ -81,7 +83,16 @@ public final class InferenceSession {
         let scale = 1 / Float(hs).squareRoot()
         for (l, o) in lay.layers.enumerated() {
             layerNorm(ln, x, p + o.ln1Weight, p + o.ln1Bias, C, c.layerNormEpsilon)
-            matVec(qkv, ln, w + o.qkvWeight, bias: p + o.qkvBias, inputs: C, outputs: 3 * C, parallel: usesThreadPool)
+            let paired = weights.pairedLayers?[l]
+            if let paired {
+                matVec(qkv, ln, paired.qkv, bias: p + o.qkvBias, parallel: usesThreadPool)
+            } else {
+                matVec(qkv, ln, w + o.qkvWeight, bias: p + o.qkvBias, inputs: C, outputs: 3 * C, parallel: usesThreadPool)
+            }
+            // In pair layout the products round their inputs to bf16, as the batched bf16 forward
+            // does in every product: q, k and v are rounded here (so is the cache), the
+            // attention weights below, and the head's input at the end.
+            if paired != nil { roundToBFloat16(qkv, 3 * C) }
             let kc = kCache.pointer + l * T * C, vc = vCache.pointer + l * T * C
             (kc + pos * C).update(from: qkv + C, count: C)
             (vc + pos * C).update(from: qkv + 2 * C, count: C)
@@ -94,19 +105,33 @@ public final class InferenceSession {
                     for t2 in 0...pos { scores[t2] -= slope * dist[t2] }
                 }
                 softmaxInPlace(scores, pos + 1)
+                if paired != nil { roundToBFloat16(scores, pos + 1) }
                 let y = atty + h * hs
                 y.update(repeating: 0, count: hs)
                 for t2 in 0...pos { axpy(y, scores[t2], vc + t2 * C + h * hs, hs) }
             }
-            matVec(tmp.pointer, atty, w + o.attnProjWeight, bias: p + o.attnProjBias, inputs: C, outputs: C, parallel: usesThreadPool)
+            if let paired {
+                matVec(tmp.pointer, atty, paired.attnProj, bias: p + o.attnProjBias, parallel: usesThreadPool)
+            } else {
+                matVec(tmp.pointer, atty, w + o.attnProjWeight, bias: p + o.attnProjBias, inputs: C, outputs: C, parallel: usesThreadPool)
+            }
             addInPlace(x, tmp.pointer, C)
             layerNorm(ln, x, p + o.ln2Weight, p + o.ln2Bias, C, c.layerNormEpsilon)
-            matVec(fc, ln, w + o.fcWeight, bias: p + o.fcBias, inputs: C, outputs: 4 * C, parallel: usesThreadPool)
+            if let paired {
+                matVec(fc, ln, paired.fc, bias: p + o.fcBias, parallel: usesThreadPool)
+            } else {
+                matVec(fc, ln, w + o.fcWeight, bias: p + o.fcBias, inputs: C, outputs: 4 * C, parallel: usesThreadPool)
+            }
             GELU.forward(out: fcg, inp: fc, count: 4 * C)
-            matVec(tmp.pointer, fcg, w + o.fcProjWeight, bias: p + o.fcProjBias, inputs: 4 * C, outputs: C, parallel: usesThreadPool)
+            if let paired {
+                matVec(tmp.pointer, fcg, paired.fcProj, bias: p + o.fcProjBias, parallel: usesThreadPool)
+            } else {
+                matVec(tmp.pointer, fcg, w + o.fcProjWeight, bias: p + o.fcProjBias, inputs: 4 * C, outputs: C, parallel: usesThreadPool)
+            }
             addInPlace(x, tmp.pointer, C)
         }
         layerNorm(ln, x, p + lay.lnfWeight, p + lay.lnfBias, C, c.layerNormEpsilon)
+        if weights.pairedLayers != nil { roundToBFloat16(ln, C) }
         // The tied LM head reads the same weight storage as the batched forward.
         rowDots(logitsBuffer.pointer, ln, rows: w + lay.wte, count: c.vocabSize, width: C, parallel: usesThreadPool)
     }

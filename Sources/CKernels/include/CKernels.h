@@ -63,6 +63,11 @@ void cllm_pack_bf16_pairs_from_bf16(long kc, long cols, long width, const uint16
 void cllm_gemm_bf16_8x32(long pairs, const uint32_t *a, const uint32_t *b, float *c, long ldc,
                          int accumulate, int rows, int cols);
 
+/// Generation's mat-vec on pair-interleaved bfloat16 weights (AVX512_BF16): y[0..<n] +=
+/// Σ_pp bf16pair(x[2pp], x[2pp+1]) · w[pp*ldw + c], where w holds, per pair of input rows, one
+/// 32-bit slot per column (row 2pp in the low half); x (`inputs` floats) is rounded to bf16.
+void cllm_matvec_bf16_pairs(long pairs, long n, const float *x, long inputs, const uint32_t *w, long ldw, float *y);
+
 /// Twelve independent `vdpbf16ps` chains (12·64 flops per iteration), as `cllm_fma_chains_avx512`.
 float cllm_dpbf16_chains(long iterations);
 
