@@ -233,7 +233,39 @@ KBF16 void cllm_matvec_bf16_pairs(long pairs, long n, const float *x, long input
         }
     }
 }
+
+/* out[v] = x · rows[v] for bf16 rows (the tied LM head) on `vdpbf16ps`: consecutive elements of
+   a row already form the pairs the instruction wants, so the rows need no new layout; x is
+   rounded to bf16 pairs once (width ≤ 8192, even). Four rows per pass share each x load. */
+KBF16 void cllm_row_dots_bf16_pairs(long count, long width, const float *x, const uint16_t *rows, float *out) {
+    uint32_t xp[4096];
+    const long pairs = width / 2;
+    for (long i = 0; i < pairs; i += 8) {
+        const __mmask16 m = first_lanes(width - 2 * i);
+        _mm256_storeu_si256((__m256i *)(xp + i), _mm512_cvtepi32_epi16(bits_of_floats(x + 2 * i, m)));
+    }
+    long v = 0;
+    for (; v < count; v += 4) {
+        const long live = count - v < 4 ? count - v : 4;
+        const uint32_t *r[4];
+        for (int k = 0; k < 4; k++) r[k] = (const uint32_t *)(rows + (v + (k < live ? k : 0)) * width);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (long j = 0; j < pairs; j += 16) {
+            const __mmask16 m = first_lanes(pairs - j);
+            const __m512bh xb = (__m512bh)_mm512_maskz_loadu_epi32(m, xp + j);
+            a0 = _mm512_dpbf16_ps(a0, xb, (__m512bh)_mm512_maskz_loadu_epi32(m, r[0] + j));
+            a1 = _mm512_dpbf16_ps(a1, xb, (__m512bh)_mm512_maskz_loadu_epi32(m, r[1] + j));
+            a2 = _mm512_dpbf16_ps(a2, xb, (__m512bh)_mm512_maskz_loadu_epi32(m, r[2] + j));
+            a3 = _mm512_dpbf16_ps(a3, xb, (__m512bh)_mm512_maskz_loadu_epi32(m, r[3] + j));
+        }
+        const float d[4] = {_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2), _mm512_reduce_add_ps(a3)};
+        for (long k = 0; k < live; k++) out[v + k] = d[k];
+    }
+}
 #else
+void cllm_row_dots_bf16_pairs(long count, long width, const float *x, const uint16_t *rows, float *out) {
+    (void)count; (void)width; (void)x; (void)rows; (void)out; __builtin_trap();
+}
 void cllm_matvec_bf16_pairs(long pairs, long n, const float *x, long inputs, const uint32_t *w, long ldw, float *y) {
     (void)pairs; (void)n; (void)x; (void)inputs; (void)w; (void)ldw; (void)y; __builtin_trap();
 }

@@ -19,6 +19,23 @@ public func rowDots<W: GEMMElement>(_ out: UnsafeMutablePointer<Float>, _ x: Uns
     parallelRanges(V, granule: 4, minimumParallel: parallel && V * C >= 1 << 16 ? 1 : V + 1, RowDotsJob(out: out, x: x, rows: rows, C: C))
 }
 
+/// out[v] = bf16(x) · rows[v] on the CPU's `vdpbf16ps` (x rounded to bfloat16, float32 sums):
+/// the head of a session whose products round their inputs. Needs `BF16GEMMKernel.active` and
+/// an even width of at most 8192.
+public func rowDotsBF16Products(_ out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, rows: UnsafePointer<BFloat16>,
+                                count V: Int, width C: Int, parallel: Bool = true) {
+    precondition(C % 2 == 0 && C <= 8192, "rowDotsBF16Products needs an even width of at most 8192")
+    parallelRanges(V, granule: 4, minimumParallel: parallel && V * C >= 1 << 16 ? 1 : V + 1,
+                   PairedRowDotsJob(out: out, x: x, rows: UnsafeRawPointer(rows).assumingMemoryBound(to: UInt16.self), C: C))
+}
+
+struct PairedRowDotsJob: RangeJob {
+    let out: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, rows: UnsafePointer<UInt16>, C: Int
+    func run(_ range: Range<Int>) {
+        cllm_row_dots_bf16_pairs(range.count, C, x, rows + range.lowerBound * C, out + range.lowerBound)
+    }
+}
+
 /// Columns `cols` of y = x·W + b.
 @usableFromInline
 struct MatVecJob<W: GEMMElement>: RangeJob {

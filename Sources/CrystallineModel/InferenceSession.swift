@@ -133,7 +133,11 @@ public final class InferenceSession {
         layerNorm(ln, x, p + lay.lnfWeight, p + lay.lnfBias, C, c.layerNormEpsilon)
         if weights.pairedLayers != nil { roundToBFloat16(ln, C) }
         // The tied LM head reads the same weight storage as the batched forward.
-        rowDots(logitsBuffer.pointer, ln, rows: w + lay.wte, count: c.vocabSize, width: C, parallel: usesThreadPool)
+        if weights.pairedLayers != nil, let w16 = weights.lowPrecision, C % 2 == 0, C <= 8192 {
+            rowDotsBF16Products(logitsBuffer.pointer, ln, rows: w16 + lay.wte, count: c.vocabSize, width: C, parallel: usesThreadPool)
+        } else {
+            rowDots(logitsBuffer.pointer, ln, rows: w + lay.wte, count: c.vocabSize, width: C, parallel: usesThreadPool)
+        }
     }
 
     /// One row through the same LayerNorm kernel the batched forward uses.

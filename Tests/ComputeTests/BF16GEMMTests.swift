@@ -143,4 +143,23 @@ final class BF16GEMMTests: XCTestCase {
             }
         }
     }
+
+    /// The LM head's row dots on `vdpbf16ps` against a Double reference of the rounded x and
+    /// rows: widths that are and are not multiples of 32, counts that are not multiples of 4.
+    func testRowDotsOnPairsMatchRoundedReference() throws {
+        _ = try requireKernel()
+        var rng = Xoshiro256(seed: 15)
+        for (count, width) in [(1, 2), (5, 30), (7, 64), (66, 384), (3, 770)] {
+            let rows = (0..<(count * width)).map { _ in BFloat16(rng.nextFloat() * 2 - 1) }
+            let x = (0..<width).map { _ in rng.nextFloat() * 2 - 1 }
+            var out = [Float](repeating: .nan, count: count)
+            rows.withUnsafeBufferPointer { rowDotsBF16Products(&out, x, rows: $0.baseAddress!, count: count, width: width) }
+            let xr = rounded(x)
+            for v in 0..<count {
+                var sum = 0.0, magnitude = 0.0
+                for j in 0..<width { let t = Double(xr[j]) * Double(rows[v * width + j].floatValue); sum += t; magnitude += abs(t) }
+                XCTAssertEqual(Double(out[v]), sum, accuracy: 4e-7 * magnitude + 1e-30, "count \(count) width \(width) row \(v)")
+            }
+        }
+    }
 }

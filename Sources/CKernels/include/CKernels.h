@@ -68,6 +68,10 @@ void cllm_gemm_bf16_8x32(long pairs, const uint32_t *a, const uint32_t *b, float
 /// 32-bit slot per column (row 2pp in the low half); x (`inputs` floats) is rounded to bf16.
 void cllm_matvec_bf16_pairs(long pairs, long n, const float *x, long inputs, const uint32_t *w, long ldw, float *y);
 
+/// out[v] = bf16(x) · rows[v] for v < count, bfloat16 rows of `width` (even, ≤ 8192) values, on
+/// `vdpbf16ps` (AVX512_BF16): the tied LM head of a bf16 session.
+void cllm_row_dots_bf16_pairs(long count, long width, const float *x, const uint16_t *rows, float *out);
+
 /// Twelve independent `vdpbf16ps` chains (12·64 flops per iteration), as `cllm_fma_chains_avx512`.
 float cllm_dpbf16_chains(long iterations);
 
