@@ -84,11 +84,7 @@ public final class InferenceSession {
         for (l, o) in lay.layers.enumerated() {
             layerNorm(ln, x, p + o.ln1Weight, p + o.ln1Bias, C, c.layerNormEpsilon)
             let paired = weights.pairedLayers?[l]
-            if let paired {
-                matVec(qkv, ln, paired.qkv, bias: p + o.qkvBias, parallel: usesThreadPool)
-            } else {
-                matVec(qkv, ln, w + o.qkvWeight, bias: p + o.qkvBias, inputs: C, outputs: 3 * C, parallel: usesThreadPool)
-            }
+            product(qkv, ln, paired?.qkv, w + o.qkvWeight, bias: p + o.qkvBias, inputs: C, outputs: 3 * C)
             // In pair layout the products round their inputs to bf16, as the batched bf16 forward
             // does in every product: q, k and v are rounded here (so is the cache), the
             // attention weights below, and the head's input at the end.
@@ -110,24 +106,12 @@ public final class InferenceSession {
                 y.update(repeating: 0, count: hs)
                 for t2 in 0...pos { axpy(y, scores[t2], vc + t2 * C + h * hs, hs) }
             }
-            if let paired {
-                matVec(tmp.pointer, atty, paired.attnProj, bias: p + o.attnProjBias, parallel: usesThreadPool)
-            } else {
-                matVec(tmp.pointer, atty, w + o.attnProjWeight, bias: p + o.attnProjBias, inputs: C, outputs: C, parallel: usesThreadPool)
-            }
+            product(tmp.pointer, atty, paired?.attnProj, w + o.attnProjWeight, bias: p + o.attnProjBias, inputs: C, outputs: C)
             addInPlace(x, tmp.pointer, C)
             layerNorm(ln, x, p + o.ln2Weight, p + o.ln2Bias, C, c.layerNormEpsilon)
-            if let paired {
-                matVec(fc, ln, paired.fc, bias: p + o.fcBias, parallel: usesThreadPool)
-            } else {
-                matVec(fc, ln, w + o.fcWeight, bias: p + o.fcBias, inputs: C, outputs: 4 * C, parallel: usesThreadPool)
-            }
+            product(fc, ln, paired?.fc, w + o.fcWeight, bias: p + o.fcBias, inputs: C, outputs: 4 * C)
             GELU.forward(out: fcg, inp: fc, count: 4 * C)
-            if let paired {
-                matVec(tmp.pointer, fcg, paired.fcProj, bias: p + o.fcProjBias, parallel: usesThreadPool)
-            } else {
-                matVec(tmp.pointer, fcg, w + o.fcProjWeight, bias: p + o.fcProjBias, inputs: 4 * C, outputs: C, parallel: usesThreadPool)
-            }
+            product(tmp.pointer, fcg, paired?.fcProj, w + o.fcProjWeight, bias: p + o.fcProjBias, inputs: 4 * C, outputs: C)
             addInPlace(x, tmp.pointer, C)
         }
         layerNorm(ln, x, p + lay.lnfWeight, p + lay.lnfBias, C, c.layerNormEpsilon)
@@ -137,6 +121,16 @@ public final class InferenceSession {
             rowDotsBF16Products(logitsBuffer.pointer, ln, rows: w16 + lay.wte, count: c.vocabSize, width: C, parallel: usesThreadPool)
         } else {
             rowDots(logitsBuffer.pointer, ln, rows: w + lay.wte, count: c.vocabSize, width: C, parallel: usesThreadPool)
+        }
+    }
+
+    /// y = x·W + b for one row: on the pair-layout copy where there is one, else on `weight`.
+    private func product<W: GEMMElement>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ paired: PairedBF16Matrix?,
+                                         _ weight: UnsafePointer<W>, bias: UnsafePointer<Float>, inputs: Int, outputs: Int) {
+        if let paired {
+            matVec(y, x, paired, bias: bias, parallel: usesThreadPool)
+        } else {
+            matVec(y, x, weight, bias: bias, inputs: inputs, outputs: outputs, parallel: usesThreadPool)
         }
     }
 
