@@ -59,7 +59,7 @@ let package = Package(
                 swiftSettings: fast + swift6),
         .target(name: "CrystallineTokenizers", dependencies: ["CrystallineFormats"], swiftSettings: fast + swift6),
         .target(name: "CrystallineModel", dependencies: ["CrystallineCompute", "CrystallineLattice"], swiftSettings: kernels + swift6),
-        .target(name: "CrystallineInterop", dependencies: ["CrystallineModel", "CrystallineTokenizers", "CrystallineFormats"],
+        .target(name: "CrystallineInterop", dependencies: ["CrystallineModel", "CrystallineTokenizers", "CrystallineFormats", "CrystallineCompute"],
                 swiftSettings: fast + swift6),
         .target(name: "CrystallineInference",
                 dependencies: ["CrystallineInterop", "CrystallineModel", "CrystallineTokenizers", "CrystallineCompute"],
@@ -116,7 +116,7 @@ let package = Package(
         .testTarget(name: "LatticeTests", dependencies: ["CrystallineLattice", "CrystallineFormats"]),
         // Counts heap allocations by standing in for malloc (Linux/glibc); tests only.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
-        .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "CrystallineData", "CrystallineInterop", "CrystallineLattice",
+        .testTarget(name: "TrainingTests", dependencies: ["CrystallineTraining", "CrystallineData", "CrystallineInterop", "CrystallineLattice", "CrystallineCompute",
                                                           "CrystallineTokenizers", "CrystallineModel", "CrystallineFormats",
                                                           "TestSupport", "CAllocationCounter"]),
         .testTarget(name: "ServerTests", dependencies: ["CrystallineServer", "CrystallineFuzzing", "CrystallineTraining", "CrystallineInference", "CrystallineInterop",

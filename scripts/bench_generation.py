@@ -104,7 +104,7 @@ def main():
     ap.add_argument("--prompt-tokens", type=int, default=64)
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--types", default="f32,f16,q8_0", help="GGUF types for llama.cpp")
-    ap.add_argument("--precisions", default="fp32,bf16,q8", help="cllm --precision values")
+    ap.add_argument("--precisions", default="fp32,bf16,q8_0", help="cllm --precision values")
     a = ap.parse_args()
     if not os.path.exists(CLLM):
         sys.exit("build first: swift build -c release")
@@ -134,11 +134,11 @@ def main():
           f"medians of {a.rounds} interleaved rounds (tokens/s, decoding only)")
     for k, v in med.items():
         print(f"  {k:20}{v:10.0f}")
-    pairs = [("fp32", "f32"), ("bf16", "f16"), ("q8", "q8_0")]
+    pairs = [("fp32", "f32"), ("bf16", "f16"), ("q8_0", "q8_0")]
     for ours_p, theirs_t in pairs:
         if f"cllm {ours_p}" in med and f"llama.cpp {theirs_t}" in med:
             print(f"ratio cllm {ours_p} / llama.cpp {theirs_t}: {med[f'cllm {ours_p}'] / med[f'llama.cpp {theirs_t}']:.2f}x")
-    best_ours = max((v, k) for k, v in med.items() if k.startswith("cllm") and not k.endswith("q8"))
+    best_ours = max((v, k) for k, v in med.items() if k.startswith("cllm") and not k.endswith("q8_0"))
     best_theirs = max((v, k) for k, v in med.items() if k.startswith("llama.cpp") and not k.endswith("q8_0"))
     print(f"ratio best 16/32-bit: {best_ours[1]} / {best_theirs[1]}: {best_ours[0] / best_theirs[0]:.2f}x")
     print(json.dumps(dict(model=a.model, threads=a.threads, medians=med)))

@@ -21,16 +21,70 @@ public enum GGUFValue: Equatable, Sendable {
     }
 }
 
-public enum GGMLType: UInt32, Sendable { case f32 = 0, f16 = 1 }
+public enum GGMLType: UInt32, Sendable {
+    case f32 = 0, f16 = 1
+    /// Blocks of 32 values along a row: an fp16 scale d, then 32 int8 q; value = d·q.
+    case q8_0 = 8
+
+    /// Bytes that `count` values take.
+    func bytes(_ count: Int) -> Int {
+        switch self {
+        case .f32: return 4 * count
+        case .f16: return 2 * count
+        case .q8_0: return count / 32 * GGUFTensor.q8BlockBytes
+        }
+    }
+}
 
 public struct GGUFTensor: Equatable, Sendable {
     public var name: String
     /// Row-major shape (slowest first), as in PyTorch; written reversed.
     public var shape: [Int]
     public var type: GGMLType
+    /// The values (for `.q8_0`, what the blocks decode to).
     public var values: [Float]
+    /// For `.q8_0`: the blocks as stored in the file.
+    public var blocks: [UInt8]?
+
+    static let q8BlockBytes = 34
+
     public init(name: String, shape: [Int], type: GGMLType, values: [Float]) {
+        precondition(type != .q8_0, "a Q8_0 tensor is made from its blocks (GGUFTensor.q8_0)")
         self.name = name; self.shape = shape; self.type = type; self.values = values
+    }
+
+    /// A Q8_0 tensor from quantized rows: `quants` (one int8 per value) and `scales` (one per
+    /// block of 32 along the last dimension, each a value fp16 represents exactly).
+    public static func q8_0(name: String, shape: [Int], quants: UnsafeBufferPointer<Int8>, scales: UnsafeBufferPointer<Float>) -> GGUFTensor {
+        precondition((shape.last ?? 0) % 32 == 0 && quants.count == scales.count * 32 && quants.count == shape.reduce(1, *))
+        var blocks = [UInt8](), values = [Float]()
+        blocks.reserveCapacity(scales.count * q8BlockBytes)
+        values.reserveCapacity(quants.count)
+        for b in 0..<scales.count {
+            let d = Float16(scales[b])
+            precondition(Float(d) == scales[b], "Q8_0 scales must be fp16 values")
+            withUnsafeBytes(of: d.bitPattern.littleEndian) { blocks.append(contentsOf: $0) }
+            for i in 0..<32 {
+                let q = quants[32 * b + i]
+                blocks.append(UInt8(bitPattern: q))
+                values.append(Float(d) * Float(q))
+            }
+        }
+        var t = GGUFTensor(name: name, shape: shape, type: .f32, values: values)
+        t.type = .q8_0
+        t.blocks = blocks
+        return t
+    }
+
+    /// Decodes Q8_0 blocks.
+    static func q8Values(_ raw: UnsafeRawBufferPointer, at start: Int, count: Int) -> [Float] {
+        var values = [Float](repeating: 0, count: count)
+        for b in 0..<(count / 32) {
+            let base = start + b * q8BlockBytes
+            let d = Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: base, as: UInt16.self).littleEndian))
+            for i in 0..<32 { values[32 * b + i] = d * Float(Int8(bitPattern: raw[base + 2 + i])) }
+        }
+        return values
     }
 }
 
@@ -74,7 +128,7 @@ public enum GGUF {
             for dim in t.shape.reversed() { u64(UInt64(dim)) }
             u32(t.type.rawValue)
             u64(UInt64(offset))
-            offset += t.values.count * (t.type == .f32 ? 4 : 2)
+            offset += t.type.bytes(t.values.count)
             offset = (offset + alignment - 1) / alignment * alignment
         }
         pad()
@@ -82,13 +136,15 @@ public enum GGUF {
             switch t.type {
             case .f32: for v in t.values { u32(v.bitPattern) }
             case .f16: for v in t.values { withUnsafeBytes(of: Float16(v).bitPattern.littleEndian) { d.append(contentsOf: $0) } }
+            case .q8_0: d.append(contentsOf: t.blocks!)
             }
             pad()
         }
         return d
     }
 
-    /// Reads a GGUF file written by `encode` (or llama.cpp's tools) back: metadata and F32/F16 tensors.
+    /// Reads a GGUF file written by `encode` (or llama.cpp's tools) back: metadata and F32, F16
+    /// and Q8_0 tensors.
     public static func decode(_ data: Data, path: String = "<memory>") throws -> (metadata: [String: GGUFValue], tensors: [GGUFTensor]) {
         var r = Reader(data: data, path: path)
         guard try r.u32() == magic else { throw r.fail("not a GGUF file (bad magic)") }
@@ -125,19 +181,28 @@ public enum GGUF {
         var tensors: [GGUFTensor] = []
         for (name, shape, type, offset) in infos {
             guard let t = GGMLType(rawValue: type) else { throw r.fail("tensor \(name) has unsupported type \(type)") }
-            let size = t == .f32 ? 4 : 2
-            var bytes = size, overflow = false
-            for d in shape where !overflow { (bytes, overflow) = bytes.multipliedReportingOverflow(by: d) }
+            var count = 1, overflow = false
+            for d in shape where !overflow { (count, overflow) = count.multipliedReportingOverflow(by: d) }
+            if !overflow { (_, overflow) = count.multipliedReportingOverflow(by: 4) }
+            if t == .q8_0, shape.isEmpty || shape.last! % 32 != 0 { throw r.fail("Q8_0 tensor \(name) has rows of \(shape.last ?? 0) values, not a multiple of 32") }
             let start = base + offset
-            guard !overflow, bytes <= data.count - min(start, data.count) else { throw r.fail("tensor \(name) lies outside the file") }
-            let count = bytes / size
-            let values: [Float] = data.withUnsafeBytes { raw in
-                (0..<count).map { i in
-                    t == .f32 ? Float(bitPattern: raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self).littleEndian)
-                        : Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: start + 2 * i, as: UInt16.self).littleEndian))
+            guard !overflow, t.bytes(count) <= data.count - min(start, data.count) else { throw r.fail("tensor \(name) lies outside the file") }
+            let tensor: GGUFTensor = data.withUnsafeBytes { raw in
+                switch t {
+                case .f32, .f16:
+                    let values: [Float] = (0..<count).map { i in
+                        t == .f32 ? Float(bitPattern: raw.loadUnaligned(fromByteOffset: start + 4 * i, as: UInt32.self).littleEndian)
+                            : Float(Float16(bitPattern: raw.loadUnaligned(fromByteOffset: start + 2 * i, as: UInt16.self).littleEndian))
+                    }
+                    return GGUFTensor(name: name, shape: shape, type: t, values: values)
+                case .q8_0:
+                    var q = GGUFTensor(name: name, shape: shape, type: .f32, values: GGUFTensor.q8Values(raw, at: start, count: count))
+                    q.type = .q8_0
+                    q.blocks = Array(raw[start..<(start + t.bytes(count))])
+                    return q
                 }
             }
-            tensors.append(GGUFTensor(name: name, shape: shape, type: t, values: values))
+            tensors.append(tensor)
         }
         return (metadata, tensors)
     }

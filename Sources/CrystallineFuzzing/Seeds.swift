@@ -6,6 +6,17 @@ import CrystallineFormats
 import CrystallineTokenizers
 
 public enum FuzzSeeds {
+    /// A GGUF file with a Q8_0 tensor of two rows of 64 (two blocks each) beside an F32 one.
+    static func q8Sample() -> Data {
+        let quants = (0..<128).map { Int8(truncatingIfNeeded: $0 * 37 % 255 - 127) }
+        let scales: [Float] = [0.5, 0.0009765625, 0.25, 3]  // fp16 values
+        let q8 = quants.withUnsafeBufferPointer { q in
+            scales.withUnsafeBufferPointer { s in GGUFTensor.q8_0(name: "blk.0.ffn_up.weight", shape: [2, 64], quants: q, scales: s) }
+        }
+        return GGUF.encode(metadata: [("general.architecture", .string("gpt2")), ("general.file_type", .uint32(7))],
+                           tensors: [q8, GGUFTensor(name: "blk.0.ffn_up.bias", shape: [2], type: .f32, values: [1, -1])])
+    }
+
     /// Seed files by target name: (file name, bytes).
     public static func generate() throws -> [String: [(String, Data)]] {
         let run = try FuzzTargets.fixture()
@@ -21,7 +32,7 @@ public enum FuzzSeeds {
         let char = try CharTokenizer(corpus: text)
         return [
             "safetensors": [("model.safetensors", f["model.safetensors"]!), ("checkpoint.safetensors", f["checkpoint.safetensors"]!)],
-            "gguf": [("model-f32.gguf", f["model.gguf"]!), ("model-f16.gguf", f["model-f16.gguf"]!)],
+            "gguf": [("model-f32.gguf", f["model.gguf"]!), ("model-f16.gguf", f["model-f16.gguf"]!), ("q8_0.gguf", q8Sample())],
             "hf-tokenizer": [("bpe-tokenizer.json", try JSONSerialization.data(withJSONObject: HuggingFaceTokenizer.json(for: bpe), options: [.sortedKeys]))],
             "tokenizer-file": [("char.json", try json(char.file)), ("bpe.json", try json(bpe.file)), ("word.json", try json(word.file))],
             "model-config": [("config.json", f["config.json"]!)],

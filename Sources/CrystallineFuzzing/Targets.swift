@@ -44,7 +44,10 @@ public enum FuzzTargets {
         dictionary: ["GGUF", "general.alignment", "tokenizer.ggml.tokens", "gpt2.block_count"]
     ) { data in
         let (_, tensors) = try GGUF.decode(data)
-        for t in tensors { invariant(t.values.count == t.shape.reduce(1, *), "GGUF tensor \(t.name) size") }
+        for t in tensors {
+            invariant(t.values.count == t.shape.reduce(1, *), "GGUF tensor \(t.name) size")
+            if t.type == .q8_0 { invariant(t.blocks?.count == t.values.count / 32 * 34, "GGUF Q8_0 tensor \(t.name) blocks") }
+        }
     }
 
     public static let tokenShard = FuzzTarget(
@@ -204,8 +207,8 @@ public enum FuzzTargets {
                 files[name] = try Data(contentsOf: dir.appendingPathComponent(name))
             }
             let (weights, tokenizer, _) = try ModelDirectory.load(from: dir)
-            files["model.gguf"] = GGUFExport.encode(model: weights, tokenizer: tokenizer, name: "fuzz", type: .f32)
-            files["model-f16.gguf"] = GGUFExport.encode(model: weights, tokenizer: tokenizer, name: "fuzz", type: .f16)
+            files["model.gguf"] = try GGUFExport.encode(model: weights, tokenizer: tokenizer, name: "fuzz", type: .f32)
+            files["model-f16.gguf"] = try GGUFExport.encode(model: weights, tokenizer: tokenizer, name: "fuzz", type: .f16)
             files["training-config.json"] = try SnakeCaseJSON.encoder(pretty: true).encode(config)
             let fixture = Fixture(directory: dir, config: weights.config, files: files)
             cached = fixture

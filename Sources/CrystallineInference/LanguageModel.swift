@@ -28,9 +28,10 @@ public struct LanguageModel: Sendable {
     }
 
     /// Loads a model directory (ours, or a GPT-2 safetensors directory made elsewhere).
-    /// `precision: .bf16` stores the weight matrices in bfloat16: half the bytes per token.
-    public static func load(directory: URL, precision: Precision = .fp32) throws -> LanguageModel {
-        let (weights, tokenizer, info) = try ModelDirectory.load(from: directory, precision: precision)
+    /// `format: .bf16` stores the weight matrices in bfloat16 (half the bytes per token),
+    /// `.q8_0` in GGML's 8-bit blocks (a quarter, plus the scales).
+    public static func load(directory: URL, format: WeightFormat = .fp32) throws -> LanguageModel {
+        let (weights, tokenizer, info) = try ModelDirectory.load(from: directory, format: format)
         return try LanguageModel(weights: weights, tokenizer: tokenizer, info: info)
     }
 

@@ -1,14 +1,21 @@
 // Export to llama.cpp: GGUF v3 for architecture `gpt2`, tensor names and layout as llama.cpp's
-// own converter (convert_hf_to_gguf.py) writes them: linear weights as [out, in], 2-D weights
-// in F16 when asked, norms and biases always F32.
+// own converter (convert_hf_to_gguf.py) writes them: linear weights as [out, in], the matrices
+// and token embeddings in F16 or Q8_0 when asked (as llama-quantize makes a Q8_0 file), the
+// position embeddings, norms and biases always F32. Q8_0 blocks come from the same quantizer
+// as cllm's own Q8_0 generation, so both run on identical bytes.
 import Foundation
+import CrystallineCompute
 import CrystallineFormats
 import CrystallineModel
 import CrystallineTokenizers
 
 public enum GGUFExport {
-    public static func tensors(of model: ModelWeights, type: GGMLType) -> [GGUFTensor] {
+    /// The tensors in llama.cpp's names and layout. Q8_0 needs n_embd to be a multiple of 32.
+    public static func tensors(of model: ModelWeights, type: GGMLType) throws -> [GGUFTensor] {
         let c = model.config
+        if type == .q8_0, c.nEmbd % 32 != 0 {
+            throw ModelDirectoryError("q8_0 needs n_embd to be a multiple of 32 (GGML's block size); this model has \(c.nEmbd)")
+        }
         func get(_ name: String) -> [Float] { model.tensor(name)! }
         /// HF Conv1D [in, out] -> llama.cpp [out, in].
         func transposed(_ name: String, rows: Int, cols: Int) -> [Float] {
@@ -17,7 +24,18 @@ public enum GGUFExport {
             for i in 0..<rows { for j in 0..<cols { t[j * rows + i] = v[i * cols + j] } }
             return t
         }
-        func matrix(_ name: String, _ shape: [Int], _ values: [Float]) -> GGUFTensor { GGUFTensor(name: name, shape: shape, type: type, values: values) }
+        func matrix(_ name: String, _ shape: [Int], _ values: [Float]) -> GGUFTensor {
+            guard type == .q8_0 else { return GGUFTensor(name: name, shape: shape, type: type, values: values) }
+            var quants = [Int8](repeating: 0, count: values.count), scales = [Float](repeating: 0, count: values.count / 32)
+            quants.withUnsafeMutableBufferPointer { q in
+                scales.withUnsafeMutableBufferPointer { s in
+                    quantizeQ8_0(values, count: values.count, quants: q.baseAddress!, scales: s.baseAddress!)
+                }
+            }
+            return quants.withUnsafeBufferPointer { q in
+                scales.withUnsafeBufferPointer { s in GGUFTensor.q8_0(name: name, shape: shape, quants: q, scales: s) }
+            }
+        }
         func vector(_ name: String, _ values: [Float]) -> GGUFTensor { GGUFTensor(name: name, shape: [values.count], type: .f32, values: values) }
         let C = c.nEmbd
         var out = [matrix("token_embd.weight", [c.vocabSize, C], get("wte.weight")),
@@ -53,7 +71,7 @@ public enum GGUFExport {
         while tokens.count < c.vocabSize { tokens.append("<pad\(tokens.count)>") }
         var kv: [(String, GGUFValue)] = [
             ("general.architecture", .string("gpt2")), ("general.name", .string(name)),
-            ("general.file_type", .uint32(type == .f32 ? 0 : 1)), ("general.alignment", .uint32(UInt32(GGUF.alignment))),
+            ("general.file_type", .uint32(fileType(type))), ("general.alignment", .uint32(UInt32(GGUF.alignment))),
             ("gpt2.context_length", .uint32(UInt32(c.blockSize))), ("gpt2.embedding_length", .uint32(UInt32(c.nEmbd))),
             ("gpt2.feed_forward_length", .uint32(UInt32(4 * c.nEmbd))), ("gpt2.block_count", .uint32(UInt32(c.nLayer))),
             ("gpt2.attention.head_count", .uint32(UInt32(c.nHead))),
@@ -72,6 +90,11 @@ public enum GGUFExport {
         return kv
     }
 
+    /// llama.cpp's `llama_ftype` of a file whose matrices are all `type`.
+    static func fileType(_ type: GGMLType) -> UInt32 {
+        switch type { case .f32: return 0; case .f16: return 1; case .q8_0: return 7 }
+    }
+
     /// llama.cpp's token types: 1 normal, 2 unknown, 3 control (specials, never printed).
     static func tokenTypes(_ tokenizer: any Tokenizer, count: Int) -> [Int32] {
         (0..<count).map { i in
@@ -83,11 +106,11 @@ public enum GGUFExport {
     }
 
     /// The GGUF file's bytes.
-    public static func encode(model: ModelWeights, tokenizer: any Tokenizer, name: String, type: GGMLType) -> Data {
-        GGUF.encode(metadata: metadata(model: model, tokenizer: tokenizer, name: name, type: type), tensors: tensors(of: model, type: type))
+    public static func encode(model: ModelWeights, tokenizer: any Tokenizer, name: String, type: GGMLType) throws -> Data {
+        GGUF.encode(metadata: metadata(model: model, tokenizer: tokenizer, name: name, type: type), tensors: try tensors(of: model, type: type))
     }
 
     public static func write(model: ModelWeights, tokenizer: any Tokenizer, name: String, type: GGMLType, to url: URL) throws {
-        try AtomicFile.write(encode(model: model, tokenizer: tokenizer, name: name, type: type), to: url)
+        try AtomicFile.write(try encode(model: model, tokenizer: tokenizer, name: name, type: type), to: url)
     }
 }

@@ -133,12 +133,12 @@ public enum ModelDirectory {
     /// Reads the weights of a model of `config` from a safetensors file, checking every name and
     /// shape. Accepts Hugging Face checkpoints saved from GPT2LMHeadModel ("transformer." prefix,
     /// tied lm_head, attention mask buffers).
-    public static func readWeights(config: GPTConfig, from url: URL, precision: Precision = .fp32) throws -> ModelWeights {
-        try readWeights(config: config, data: readFile(url), path: url.path, precision: precision)
+    public static func readWeights(config: GPTConfig, from url: URL, format: WeightFormat = .fp32) throws -> ModelWeights {
+        try readWeights(config: config, data: readFile(url), path: url.path, format: format)
     }
 
     /// The same, from the bytes of a safetensors file (`path` names it in errors).
-    public static func readWeights(config: GPTConfig, data: Data, path: String, precision: Precision = .fp32) throws -> ModelWeights {
+    public static func readWeights(config: GPTConfig, data: Data, path: String, format: WeightFormat = .fp32) throws -> ModelWeights {
         let (tensors, _) = try Safetensors.decode(data, path: path)
         var byName: [String: NamedTensor] = [:]
         for t in tensors {
@@ -158,7 +158,7 @@ public enum ModelDirectory {
         if let bad = values.withUnsafeBufferPointer({ layout.firstNonFinite($0) }) {
             throw FormatError.malformed(path: path, reason: "\(ModelError.nonFinite(tensor: bad.tensor, index: bad.index))")
         }
-        return try ModelWeights.from(config: config, values: values, precision: precision)
+        return try ModelWeights.from(config: config, values: values, format: format)
     }
 
     /// Our tokenizer file, or else a Hugging Face byte-level BPE `tokenizer.json` (a GPT-2 model
@@ -174,13 +174,13 @@ public enum ModelDirectory {
         return try HuggingFaceTokenizer.read(hf)
     }
 
-    /// Loads a model directory: config, weights (matrices stored in `precision`), tokenizer.
-    public static func load(from dir: URL, precision: Precision = .fp32) throws -> (weights: ModelWeights, tokenizer: any Tokenizer, info: ModelInfo?) {
+    /// Loads a model directory: config, weights (generation's matrices stored in `format`), tokenizer.
+    public static func load(from dir: URL, format: WeightFormat = .fp32) throws -> (weights: ModelWeights, tokenizer: any Tokenizer, info: ModelInfo?) {
         guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(weightsFile).path) else {
             throw ModelDirectoryError("\(dir.path) is not a model directory (no \(weightsFile))")
         }
         let (config, info) = try readConfig(from: dir)
-        let weights = try readWeights(config: config, from: dir.appendingPathComponent(weightsFile), precision: precision)
+        let weights = try readWeights(config: config, from: dir.appendingPathComponent(weightsFile), format: format)
         let tokenizer = try loadTokenizer(from: dir)
         guard tokenizer.vocabSize <= config.vocabSize else {
             throw ModelDirectoryError("tokenizer has \(tokenizer.vocabSize) tokens but the model only \(config.vocabSize)")

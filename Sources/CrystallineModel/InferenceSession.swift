@@ -20,6 +20,8 @@ public final class InferenceSession {
     private let kCache: FloatBuffer, vCache: FloatBuffer
     private let x: FloatBuffer, ln: FloatBuffer, qkv: FloatBuffer, atty: FloatBuffer, tmp: FloatBuffer
     private let fc: FloatBuffer, logitsBuffer: FloatBuffer, scores: FloatBuffer
+    /// The quantized input of a Q8_0 product (`WeightFormat.q8_0` only).
+    private let q8Input: Q8Vector?
 
     public init(weights: ModelWeights) {
         self.weights = weights
@@ -29,6 +31,7 @@ public final class InferenceSession {
         x = FloatBuffer(count: C); ln = FloatBuffer(count: C); qkv = FloatBuffer(count: 3 * C)
         atty = FloatBuffer(count: C); tmp = FloatBuffer(count: C); fc = FloatBuffer(count: 8 * C)
         logitsBuffer = FloatBuffer(count: c.vocabSize); scores = FloatBuffer(count: c.blockSize)
+        q8Input = weights.quantized != nil ? Q8Vector(capacity: 4 * C) : nil
     }
 
     public var position: Int { min(history.count, weights.config.blockSize) }
@@ -65,7 +68,8 @@ public final class InferenceSession {
         // Generation is memory-bound (every weight is read once per token): with bf16 weights
         // the products stream half the bytes, and where the CPU has AVX512_BF16 the layers'
         // matrices are in pair layout (`ModelWeights.pairedLayers`), whose mat-vec also rounds
-        // the activations to bf16, as the batched bf16 forward does.
+        // the activations to bf16, as the batched bf16 forward does. With Q8_0 weights the
+        // products quantize their inputs to Q8_0 blocks (as llama.cpp does).
         if let w = weights.lowPrecision {
             compute(token: token, at: pos, matrices: w)
         } else {
@@ -78,13 +82,21 @@ public final class InferenceSession {
         let lay = weights.layout, p = weights.parameters
         let x = self.x.pointer, ln = self.ln.pointer, qkv = self.qkv.pointer, atty = self.atty.pointer
         let fc = self.fc.pointer, fcg = self.fc.pointer + 4 * C, scores = self.scores.pointer
-        let te = p + lay.wte + Int(token) * C, pe = p + lay.wpe + pos * C
-        for i in 0..<C { x[i] = te[i] + pe[i] }
+        let pe = p + lay.wpe + pos * C
+        let q8 = weights.quantized
+        if let head = q8?.head {
+            // A Q8_0 file has one copy of the token embeddings, the quantized one.
+            head.dequantizeRow(Int(token), into: x)
+            for i in 0..<C { x[i] += pe[i] }
+        } else {
+            let te = p + lay.wte + Int(token) * C
+            for i in 0..<C { x[i] = te[i] + pe[i] }
+        }
         let scale = 1 / Float(hs).squareRoot()
         for (l, o) in lay.layers.enumerated() {
             layerNorm(ln, x, p + o.ln1Weight, p + o.ln1Bias, C, c.layerNormEpsilon)
-            let paired = weights.pairedLayers?[l]
-            product(qkv, ln, paired?.qkv, w + o.qkvWeight, bias: p + o.qkvBias, inputs: C, outputs: 3 * C)
+            let paired = weights.pairedLayers?[l], quantized = q8?.layers[l]
+            product(qkv, ln, paired?.qkv, quantized?.qkv, w + o.qkvWeight, bias: p + o.qkvBias, inputs: C, outputs: 3 * C)
             // In pair layout the products round their inputs to bf16, as the batched bf16 forward
             // does in every product: q, k and v are rounded here (so is the cache), the
             // attention weights below, and the head's input at the end.
@@ -106,28 +118,33 @@ public final class InferenceSession {
                 y.update(repeating: 0, count: hs)
                 for t2 in 0...pos { axpy(y, scores[t2], vc + t2 * C + h * hs, hs) }
             }
-            product(tmp.pointer, atty, paired?.attnProj, w + o.attnProjWeight, bias: p + o.attnProjBias, inputs: C, outputs: C)
+            product(tmp.pointer, atty, paired?.attnProj, quantized?.attnProj, w + o.attnProjWeight, bias: p + o.attnProjBias, inputs: C, outputs: C)
             addInPlace(x, tmp.pointer, C)
             layerNorm(ln, x, p + o.ln2Weight, p + o.ln2Bias, C, c.layerNormEpsilon)
-            product(fc, ln, paired?.fc, w + o.fcWeight, bias: p + o.fcBias, inputs: C, outputs: 4 * C)
+            product(fc, ln, paired?.fc, quantized?.fc, w + o.fcWeight, bias: p + o.fcBias, inputs: C, outputs: 4 * C)
             GELU.forward(out: fcg, inp: fc, count: 4 * C)
-            product(tmp.pointer, fcg, paired?.fcProj, w + o.fcProjWeight, bias: p + o.fcProjBias, inputs: 4 * C, outputs: C)
+            product(tmp.pointer, fcg, paired?.fcProj, quantized?.fcProj, w + o.fcProjWeight, bias: p + o.fcProjBias, inputs: 4 * C, outputs: C)
             addInPlace(x, tmp.pointer, C)
         }
         layerNorm(ln, x, p + lay.lnfWeight, p + lay.lnfBias, C, c.layerNormEpsilon)
         if weights.pairedLayers != nil { roundToBFloat16(ln, C) }
         // The tied LM head reads the same weight storage as the batched forward.
-        if weights.pairedLayers != nil, let w16 = weights.lowPrecision, C % 2 == 0, C <= 8192 {
+        if let head = q8?.head, let scratch = q8Input {
+            matVec(logitsBuffer.pointer, ln, head, bias: nil, scratch: scratch, parallel: usesThreadPool)
+        } else if weights.pairedLayers != nil, let w16 = weights.lowPrecision, C % 2 == 0, C <= 8192 {
             rowDotsBF16Products(logitsBuffer.pointer, ln, rows: w16 + lay.wte, count: c.vocabSize, width: C, parallel: usesThreadPool)
         } else {
             rowDots(logitsBuffer.pointer, ln, rows: w + lay.wte, count: c.vocabSize, width: C, parallel: usesThreadPool)
         }
     }
 
-    /// y = x·W + b for one row: on the pair-layout copy where there is one, else on `weight`.
+    /// y = x·W + b for one row: on the Q8_0 or pair-layout copy where there is one, else on `weight`.
     private func product<W: GEMMElement>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ paired: PairedBF16Matrix?,
-                                         _ weight: UnsafePointer<W>, bias: UnsafePointer<Float>, inputs: Int, outputs: Int) {
-        if let paired {
+                                         _ quantized: Q8Matrix?, _ weight: UnsafePointer<W>, bias: UnsafePointer<Float>,
+                                         inputs: Int, outputs: Int) {
+        if let quantized, let scratch = q8Input {
+            matVec(y, x, quantized, bias: bias, scratch: scratch, parallel: usesThreadPool)
+        } else if let paired {
             matVec(y, x, paired, bias: bias, parallel: usesThreadPool)
         } else {
             matVec(y, x, weight, bias: bias, inputs: inputs, outputs: outputs, parallel: usesThreadPool)

@@ -6,6 +6,23 @@
 // server can keep serving the last snapshot of a model that is still being trained.
 import CrystallineCompute
 
+/// How `ModelWeights` stores the matrices that generation multiplies.
+public enum WeightFormat: String, Codable, CaseIterable, Sendable {
+    /// float32, as trained.
+    case fp32
+    /// bfloat16 (half the bytes per token; on AVX512_BF16 the products round their inputs too).
+    case bf16
+    /// GGML's Q8_0: blocks of 32 int8 values with an fp16 scale, activations quantized the same
+    /// way, as llama.cpp runs a Q8_0 GGUF file (a quarter of the float32 bytes plus 1/16 for
+    /// the scales). Generation only: batched evaluation of such weights reads the float32 values.
+    case q8_0
+
+    public init(_ precision: Precision) { self = precision == .bf16 ? .bf16 : .fp32 }
+
+    /// The precision of the batched forward pass over these weights.
+    public var precision: Precision { self == .bf16 ? .bf16 : .fp32 }
+}
+
 public final class ModelWeights: @unchecked Sendable {
     public let config: GPTConfig
     public let layout: ParameterLayout
@@ -13,6 +30,8 @@ public final class ModelWeights: @unchecked Sendable {
     /// feeds them (half the bytes per generated token); biases, LayerNorm and the float32
     /// values stay as they are.
     public let precision: Precision
+    /// The storage of the generation session's matrices (`precision` for the batched pass).
+    public let format: WeightFormat
     private let values: FloatBuffer
     private let values16: UnsafeMutablePointer<BFloat16>?
     /// With `.bf16` on a CPU with AVX512_BF16: the four matrices of each layer laid out for the
@@ -22,17 +41,38 @@ public final class ModelWeights: @unchecked Sendable {
 
     /// One layer's matrices in `PairedBF16Matrix` layout.
     struct PairedLayer { let qkv, attnProj, fc, fcProj: PairedBF16Matrix }
+    /// With `.q8_0`: each layer's four matrices and the tied head (the token embeddings, one row
+    /// per token) in Q8_0 blocks, rows = outputs, as a GGUF Q8_0 file stores them.
+    let quantized: QuantizedMatrices?
+
+    struct QuantizedMatrices {
+        struct Layer { let qkv, attnProj, fc, fcProj: Q8Matrix }
+        let layers: [Layer]
+        let head: Q8Matrix
+        let quants: UnsafeMutablePointer<Int8>, scales: UnsafeMutablePointer<Float>
+    }
     /// Distances between positions for the attention bias (nil without one).
     let biasDistances: FloatBuffer?
 
     /// Copies `count` = `layout.totalCount` floats from `parameters`.
-    public init(config: GPTConfig, parameters: UnsafePointer<Float>, precision: Precision = .fp32) throws {
+    public convenience init(config: GPTConfig, parameters: UnsafePointer<Float>, precision: Precision = .fp32) throws {
+        try self.init(config: config, parameters: parameters, format: WeightFormat(precision))
+    }
+
+    /// Copies `count` = `layout.totalCount` floats from `parameters` and stores the matrices
+    /// for generation in `format`. `.q8_0` needs a width that is a multiple of 32.
+    public init(config: GPTConfig, parameters: UnsafePointer<Float>, format: WeightFormat) throws {
         try config.validate()
+        if format == .q8_0, config.nEmbd % 32 != 0 {
+            throw ModelError.invalidConfig("q8_0 weights need n_embd to be a multiple of 32 (GGML's block size), not \(config.nEmbd)")
+        }
+        let precision = format.precision
         var c = config
         c.dropout = 0  // inference never drops
         self.config = c
         layout = ParameterLayout(config: c)
         self.precision = precision
+        self.format = format
         values = FloatBuffer(count: layout.totalCount)
         values.pointer.update(from: parameters, count: layout.totalCount)
         if precision == .bf16 {
@@ -63,22 +103,59 @@ public final class ModelWeights: @unchecked Sendable {
             pairedLayers = nil
             pairedStorage = nil
         }
+        quantized = format == .q8_0 ? Self.quantize(values.pointer, layout: layout, config: c) : nil
         biasDistances = LatticeFeatures.biasDistances(config: c)
+    }
+
+    /// The Q8_0 copies of the matrices: the layers' [in, out] weights become rows = outputs.
+    private static func quantize(_ p: UnsafePointer<Float>, layout: ParameterLayout, config c: GPTConfig) -> QuantizedMatrices {
+        let C = c.nEmbd
+        let shapes = [(C, 3 * C), (C, C), (C, 4 * C), (4 * C, C)]  // (in, out)
+        let perLayer = shapes.reduce(0) { $0 + $1.0 * $1.1 }
+        let total = perLayer * c.nLayer + c.vocabSize * C
+        let quants = UnsafeMutablePointer<Int8>.allocate(capacity: total), scales = UnsafeMutablePointer<Float>.allocate(capacity: total / 32)
+        var q = quants, s = scales
+        func take(_ offset: Int, rows: Int, columns: Int, rowStride: Int, columnStride: Int) -> Q8Matrix {
+            defer { q += rows * columns; s += rows * columns / 32 }
+            return Q8Matrix.quantize(p + offset, rows: rows, columns: columns, rowStride: rowStride, columnStride: columnStride, quants: q, scales: s)
+        }
+        func layerMatrix(_ offset: Int, _ k: Int) -> Q8Matrix {
+            let (inputs, outputs) = shapes[k]
+            return take(offset, rows: outputs, columns: inputs, rowStride: 1, columnStride: outputs)
+        }
+        let layers = layout.layers.map { o in
+            QuantizedMatrices.Layer(qkv: layerMatrix(o.qkvWeight, 0), attnProj: layerMatrix(o.attnProjWeight, 1),
+                                    fc: layerMatrix(o.fcWeight, 2), fcProj: layerMatrix(o.fcProjWeight, 3))
+        }
+        let head = take(layout.wte, rows: c.vocabSize, columns: C, rowStride: C, columnStride: 1)
+        return QuantizedMatrices(layers: layers, head: head, quants: quants, scales: scales)
     }
 
     /// Weights from a flat array in `layout` order.
     public static func from(config: GPTConfig, values: [Float], precision: Precision = .fp32) throws -> ModelWeights {
-        let expected = ParameterLayout(config: config).totalCount
-        guard values.count == expected else { throw ModelError.parameterCount(expected: expected, found: values.count) }
-        return try values.withUnsafeBufferPointer { try ModelWeights(config: config, parameters: $0.baseAddress!, precision: precision) }
+        try from(config: config, values: values, format: WeightFormat(precision))
     }
 
-    deinit { values16?.deallocate(); pairedStorage?.deallocate() }
+    public static func from(config: GPTConfig, values: [Float], format: WeightFormat) throws -> ModelWeights {
+        let expected = ParameterLayout(config: config).totalCount
+        guard values.count == expected else { throw ModelError.parameterCount(expected: expected, found: values.count) }
+        return try values.withUnsafeBufferPointer { try ModelWeights(config: config, parameters: $0.baseAddress!, format: format) }
+    }
+
+    deinit {
+        values16?.deallocate(); pairedStorage?.deallocate()
+        quantized?.quants.deallocate(); quantized?.scales.deallocate()
+    }
 
     /// The same weights with the matrices stored in `precision` (self when it already is).
     public func converted(to precision: Precision) -> ModelWeights {
-        if precision == self.precision { return self }
-        return try! ModelWeights(config: config, parameters: values.pointer, precision: precision)
+        converted(to: WeightFormat(precision))
+    }
+
+    /// The same weights with generation's matrices stored in `format` (self when they already are).
+    public func converted(to format: WeightFormat) -> ModelWeights {
+        if format == self.format { return self }
+        return try! ModelWeights(config: config, parameters: values.pointer, format: format)
     }
 
     public var parameterCount: Int { layout.totalCount }

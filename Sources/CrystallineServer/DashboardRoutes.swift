@@ -65,10 +65,11 @@ struct DashboardRoutes {
         }
         api.get("/models/:name/gguf") { request, context in
             let name = try context.parameters.require("name")
-            let type: GGMLType = request.uri.queryParameters.get("type") == "f16" ? .f16 : .f32
+            let types: [String: GGMLType] = ["f32": .f32, "f16": .f16, "q8_0": .q8_0]
+            let type = types[request.uri.queryParameters.get("type") ?? "f32"] ?? .f32
             let dir = try await models.directory(of: name)
             let (weights, tokenizer, _) = try ModelDirectory.load(from: dir)
-            let data = GGUFExport.encode(model: weights, tokenizer: tokenizer, name: name, type: type)
+            let data = try GGUFExport.encode(model: weights, tokenizer: tokenizer, name: name, type: type)
             return Response(status: .ok, headers: [.contentType: "application/octet-stream",
                                                    .contentDisposition: "attachment; filename=\"\(name).gguf\""],
                             body: .init(byteBuffer: ByteBuffer(bytes: data)))

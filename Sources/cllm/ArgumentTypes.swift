@@ -14,4 +14,5 @@ extension GradientWire: ExpressibleByArgument {}
 extension AttentionBias: ExpressibleByArgument {}
 extension VocabOrder: ExpressibleByArgument {}
 extension Precision: ExpressibleByArgument {}
+extension WeightFormat: ExpressibleByArgument {}
 extension ActivationMemory: ExpressibleByArgument {}

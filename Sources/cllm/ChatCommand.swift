@@ -21,11 +21,11 @@ struct Chat: ParsableCommand {
     @Option(name: [.short, .long], help: "Random seed.") var seed: UInt64 = 1337
     @Option(help: "Speaker name of your messages.") var userName = "USER"
     @Option(help: "Speaker name of the model's replies.") var modelName = "MODEL"
-    @Option(help: "Weights for generation: fp32 or bf16.") var precision: Precision = .fp32
+    @Option(help: "Weights for generation: fp32, bf16 or q8_0.") var precision: WeightFormat = .fp32
 
     func run() throws {
         try reportingErrors {
-            let lm = try model.load(precision: precision)
+            let lm = try model.load(format: precision)
             let options = GenerationOptions(maxTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, seed: seed)
             try options.validate()
             let chat = ChatSession(model: lm, template: ChatTemplate(userName: userName, assistantName: modelName), options: options)

@@ -12,8 +12,8 @@ struct ModelOption: ParsableArguments {
     @Option(name: [.short, .long], help: "Model: a name in the models directory (./models or $CLLM_MODELS) or a path to a model directory.")
     var model: String = "default"
     var directory: URL { ModelStore().resolve(model) }
-    func load(precision: Precision = .fp32) throws -> LanguageModel {
-        try LanguageModel.load(directory: directory, precision: precision)
+    func load(format: WeightFormat = .fp32) throws -> LanguageModel {
+        try LanguageModel.load(directory: directory, format: format)
     }
 }
 
@@ -48,8 +48,8 @@ struct Generate: ParsableCommand {
     @Option(parsing: .unconditional, help: "Sample only from the k most likely tokens (0: all).") var topK: Int = 0
     @Option(parsing: .unconditional, help: "Sample only from the smallest set reaching this probability (1: all).") var topP: Float = 1
     @Option(name: [.short, .long], help: "Random seed.") var seed: UInt64 = 1337
-    @Option(help: "Weights for generation: fp32, or bf16 (half the memory traffic per token; faster on this memory-bound path).")
-    var precision: Precision = .fp32
+    @Option(help: "Weights for generation: fp32, bf16 (half the memory traffic per token; faster on this memory-bound path), or q8_0 (GGML's 8-bit blocks, as llama.cpp runs a Q8_0 file).")
+    var precision: WeightFormat = .fp32
     @Option(help: "Stop before this text (repeatable).") var stop: [String] = []
     @Flag(help: "Print token counts, time to first token and tokens/s to stderr at the end.") var stats = false
     @Flag(help: "Print one JSON object (text, finish reason and the statistics) instead of streaming text.") var json = false
@@ -65,7 +65,7 @@ struct Generate: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let loadStart = Date()
-            let lm = try model.load(precision: precision)
+            let lm = try model.load(format: precision)
             let loadSeconds = Date().timeIntervalSince(loadStart)
             let prompt = try textArgument(self.prompt)
             let options = GenerationOptions(maxTokens: maxTokens, temperature: temperature, topK: topK, topP: topP, seed: seed, stop: stop)
@@ -166,17 +166,28 @@ struct Logits: ParsableCommand {
         abstract: "Print a model's logits for a text as JSON (for cross-checks with other frameworks).")
     @OptionGroup var model: ModelOption
     @Option(help: "Text to score (at most block_size tokens are used); - reads standard input.") var text: String
+    @Option(help: "Weights: fp32 or bf16 (the batched forward pass), or q8_0 (the generation session, token by token, as llama.cpp runs a Q8_0 file).")
+    var precision: WeightFormat = .fp32
 
     func run() throws {
         try reportingErrors {
-            let lm = try model.load()
-            let gpt = try GPT(weights: lm.weights)
-            let ids = Array(try lm.tokenizer.encode(textArgument(text)).prefix(gpt.config.blockSize))
+            let lm = try model.load(format: precision)
+            let ids = Array(try lm.tokenizer.encode(textArgument(text)).prefix(lm.config.blockSize))
             guard !ids.isEmpty else { throw CLIError("the text encodes to no tokens") }
-            try gpt.forward(tokens: ids, targets: nil, B: 1, T: ids.count)
-            let V = gpt.config.vocabSize
-            let logits = Array(gpt.lastLogits)
-            let rows = (0..<ids.count).map { Array(logits[($0 * V)..<(($0 + 1) * V)]).map(Double.init) }
+            var rows: [[Double]] = []
+            if precision == .q8_0 {
+                let session = InferenceSession(weights: lm.weights)
+                for t in ids {
+                    try session.step(t)
+                    rows.append(session.logits.map(Double.init))
+                }
+            } else {
+                let gpt = try GPT(weights: lm.weights)
+                try gpt.forward(tokens: ids, targets: nil, B: 1, T: ids.count)
+                let V = gpt.config.vocabSize
+                let logits = Array(gpt.lastLogits)
+                rows = (0..<ids.count).map { Array(logits[($0 * V)..<(($0 + 1) * V)]).map(Double.init) }
+            }
             try printJSON(["ids": ids.map(Int.init), "logits": rows])
         }
     }

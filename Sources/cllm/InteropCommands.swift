@@ -13,12 +13,12 @@ struct Export: ParsableCommand {
     @OptionGroup var model: ModelOption
     @Option(name: [.customShort("o"), .customLong("out"), .customLong("gguf")], help: "Output .gguf file (--gguf is the older name).")
     var gguf: String
-    @Option(name: [.customLong("precision"), .customLong("type")], help: "Number format of the 2-D weights: f32 or f16 (--type is the older name).")
+    @Option(name: [.customLong("precision"), .customLong("type")], help: "Number format of the 2-D weights: f32, f16 or q8_0 (GGML's 8-bit blocks of 32; --type is the older name).")
     var type = "f32"
 
     func run() throws {
         try reportingErrors {
-            guard let t = ["f32": GGMLType.f32, "f16": .f16][type] else { throw CLIError("--precision must be f32 or f16") }
+            guard let t = ["f32": GGMLType.f32, "f16": .f16, "q8_0": .q8_0][type] else { throw CLIError("--precision must be f32, f16 or q8_0") }
             let dir = model.directory
             let (weights, tokenizer, _) = try ModelDirectory.load(from: dir)
             if weights.config.attentionBias != .none {

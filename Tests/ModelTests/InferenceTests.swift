@@ -11,6 +11,36 @@ final class InferenceTests: XCTestCase {
         XCTAssertLessThan(worst, 1e-4)
     }
 
+    /// Q8_0 weights: the session's products run on 8-bit blocks (its logits move by
+    /// quantization-sized amounts from the float32 forward, not more), the token embedding is the
+    /// dequantized row, and a width that GGML's blocks cannot tile is refused.
+    func testQ8SessionStaysWithinQuantizationError() throws {
+        let config = GPTConfig(vocabSize: 50, blockSize: 16, nLayer: 2, nHead: 2, nEmbd: 64)
+        let model = try GPT(config: config, seed: 5)
+        let tokens: [Int32] = [3, 14, 15, 9, 26, 5, 35, 8, 9, 7, 9, 3, 2, 38, 46, 26]
+        try model.forward(tokens: tokens, targets: nil, B: 1, T: tokens.count)
+        let full = Array(model.lastLogits)
+        let weights = model.snapshot().converted(to: WeightFormat.q8_0)
+        XCTAssertEqual(weights.format, .q8_0)
+        XCTAssertEqual(weights.precision, .fp32, "batched evaluation of q8_0 weights reads float32")
+        let q8 = try XCTUnwrap(weights.quantized)
+        XCTAssertEqual(q8.layers[0].fc.rows, 4 * 64); XCTAssertEqual(q8.layers[0].fc.columns, 64)
+        XCTAssertEqual(q8.head.rows, 50)
+        let session = InferenceSession(weights: weights)
+        var worst: Float = 0, largest: Float = 0
+        for (t, token) in tokens.enumerated() {
+            try session.step(token)
+            for v in 0..<50 { worst = max(worst, abs(session.logits[v] - full[t * 50 + v])); largest = max(largest, abs(full[t * 50 + v])) }
+        }
+        XCTAssertLessThan(worst, 0.05 * max(largest, 1), "q8_0 logits must stay within quantization error")
+        XCTAssertGreaterThan(worst, 1e-6, "the q8_0 session must not silently run float32")
+        var narrow = config
+        narrow.nEmbd = 48
+        XCTAssertThrowsError(try ModelWeights(config: narrow, parameters: model.parameters.pointer, format: .q8_0)) {
+            XCTAssertTrue("\($0)".contains("multiple of 32"), "\($0)")
+        }
+    }
+
     func testSessionSlidesPastTheBlockSize() throws {
         let fx = try ReferenceFixture.load()
         let model = try fx.makeModel()

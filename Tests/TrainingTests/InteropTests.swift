@@ -1,6 +1,7 @@
 import XCTest
+import CrystallineCompute
 import CrystallineFormats
-import CrystallineModel
+@testable import CrystallineModel
 import CrystallineTokenizers
 import CrystallineData
 import CrystallineInterop
@@ -43,6 +44,56 @@ final class InteropTests: XCTestCase {
         }
         XCTAssertThrowsError(try GGUF.decode(Data("GGUF".utf8))) { XCTAssertTrue("\($0)".contains("truncated")) }
         XCTAssertThrowsError(try GGUF.decode(Data(repeating: 0, count: 64))) { XCTAssertTrue("\($0)".contains("magic")) }
+    }
+
+    /// A Q8_0 GGUF (llama-quantize's layout: the matrices and the token embeddings in blocks of
+    /// 32 along a row, everything else F32) holds exactly the blocks cllm's own Q8_0 generation
+    /// multiplies; a model whose width is not a multiple of 32 is refused with a clear error.
+    func testGGUFQ8_0HoldsTheBlocksGenerationUses() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = tinyConfig(corpus: writeCorpus(smallCorpus, in: dir), out: dir.appendingPathComponent("model"))
+        c.nEmbd = 32; c.maxSteps = 2; c.evalInterval = 2
+        let trainer = try Trainer(config: c)
+        try trainer.run()
+        let weights = trainer.model.snapshot()
+        let url = dir.appendingPathComponent("m-q8.gguf")
+        try GGUFExport.write(model: weights, tokenizer: trainer.tokenizer, name: "m", type: .q8_0, to: url)
+        let (meta, tensors) = try GGUF.decode(Data(contentsOf: url))
+        XCTAssertEqual(meta["general.file_type"], .uint32(7), "LLAMA_FTYPE_MOSTLY_Q8_0")
+        let byName = Dictionary(uniqueKeysWithValues: tensors.map { ($0.name, $0) })
+        XCTAssertEqual(Set(tensors.filter { $0.type == .q8_0 }.map(\.name)),
+                       Set(["token_embd.weight", "output.weight"] + (0..<2).flatMap { l in
+                           ["attn_qkv", "attn_output", "ffn_up", "ffn_down"].map { "blk.\(l).\($0).weight" } }))
+        XCTAssertEqual(byName["position_embd.weight"]?.type, .f32)
+        let q8Weights = weights.converted(to: WeightFormat.q8_0)  // owns the blocks the matrices point into
+        defer { withExtendedLifetime(q8Weights) {} }
+        let session = try XCTUnwrap(q8Weights.quantized)
+        let pairs: [(String, Q8Matrix)] = [("blk.1.ffn_up.weight", session.layers[1].fc), ("blk.0.attn_qkv.weight", session.layers[0].qkv),
+                                           ("blk.1.ffn_down.weight", session.layers[1].fcProj), ("token_embd.weight", session.head)]
+        for (name, matrix) in pairs {
+            let t = try XCTUnwrap(byName[name])
+            XCTAssertEqual(t.shape, [matrix.rows, matrix.columns], name)
+            var row = [Float](repeating: 0, count: matrix.columns), fromSession = [Float]()
+            for r in 0..<matrix.rows { row.withUnsafeMutableBufferPointer { matrix.dequantizeRow(r, into: $0.baseAddress!) }; fromSession += row }
+            XCTAssertEqual(t.values, fromSession, "\(name): the file's blocks are the session's")
+        }
+        // The values are the float weights within half a quantization step, and not equal to them.
+        let up = try XCTUnwrap(byName["blk.1.ffn_up.weight"]), hf = weights.tensor("h.1.mlp.c_fc.weight")!  // [in 32, out 128]
+        var worst: Float = 0
+        for o in 0..<128 { for i in 0..<32 { worst = max(worst, abs(up.values[o * 32 + i] - hf[i * 128 + o])) } }
+        XCTAssertGreaterThan(worst, 0)
+        XCTAssertLessThan(worst, hf.map(abs).max()! / 127)
+        // Read back, written again: the same bytes.
+        let again = GGUF.encode(metadata: [], tensors: [up])
+        XCTAssertEqual(try GGUF.decode(again).tensors.first?.blocks, up.blocks)
+
+        let narrowDirectory = dir.appendingPathComponent("narrow")
+        try FileManager.default.createDirectory(at: narrowDirectory, withIntermediateDirectories: true)
+        let narrow = try trainedModel(narrowDirectory)  // 16 wide
+        XCTAssertThrowsError(try GGUFExport.encode(model: narrow.model.snapshot(), tokenizer: narrow.tokenizer, name: "m", type: .q8_0)) {
+            XCTAssertTrue("\($0)".contains("multiple of 32"), "\($0)")
+        }
     }
 
     /// config.json, tokenizer.json and the GGUF name the char model's real end of text (not id 0,

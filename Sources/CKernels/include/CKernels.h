@@ -102,4 +102,20 @@ void cllm_row_dots_bf16(long count, long width, const float *x, const uint16_t *
 /// The same with bfloat16 weights (bit patterns), widened to float32 in registers.
 void cllm_matvec_bf16(long rows, long n, const float *x, const unsigned short *w, long ldw, float *y);
 
+/// 1 when the CPU (and OS) can run AVX512_VNNI with AVX-512F/BW/VL (`vpdpbusd` on zmm).
+int cllm_cpu_has_avx512_vnni(void);
+
+/// GGML's Q8_0 quantization of n values (n a multiple of 32): per block of 32, d = max|x|/127,
+/// q = round-half-away(x/d) computed with the float32 d, and the scale stored as the float
+/// that d rounds to in fp16 (GGML stores d as fp16).
+void cllm_quantize_q8_0(long n, const float *x, signed char *q, float *scales);
+
+/// out[r] = Σ_b ws[r*blocks + b]·xs[b]·(Σ_i w[(r*blocks + b)*32 + i]·xq[32b + i]) + bias[r]
+/// (bias may be NULL), for r < rows: Q8_0 weight rows times a Q8_0 vector, exact integer
+/// block sums. Two kernels: AVX2 (`vpmaddubsw`) and AVX512_VNNI (`vpdpbusd`).
+void cllm_q8_row_dots_avx2(long rows, long blocks, const signed char *xq, const float *xs,
+                           const signed char *w, const float *ws, const float *bias, float *out);
+void cllm_q8_row_dots_avx512vnni(long rows, long blocks, const signed char *xq, const float *xs,
+                                 const signed char *w, const float *ws, const float *bias, float *out);
+
 #endif
