@@ -8,7 +8,9 @@
 3. import: a GPT-2 saved by transformers' save_pretrained loads and runs in cllm (same logits).
 4. gguf: `cllm export --gguf` (f32 and f16) reads back with the gguf package: architecture,
    tensor names, shapes and values; llama-cpp-python, if installed, loads it, and its logits
-   and tokenizer ids are compared with cllm's.
+   and tokenizer ids are compared with cllm's. The q8_0 export holds exactly the blocks of
+   gguf-py's Q8_0 quantizer, and llama.cpp's logits on it match `cllm logits --precision q8_0`
+   (closer than either is to the float32 model).
 5. end of text: a character model (whose "\n" is id 0) generates past the first newline in
    transformers' `generate` and in llama.cpp: both stop only at its real <|endoftext|>, which
    config.json and the GGUF declare.
@@ -145,6 +147,29 @@ def main():
             check("llama-cpp-python logits", diff <= 1e-3, f"max abs diff {diff:.2e}")
             ids = llm.tokenize(TEXT.encode("utf-8"), add_bos=False, special=False)
             check("llama-cpp-python tokenizer ids", ids[: len(ours["ids"])] == ours["ids"], f"{len(ids)} ids")
+            # Q8_0: the blocks are GGML's reference quantizer's (gguf-py's numpy copy of it), and
+            # llama.cpp's logits on them agree with `cllm logits --precision q8_0` (the session
+            # on the same blocks) better than either agrees with the float32 model.
+            from gguf.quants import quantize
+            from gguf.constants import GGMLQuantizationType
+            q8_path = os.path.join(work, "model-q8_0.gguf")
+            cllm("export", "--model", model, "--gguf", q8_path, "--type", "q8_0")
+            f32 = {t.name: t for t in GGUFReader(os.path.join(work, "model-f32.gguf")).tensors}
+            q8 = [t for t in GGUFReader(q8_path).tensors if t.tensor_type == GGMLQuantizationType.Q8_0]
+            same = sum(np.array_equal(np.asarray(t.data).view(np.uint8).reshape(-1),
+                                      quantize(np.asarray(f32[t.name].data, dtype=np.float32), GGMLQuantizationType.Q8_0).view(np.uint8).reshape(-1))
+                       for t in q8)
+            check("gguf q8_0 blocks equal gguf-py's quantizer", len(q8) == 2 + 4 * cfg["n_layer"] and same == len(q8),
+                  f"{same} of {len(q8)} Q8_0 tensors bit-identical")
+            ours_q8 = json.loads(cllm("logits", "--model", model, "--text", TEXT, "--precision", "q8_0"))
+            llm8 = Llama(model_path=q8_path, logits_all=True, verbose=False, n_ctx=cfg["n_positions"])
+            llm8.eval(ours_q8["ids"])
+            theirs_q8 = np.array(llm8.scores[: len(ours_q8["ids"])])
+            fp32 = np.array(ours["logits"])
+            agree = float(np.abs(theirs_q8 - np.array(ours_q8["logits"])).max())
+            quant_error = float(np.abs(theirs_q8 - fp32).max())
+            check("llama-cpp-python q8_0 logits", agree <= quant_error,
+                  f"max abs diff {agree:.2e} from cllm q8_0, against {quant_error:.2e} from the float32 model")
         except ImportError:
             skip("llama-cpp-python", "not installed (pip install llama-cpp-python builds llama.cpp from source)")
     except ImportError as e:

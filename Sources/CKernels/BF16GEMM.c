@@ -192,6 +192,12 @@ float cllm_dpbf16_chains(long iterations) { (void)iterations; __builtin_trap(); 
 #endif
 
 #if defined(__x86_64__)
+/* Generation streams the weights from DRAM once per token: software prefetch ahead of the
+   loads (Q8.c has the measurement). The mat-vec walks down rows of one column band, so it asks
+   for the band PAIRS_AHEAD pair-rows on; the row dots walk along rows, 2 KiB ahead. */
+#define PAIRS_AHEAD 8
+#define ROW_AHEAD_BYTES 4096
+
 /* y[0..<n] += Σ_pp pair(x, pp) · w[pp*ldw + c] over `pairs` pairs of input rows: generation's
    mat-vec on pair-interleaved bf16 weights, 32 products per instruction. x is rounded to bf16
    pairs in chunks of 256 (a stack buffer), and each chunk sweeps the columns 64 at a time with
@@ -213,6 +219,10 @@ KBF16 void cllm_matvec_bf16_pairs(long pairs, long n, const float *x, long input
             const uint32_t *row = w + p0 * ldw + c0;
             if (m3 == 0xFFFF) {
                 for (long pp = 0; pp < count; pp++, row += ldw) {
+                    /* The same columns PAIRS_AHEAD pairs of rows further on (see Q8.c on why). */
+                    const char *ahead = (const char *)(row + PAIRS_AHEAD * ldw);
+                    _mm_prefetch(ahead, _MM_HINT_T0); _mm_prefetch(ahead + 64, _MM_HINT_T0);
+                    _mm_prefetch(ahead + 128, _MM_HINT_T0); _mm_prefetch(ahead + 192, _MM_HINT_T0);
                     const __m512bh xb = (__m512bh)_mm512_set1_epi32((int)xp[pp]);
                     a0 = _mm512_dpbf16_ps(a0, xb, (__m512bh)_mm512_loadu_si512(row));
                     a1 = _mm512_dpbf16_ps(a1, xb, (__m512bh)_mm512_loadu_si512(row + 16));
@@ -251,6 +261,7 @@ KBF16 void cllm_row_dots_bf16_pairs(long count, long width, const float *x, cons
         for (int k = 0; k < 4; k++) r[k] = (const uint32_t *)(rows + (v + (k < live ? k : 0)) * width);
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         for (long j = 0; j < pairs; j += 16) {
+            for (int k = 0; k < 4; k++) _mm_prefetch((const char *)(r[k] + j) + ROW_AHEAD_BYTES, _MM_HINT_T0);
             const __mmask16 m = first_lanes(pairs - j);
             const __m512bh xb = (__m512bh)_mm512_maskz_loadu_epi32(m, xp + j);
             a0 = _mm512_dpbf16_ps(a0, xb, (__m512bh)_mm512_maskz_loadu_epi32(m, r[0] + j));

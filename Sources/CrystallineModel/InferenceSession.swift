@@ -30,7 +30,7 @@ public final class InferenceSession {
         vCache = FloatBuffer(count: c.nLayer * c.blockSize * C)
         x = FloatBuffer(count: C); ln = FloatBuffer(count: C); qkv = FloatBuffer(count: 3 * C)
         atty = FloatBuffer(count: C); tmp = FloatBuffer(count: C); fc = FloatBuffer(count: 8 * C)
-        logitsBuffer = FloatBuffer(count: c.vocabSize); scores = FloatBuffer(count: c.blockSize)
+        logitsBuffer = FloatBuffer(count: c.vocabSize); scores = FloatBuffer(count: c.nHead * c.blockSize)
         q8Input = weights.quantized != nil ? Q8Vector(capacity: 4 * C) : nil
     }
 
@@ -104,20 +104,12 @@ public final class InferenceSession {
             let kc = kCache.pointer + l * T * C, vc = vCache.pointer + l * T * C
             (kc + pos * C).update(from: qkv + C, count: C)
             (vc + pos * C).update(from: qkv + 2 * C, count: C)
-            let bias = weights.angularBias(o)
-            for h in 0..<NH {
-                let q = qkv + h * hs
-                for t2 in 0...pos { scores[t2] = dot(q, kc + t2 * C + h * hs, hs) * scale }
-                if let bias {
-                    let slope = bias.slopes[h], dist = bias.distances + pos * bias.stride
-                    for t2 in 0...pos { scores[t2] -= slope * dist[t2] }
-                }
-                softmaxInPlace(scores, pos + 1)
-                if paired != nil { roundToBFloat16(scores, pos + 1) }
-                let y = atty + h * hs
-                y.update(repeating: 0, count: hs)
-                for t2 in 0...pos { axpy(y, scores[t2], vc + t2 * C + h * hs, hs) }
-            }
+            // Heads are independent: split them over the pool once the cache is long enough to
+            // be worth a parallel region (each head reads (pos+1)·hs keys and values).
+            let heads = AttentionHeadsJob(q: qkv, keys: kc, values: vc, out: atty, scores: scores, position: pos, width: C,
+                                          headSize: hs, blockSize: T, scale: scale, bias: weights.angularBias(o),
+                                          roundsWeights: paired != nil)
+            parallelRanges(NH, granule: 1, minimumParallel: usesThreadPool && (pos + 1) * C >= 1 << 14 ? 1 : NH + 1, heads)
             product(tmp.pointer, atty, paired?.attnProj, quantized?.attnProj, w + o.attnProjWeight, bias: p + o.attnProjBias, inputs: C, outputs: C)
             addInPlace(x, tmp.pointer, C)
             layerNorm(ln, x, p + o.ln2Weight, p + o.ln2Bias, C, c.layerNormEpsilon)
@@ -156,5 +148,34 @@ public final class InferenceSession {
                            _ b: UnsafePointer<Float>, _ C: Int, _ eps: Float) {
         var mean: Float = 0, rstd: Float = 0
         LayerNorm.forward(out: y, mean: &mean, rstd: &rstd, inp: x, weight: w, bias: b, N: 1, C: C, eps: eps)
+    }
+}
+
+/// One token's attention for heads `range`: scores against every cached key, softmax, and the
+/// weighted sum of the cached values. Each head has its own row of `scores`.
+struct AttentionHeadsJob: RangeJob {
+    let q: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>
+    let out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>
+    let position: Int, width: Int, headSize: Int, blockSize: Int, scale: Float
+    let bias: AngularBias?
+    /// The session's products round their inputs to bf16 (pair layout), so the attention
+    /// weights are rounded too, as the batched bf16 forward's P·V does.
+    let roundsWeights: Bool
+
+    func run(_ range: Range<Int>) {
+        let pos = position, C = width, hs = headSize
+        for h in range {
+            let q = self.q + h * hs, scores = self.scores + h * blockSize
+            for t2 in 0...pos { scores[t2] = dot(q, keys + t2 * C + h * hs, hs) * scale }
+            if let bias {
+                let slope = bias.slopes[h], dist = bias.distances + pos * bias.stride
+                for t2 in 0...pos { scores[t2] -= slope * dist[t2] }
+            }
+            softmaxInPlace(scores, pos + 1)
+            if roundsWeights { roundToBFloat16(scores, pos + 1) }
+            let y = out + h * hs
+            y.update(repeating: 0, count: hs)
+            for t2 in 0...pos { axpy(y, scores[t2], values + t2 * C + h * hs, hs) }
+        }
     }
 }
