@@ -15,9 +15,11 @@
 /* How far ahead of each row's loads to prefetch. Generation streams every weight from DRAM
    once per token, and the hardware prefetchers alone leave the memory idle: two threads
    streaming a 150 MB Q8_0 matrix (past the 32 MiB L3) read 12.8 GB/s without software
-   prefetch, 18.7 GB/s asking 2 KiB ahead, 20.1 at 4 KiB (Zen 4; docs/PERFORMANCE.md). Past the
-   end of a matrix the hint is harmless. */
+   prefetch, 18.7 GB/s asking 2 KiB ahead, 20.1 at 4 KiB (Zen 4; scripts/stream_q8.c,
+   docs/PERFORMANCE.md). Past the end of a matrix the hint is harmless. */
+#ifndef PREFETCH_AHEAD
 #define PREFETCH_AHEAD 4096
+#endif
 
 #if defined(__x86_64__)
 #include <cpuid.h>
