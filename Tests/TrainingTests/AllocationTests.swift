@@ -55,6 +55,10 @@ final class AllocationTests: XCTestCase {
                 model.refreshLowPrecisionWeights()
             }
             try step(); try step()  // warm-up: activation sets, optimizer moments, pool threads
+            // Let the pool's workers fall asleep and wake them once, so that a first trip through
+            // the sleep path (which a loaded machine can cause mid-measurement) is not counted.
+            Thread.sleep(forTimeInterval: 0.05)
+            try step()
             cllm_allocation_counter_start()
             for _ in 0..<3 { try step() }
             let allocations = cllm_allocation_counter_stop()
