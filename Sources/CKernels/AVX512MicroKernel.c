@@ -17,6 +17,14 @@ int cllm_cpu_has_avx512(void) {
     return (b & (1u << 16)) ? 1 : 0;                    /* AVX512F */
 }
 
+int cllm_cpu_has_avx512_bw_vl(void) {
+    if (!cllm_cpu_has_avx512()) return 0;
+    unsigned a, b, c, d;
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    const unsigned bw = 1u << 30, vl = 1u << 31;
+    return (b & (bw | vl)) == (bw | vl);
+}
+
 #define K512 __attribute__((target("avx512f,fma")))
 
 /* The 8×32 tile: sixteen zmm accumulators, two B vectors and one broadcast per step (19 of the
@@ -93,6 +101,7 @@ K512 float cllm_fma_chains_avx512(long iterations) {
 
 #else  /* not x86-64: cllm_cpu_has_avx512() is 0, so the kernels below are unreachable */
 int cllm_cpu_has_avx512(void) { return 0; }
+int cllm_cpu_has_avx512_bw_vl(void) { return 0; }
 void cllm_sgemm_8x32_avx512(long kc, const float *a, const float *b, float *c, long ldc,
                             int accumulate, int rows, int cols) {
     (void)kc; (void)a; (void)b; (void)c; (void)ldc; (void)accumulate; (void)rows; (void)cols;

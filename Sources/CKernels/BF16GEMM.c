@@ -17,11 +17,8 @@
 #include <immintrin.h>
 
 int cllm_cpu_has_avx512_bf16(void) {
-    if (!cllm_cpu_has_avx512()) return 0;
+    if (!cllm_cpu_has_avx512_bw_vl()) return 0;
     unsigned a, b, c, d;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    const unsigned bw = 1u << 30, vl = 1u << 31;
-    if ((b & (bw | vl)) != (bw | vl)) return 0;
     if (!__get_cpuid_count(7, 1, &a, &b, &c, &d)) return 0;
     return (a & (1u << 5)) ? 1 : 0;                      /* AVX512_BF16 */
 }

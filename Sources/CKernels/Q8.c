@@ -26,11 +26,9 @@
 #include <immintrin.h>
 
 int cllm_cpu_has_avx512_vnni(void) {
-    if (!cllm_cpu_has_avx512()) return 0;
+    if (!cllm_cpu_has_avx512_bw_vl()) return 0;
     unsigned a, b, c, d;
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    const unsigned bw = 1u << 30, vl = 1u << 31;
-    if ((b & (bw | vl)) != (bw | vl)) return 0;
     return (c & (1u << 11)) ? 1 : 0;                     /* AVX512_VNNI */
 }
 
@@ -75,12 +73,23 @@ static inline __m256i block_dot_avx2(__m256i ax, __m256i x, const int8_t *w) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sw), _mm256_set1_epi16(1));
 }
 
+/* The quants and scales of rows r..r+3; rows past the last `live` repeat row r (computed and
+   never stored), so the kernels need no tail loop. */
+static inline void row_group(long r, long live, long blocks, const signed char *w, const float *ws,
+                             const int8_t *wr[4], const float *sr[4]) {
+    for (int k = 0; k < 4; k++) {
+        const long row = r + (k < live ? k : 0);
+        wr[k] = w + row * blocks * 32;
+        sr[k] = ws + row * blocks;
+    }
+}
+
 void cllm_q8_row_dots_avx2(long rows, long blocks, const signed char *xq, const float *xs,
                            const signed char *w, const float *ws, const float *bias, float *out) {
     for (long r = 0; r < rows; r += 4) {
         const long live = rows - r < 4 ? rows - r : 4;
         const int8_t *wr[4]; const float *sr[4];
-        for (int k = 0; k < 4; k++) { const long row = r + (k < live ? k : 0); wr[k] = w + row * blocks * 32; sr[k] = ws + row * blocks; }
+        row_group(r, live, blocks, w, ws, wr, sr);
         __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
         for (long b = 0; b < blocks; b++) {
             const __m256i x = _mm256_loadu_si256((const __m256i *)(xq + 32 * b)), ax = _mm256_sign_epi8(x, x);
@@ -107,7 +116,7 @@ KVNNI void cllm_q8_row_dots_avx512vnni(long rows, long blocks, const signed char
     for (long r = 0; r < rows; r += 4) {
         const long live = rows - r < 4 ? rows - r : 4;
         const int8_t *wr[4]; const float *sr[4];
-        for (int k = 0; k < 4; k++) { const long row = r + (k < live ? k : 0); wr[k] = w + row * blocks * 32; sr[k] = ws + row * blocks; }
+        row_group(r, live, blocks, w, ws, wr, sr);
         __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
         for (long p = 0; p < pairs; p++) {
             const __m512i x = _mm512_loadu_si512(xq + 64 * p), ax = _mm512_abs_epi8(x);

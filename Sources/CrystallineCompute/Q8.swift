@@ -52,9 +52,6 @@ public struct Q8Matrix: @unchecked Sendable {
     public let rows: Int, columns: Int
     public var blocksPerRow: Int { columns / 32 }
 
-    /// Storage `quantize` needs: `rows·columns` quants and `rows·columns/32` scales.
-    public static func storage(rows: Int, columns: Int) -> (quants: Int, scales: Int) { (rows * columns, rows * columns / 32) }
-
     /// Quantizes the matrix whose element (r, c) is `source[r·rowStride + c·columnStride]`
     /// (a weight stored [in, out] for x·W has rowStride 1 and columnStride out). Rows are
     /// split over the pool.

@@ -13,9 +13,7 @@ public enum GGUFExport {
     /// The tensors in llama.cpp's names and layout. Q8_0 needs n_embd to be a multiple of 32.
     public static func tensors(of model: ModelWeights, type: GGMLType) throws -> [GGUFTensor] {
         let c = model.config
-        if type == .q8_0, c.nEmbd % 32 != 0 {
-            throw ModelDirectoryError("q8_0 needs n_embd to be a multiple of 32 (GGML's block size); this model has \(c.nEmbd)")
-        }
+        if type == .q8_0 { try ModelWeights.requireQ8Width(c) }
         func get(_ name: String) -> [Float] { model.tensor(name)! }
         /// HF Conv1D [in, out] -> llama.cpp [out, in].
         func transposed(_ name: String, rows: Int, cols: Int) -> [Float] {

@@ -29,7 +29,7 @@ public final class ModelWeights: @unchecked Sendable {
     /// Storage of the weight matrices in the matrix products. With `.bf16` a bfloat16 copy
     /// feeds them (half the bytes per generated token); biases, LayerNorm and the float32
     /// values stay as they are.
-    public let precision: Precision
+    public var precision: Precision { format.precision }
     /// The storage of the generation session's matrices (`precision` for the batched pass).
     public let format: WeightFormat
     private let values: FloatBuffer
@@ -63,19 +63,15 @@ public final class ModelWeights: @unchecked Sendable {
     /// for generation in `format`. `.q8_0` needs a width that is a multiple of 32.
     public init(config: GPTConfig, parameters: UnsafePointer<Float>, format: WeightFormat) throws {
         try config.validate()
-        if format == .q8_0, config.nEmbd % 32 != 0 {
-            throw ModelError.invalidConfig("q8_0 weights need n_embd to be a multiple of 32 (GGML's block size), not \(config.nEmbd)")
-        }
-        let precision = format.precision
+        if format == .q8_0 { try Self.requireQ8Width(config) }
         var c = config
         c.dropout = 0  // inference never drops
         self.config = c
         layout = ParameterLayout(config: c)
-        self.precision = precision
         self.format = format
         values = FloatBuffer(count: layout.totalCount)
         values.pointer.update(from: parameters, count: layout.totalCount)
-        if precision == .bf16 {
+        if format == .bf16 {
             let w = UnsafeMutablePointer<BFloat16>.allocate(capacity: max(1, layout.totalCount))
             parallelRanges(layout.totalCount, RoundToBFloat16Job(source: values.pointer, destination: w))
             values16 = w
@@ -85,8 +81,7 @@ public final class ModelWeights: @unchecked Sendable {
         if let w = values16, BF16GEMMKernel.active != nil {
             // Generation streams each weight once per token; in pair layout the mat-vec does 32
             // products per instruction instead of 8 (float32 FMA after widening).
-            let C = c.nEmbd
-            let shapes = [(C, 3 * C), (C, C), (C, 4 * C), (4 * C, C)]
+            let shapes = Self.matrixShapes(c)
             let perLayer = shapes.map { PairedBF16Matrix.slotCount(rows: $0.0, columns: $0.1) }
             let storage = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, perLayer.reduce(0, +) * c.nLayer))
             var cursor = storage
@@ -107,10 +102,22 @@ public final class ModelWeights: @unchecked Sendable {
         biasDistances = LatticeFeatures.biasDistances(config: c)
     }
 
+    /// (inputs, outputs) of each layer's qkv, attention projection, MLP up and MLP down matrices.
+    static func matrixShapes(_ c: GPTConfig) -> [(Int, Int)] {
+        let C = c.nEmbd
+        return [(C, 3 * C), (C, C), (C, 4 * C), (4 * C, C)]
+    }
+
+    /// Q8_0 blocks tile rows of 32 values: every matrix row of the model (n_embd or 4·n_embd
+    /// inputs, and the head's n_embd) must be a whole number of blocks.
+    public static func requireQ8Width(_ config: GPTConfig) throws {
+        guard config.nEmbd % 32 != 0 else { return }
+        throw ModelError.invalidConfig("q8_0 weights need n_embd to be a multiple of 32 (GGML's block size), not \(config.nEmbd)")
+    }
+
     /// The Q8_0 copies of the matrices: the layers' [in, out] weights become rows = outputs.
     private static func quantize(_ p: UnsafePointer<Float>, layout: ParameterLayout, config c: GPTConfig) -> QuantizedMatrices {
-        let C = c.nEmbd
-        let shapes = [(C, 3 * C), (C, C), (C, 4 * C), (4 * C, C)]  // (in, out)
+        let C = c.nEmbd, shapes = matrixShapes(c)
         let perLayer = shapes.reduce(0) { $0 + $1.0 * $1.1 }
         let total = perLayer * c.nLayer + c.vocabSize * C
         let quants = UnsafeMutablePointer<Int8>.allocate(capacity: total), scales = UnsafeMutablePointer<Float>.allocate(capacity: total / 32)

@@ -28,6 +28,9 @@ cllm_pack_scratch cllm_thread_pack_scratch(size_t a_floats, size_t b_floats);
 
 /// 1 when the CPU has AVX-512F and the OS saves the zmm/opmask state (CPUID + XGETBV).
 int cllm_cpu_has_avx512(void);
+/// 1 when AVX-512F is usable (`cllm_cpu_has_avx512`) and the CPU also has AVX-512BW and VL, which
+/// the bfloat16 and 8-bit kernels use for byte/word lanes and masked 256-bit forms.
+int cllm_cpu_has_avx512_bw_vl(void);
 
 /// C[rows×cols] (+)= Apanel[8×kc] · Bpanel[kc×32] with rows ≤ 8, cols ≤ 32.
 /// Apanel is k-major with 8 floats per step, Bpanel k-major with 32 floats per step; both are
