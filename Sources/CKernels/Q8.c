@@ -13,10 +13,11 @@
 #include <stdint.h>
 
 /* How far ahead of each row's loads to prefetch. Generation streams every weight from DRAM
-   once per token, and the hardware prefetchers alone leave the memory idle: two threads
-   streaming a 150 MB Q8_0 matrix (past the 32 MiB L3) read 12.8 GB/s without software
-   prefetch, 18.7 GB/s asking 2 KiB ahead, 20.1 at 4 KiB (Zen 4; scripts/stream_q8.c,
-   docs/PERFORMANCE.md). Past the end of a matrix the hint is harmless. */
+   once per token. With the four-rows-side-by-side kernel this replaced, two threads streaming
+   a 148 MB Q8_0 matrix (past the 32 MiB L3) read 12.8 GB/s without software prefetch and 20.1
+   at 4 KiB; with the row-at-a-time kernel, 21.5–23.7 GB/s without and 25–27 at 2–4 KiB (Zen 4,
+   three runs each; scripts/stream_q8.c, docs/PERFORMANCE.md). Past the end of a matrix the
+   hint is harmless. */
 #ifndef PREFETCH_AHEAD
 #define PREFETCH_AHEAD 4096
 #endif
@@ -73,76 +74,99 @@ static inline __m256i block_dot_avx2(__m256i ax, __m256i x, const int8_t *w) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(ax, sw), _mm256_set1_epi16(1));
 }
 
-/* The quants and scales of rows r..r+3; rows past the last `live` repeat row r (computed and
-   never stored), so the kernels need no tail loop. */
-static inline void row_group(long r, long live, long blocks, const signed char *w, const float *ws,
-                             const int8_t *wr[4], const float *sr[4]) {
-    for (int k = 0; k < 4; k++) {
-        const long row = r + (k < live ? k : 0);
-        wr[k] = w + row * blocks * 32;
-        sr[k] = ws + row * blocks;
-    }
-}
-
+/* One row at a time, as the VNNI kernel below (a single stream per thread), two blocks per
+   step so that two multiply-add chains are in flight; x's blocks and |x| stay in L1. */
 void cllm_q8_row_dots_avx2(long rows, long blocks, const signed char *xq, const float *xs,
                            const signed char *w, const float *ws, const float *bias, float *out) {
-    for (long r = 0; r < rows; r += 4) {
-        const long live = rows - r < 4 ? rows - r : 4;
-        const int8_t *wr[4]; const float *sr[4];
-        row_group(r, live, blocks, w, ws, wr, sr);
-        __m256 acc[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
-        for (long b = 0; b < blocks; b++) {
-            const __m256i x = _mm256_loadu_si256((const __m256i *)(xq + 32 * b)), ax = _mm256_sign_epi8(x, x);
-            for (int k = 0; k < 4; k++) {
-                _mm_prefetch((const char *)(wr[k] + 32 * b + PREFETCH_AHEAD), _MM_HINT_T0);
-                const __m256 dot = _mm256_cvtepi32_ps(block_dot_avx2(ax, x, wr[k] + 32 * b));
-                acc[k] = _mm256_fmadd_ps(dot, _mm256_set1_ps(sr[k][b] * xs[b]), acc[k]);
-            }
+    for (long r = 0; r < rows; r++) {
+        const int8_t *wr = w + r * blocks * 32;
+        const float *sr = ws + r * blocks;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        long b = 0;
+        for (; b + 2 <= blocks; b += 2) {
+            _mm_prefetch((const char *)(wr + 32 * b + PREFETCH_AHEAD), _MM_HINT_T0);
+            const __m256i x0 = _mm256_loadu_si256((const __m256i *)(xq + 32 * b));
+            const __m256i x1 = _mm256_loadu_si256((const __m256i *)(xq + 32 * b + 32));
+            const __m256 d0 = _mm256_cvtepi32_ps(block_dot_avx2(_mm256_sign_epi8(x0, x0), x0, wr + 32 * b));
+            const __m256 d1 = _mm256_cvtepi32_ps(block_dot_avx2(_mm256_sign_epi8(x1, x1), x1, wr + 32 * b + 32));
+            acc0 = _mm256_fmadd_ps(d0, _mm256_set1_ps(sr[b] * xs[b]), acc0);
+            acc1 = _mm256_fmadd_ps(d1, _mm256_set1_ps(sr[b + 1] * xs[b + 1]), acc1);
         }
-        for (long k = 0; k < live; k++) out[r + k] = hsum8(acc[k]) + (bias ? bias[r + k] : 0.0f);
+        if (b < blocks) {
+            const __m256i x0 = _mm256_loadu_si256((const __m256i *)(xq + 32 * b));
+            const __m256 d0 = _mm256_cvtepi32_ps(block_dot_avx2(_mm256_sign_epi8(x0, x0), x0, wr + 32 * b));
+            acc0 = _mm256_fmadd_ps(d0, _mm256_set1_ps(sr[b] * xs[b]), acc0);
+        }
+        out[r] = hsum8(_mm256_add_ps(acc0, acc1)) + (bias ? bias[r] : 0.0f);
     }
 }
 
 #define KVNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni,fma")))
 
-/* Four rows per pass share each x block; two blocks per zmm. Each 64-byte step: |x| and the
-   sign mask of x (shared), then per row one load, one masked negate, one `vpdpbusd`, and the
-   two blocks' scales spread over the lower and upper eight lanes. An odd last block runs on ymm. */
+/* One row at a time, two blocks per zmm. Each thread's rows are one contiguous run, and reading
+   it front to back as a single stream is what the memory system serves fastest: on Zen 4 two
+   threads stream a 148 MB Q8_0 matrix at 19.6 GB/s when four rows are read side by side and at
+   ~30 GB/s when each thread reads one row after another (scripts/stream_q8.c). So x's share of
+   the work (|x|, the sign mask, the two blocks' scales spread over the lanes) is done once per
+   call into `X_CHUNK`-pair tables that stay in L1, and each 64-byte step of a row is one load,
+   one masked negate, one `vpdpbusd` and one multiply-add. Rows wider than the tables are done
+   in column chunks. An odd last block runs on ymm. */
+#define X_CHUNK 64
 KVNNI void cllm_q8_row_dots_avx512vnni(long rows, long blocks, const signed char *xq, const float *xs,
                                        const signed char *w, const float *ws, const float *bias, float *out) {
     const __m512i zero = _mm512_setzero_si512();
     const __m512i spread = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    __m512i ax[X_CHUNK];
+    __mmask64 negative[X_CHUNK];
+    __m512 xsv[X_CHUNK];
     const long pairs = blocks / 2;
-    for (long r = 0; r < rows; r += 4) {
-        const long live = rows - r < 4 ? rows - r : 4;
-        const int8_t *wr[4]; const float *sr[4];
-        row_group(r, live, blocks, w, ws, wr, sr);
-        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
-        for (long p = 0; p < pairs; p++) {
-            const __m512i x = _mm512_loadu_si512(xq + 64 * p), ax = _mm512_abs_epi8(x);
-            const __mmask64 negative = _mm512_movepi8_mask(x);
-            const __m512 xsv = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd((const double *)(xs + 2 * p)))));
-            for (int k = 0; k < 4; k++) {
-                _mm_prefetch((const char *)(wr[k] + 64 * p + PREFETCH_AHEAD), _MM_HINT_T0);
-                __m512i wv = _mm512_loadu_si512(wr[k] + 64 * p);
-                wv = _mm512_mask_sub_epi8(wv, negative, zero, wv);
-                const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, ax, wv));
-                const __m512 wsv = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd((const double *)(sr[k] + 2 * p)))));
-                acc[k] = _mm512_fmadd_ps(dot, _mm512_mul_ps(wsv, xsv), acc[k]);
-            }
+    for (long r = 0; r < rows; r++) out[r] = bias ? bias[r] : 0.0f;
+    for (long p0 = 0; p0 < pairs; p0 += X_CHUNK) {
+        const long n = pairs - p0 < X_CHUNK ? pairs - p0 : X_CHUNK;
+        for (long p = 0; p < n; p++) {
+            const __m512i x = _mm512_loadu_si512(xq + 64 * (p0 + p));
+            ax[p] = _mm512_abs_epi8(x);
+            negative[p] = _mm512_movepi8_mask(x);
+            xsv[p] = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd((const double *)(xs + 2 * (p0 + p))))));
         }
-        float tail[4] = {0, 0, 0, 0};
-        if (blocks & 1) {
-            const long b = blocks - 1;
-            const __m256i x = _mm256_loadu_si256((const __m256i *)(xq + 32 * b)), ax = _mm256_abs_epi8(x);
-            const __mmask32 negative = _mm256_movepi8_mask(x);
-            for (int k = 0; k < 4; k++) {
-                __m256i wv = _mm256_loadu_si256((const __m256i *)(wr[k] + 32 * b));
-                wv = _mm256_mask_sub_epi8(wv, negative, _mm256_setzero_si256(), wv);
-                tail[k] = hsum8(_mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), ax, wv))) * (sr[k][b] * xs[b]);
+        for (long r = 0; r < rows; r++) {
+            const int8_t *wr = w + r * blocks * 32 + 64 * p0;
+            const float *sr = ws + r * blocks + 2 * p0;
+            __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+            long p = 0;
+            for (; p + 2 <= n; p += 2) {
+                _mm_prefetch((const char *)(wr + 64 * p + PREFETCH_AHEAD), _MM_HINT_T0);
+                _mm_prefetch((const char *)(wr + 64 * p + 64 + PREFETCH_AHEAD), _MM_HINT_T0);
+                __m512i w0 = _mm512_loadu_si512(wr + 64 * p), w1 = _mm512_loadu_si512(wr + 64 * p + 64);
+                w0 = _mm512_mask_sub_epi8(w0, negative[p], zero, w0);
+                w1 = _mm512_mask_sub_epi8(w1, negative[p + 1], zero, w1);
+                const __m512 d0 = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, ax[p], w0));
+                const __m512 d1 = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, ax[p + 1], w1));
+                const __m512 s0 = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd((const double *)(sr + 2 * p)))));
+                const __m512 s1 = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd((const double *)(sr + 2 * p + 2)))));
+                acc0 = _mm512_fmadd_ps(d0, _mm512_mul_ps(s0, xsv[p]), acc0);
+                acc1 = _mm512_fmadd_ps(d1, _mm512_mul_ps(s1, xsv[p + 1]), acc1);
             }
+            if (p < n) {
+                _mm_prefetch((const char *)(wr + 64 * p + PREFETCH_AHEAD), _MM_HINT_T0);
+                __m512i w0 = _mm512_loadu_si512(wr + 64 * p);
+                w0 = _mm512_mask_sub_epi8(w0, negative[p], zero, w0);
+                const __m512 d0 = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, ax[p], w0));
+                const __m512 s0 = _mm512_permutexvar_ps(spread, _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd((const double *)(sr + 2 * p)))));
+                acc0 = _mm512_fmadd_ps(d0, _mm512_mul_ps(s0, xsv[p]), acc0);
+            }
+            out[r] += _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
         }
-        for (long k = 0; k < live; k++) out[r + k] = _mm512_reduce_add_ps(acc[k]) + tail[k] + (bias ? bias[r + k] : 0.0f);
+    }
+    if (blocks & 1) {
+        const long b = blocks - 1;
+        const __m256i x = _mm256_loadu_si256((const __m256i *)(xq + 32 * b)), axb = _mm256_abs_epi8(x);
+        const __mmask32 neg = _mm256_movepi8_mask(x);
+        for (long r = 0; r < rows; r++) {
+            __m256i wv = _mm256_loadu_si256((const __m256i *)(w + (r * blocks + b) * 32));
+            wv = _mm256_mask_sub_epi8(wv, neg, _mm256_setzero_si256(), wv);
+            out[r] += hsum8(_mm256_cvtepi32_ps(_mm256_dpbusd_epi32(_mm256_setzero_si256(), axb, wv))) * (ws[r * blocks + b] * xs[b]);
+        }
     }
 }
 

@@ -43,12 +43,13 @@ final class Q8Tests: XCTestCase {
         XCTAssertEqual(q[ties], 127)
     }
 
-    /// Every kernel this CPU runs, at row counts around its four-row step, an odd number of
-    /// blocks (the VNNI kernel's ymm tail), one block, and with and without a bias.
+    /// Every kernel this CPU runs, at several row counts, an odd number of blocks (the two-block
+    /// step's tail, and the VNNI kernel's ymm block), one block, rows wider than the VNNI
+    /// kernel's x tables (128 blocks: done in column chunks), and with and without a bias.
     func testRowDotsEqualIntegerBlockSums() {
         var rng = Xoshiro256(seed: 22)
         for kernel in Q8Kernel.available {
-            for (rows, blocks) in [(1, 1), (5, 3), (7, 12), (4, 13), (33, 96), (2, 2)] {
+            for (rows, blocks) in [(1, 1), (5, 3), (7, 12), (4, 13), (33, 96), (2, 2), (3, 133), (2, 256)] {
                 let cols = 32 * blocks
                 let w = (0..<(rows * cols)).map { _ in Int8.random(in: -127...127, using: &rng) }
                 let ws = (0..<(rows * blocks)).map { _ in Float(Float16(rng.nextFloat() * 0.1)) }
