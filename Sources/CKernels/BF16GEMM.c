@@ -189,18 +189,21 @@ float cllm_dpbf16_chains(long iterations) { (void)iterations; __builtin_trap(); 
 #endif
 
 #if defined(__x86_64__)
-/* Generation streams the weights from DRAM once per token: software prefetch ahead of the
-   loads (Q8.c has the measurement). The mat-vec walks down rows of one column band, so it asks
-   for the band PAIRS_AHEAD pair-rows on; the row dots walk along rows, 2 KiB ahead. */
-#define PAIRS_AHEAD 8
-#define ROW_AHEAD_BYTES 4096
+/* Generation streams the weights from DRAM once per token, and a thread reads its share
+   fastest as one stream, front to back, with a software prefetch ahead of the loads (Q8.c has
+   the measurement). Both kernels below walk their weights in memory order. */
+#define AHEAD_BYTES 4096
 
 /* y[0..<n] += Σ_pp pair(x, pp) · w[pp*ldw + c] over `pairs` pairs of input rows: generation's
    mat-vec on pair-interleaved bf16 weights, 32 products per instruction. x is rounded to bf16
-   pairs in chunks of 256 (a stack buffer), and each chunk sweeps the columns 64 at a time with
-   four zmm accumulators, so y is loaded and stored once per chunk. */
+   pairs in chunks of 256 (a stack buffer); then each pair-row is swept across the columns, y
+   (in L1) loaded and stored around each `vdpbf16ps`. Called with whole rows (the inputs split
+   over the pool), a thread's weights are one contiguous run. */
 KBF16 void cllm_matvec_bf16_pairs(long pairs, long n, const float *x, long inputs, const uint32_t *w, long ldw, float *y) {
     uint32_t xp[256];
+    const long full = n / 64 * 64;
+    const __mmask16 m0 = first_lanes(n - full), m1 = first_lanes(n - full - 16);
+    const __mmask16 m2 = first_lanes(n - full - 32), m3 = first_lanes(n - full - 48);
     for (long p0 = 0; p0 < pairs; p0 += 256) {
         const long count = pairs - p0 < 256 ? pairs - p0 : 256;
         for (long i = 0; i < count; i += 8) {  /* 16 inputs → 8 pairs */
@@ -208,66 +211,56 @@ KBF16 void cllm_matvec_bf16_pairs(long pairs, long n, const float *x, long input
             const __mmask16 m = first_lanes(inputs - first);
             _mm256_storeu_si256((__m256i *)(xp + i), _mm512_cvtepi32_epi16(bits_of_floats(x + first, m)));
         }
-        for (long c0 = 0; c0 < n; c0 += 64) {
-            const __mmask16 m0 = first_lanes(n - c0), m1 = first_lanes(n - c0 - 16);
-            const __mmask16 m2 = first_lanes(n - c0 - 32), m3 = first_lanes(n - c0 - 48);
-            __m512 a0 = _mm512_maskz_loadu_ps(m0, y + c0), a1 = _mm512_maskz_loadu_ps(m1, y + c0 + 16);
-            __m512 a2 = _mm512_maskz_loadu_ps(m2, y + c0 + 32), a3 = _mm512_maskz_loadu_ps(m3, y + c0 + 48);
-            const uint32_t *row = w + p0 * ldw + c0;
-            if (m3 == 0xFFFF) {
-                for (long pp = 0; pp < count; pp++, row += ldw) {
-                    /* The same columns PAIRS_AHEAD pairs of rows further on (see Q8.c on why). */
-                    const char *ahead = (const char *)(row + PAIRS_AHEAD * ldw);
-                    _mm_prefetch(ahead, _MM_HINT_T0); _mm_prefetch(ahead + 64, _MM_HINT_T0);
-                    _mm_prefetch(ahead + 128, _MM_HINT_T0); _mm_prefetch(ahead + 192, _MM_HINT_T0);
-                    const __m512bh xb = (__m512bh)_mm512_set1_epi32((int)xp[pp]);
-                    a0 = _mm512_dpbf16_ps(a0, xb, (__m512bh)_mm512_loadu_si512(row));
-                    a1 = _mm512_dpbf16_ps(a1, xb, (__m512bh)_mm512_loadu_si512(row + 16));
-                    a2 = _mm512_dpbf16_ps(a2, xb, (__m512bh)_mm512_loadu_si512(row + 32));
-                    a3 = _mm512_dpbf16_ps(a3, xb, (__m512bh)_mm512_loadu_si512(row + 48));
-                }
-            } else {
-                for (long pp = 0; pp < count; pp++, row += ldw) {
-                    const __m512bh xb = (__m512bh)_mm512_set1_epi32((int)xp[pp]);
-                    a0 = _mm512_dpbf16_ps(a0, xb, (__m512bh)_mm512_maskz_loadu_epi32(m0, row));
-                    a1 = _mm512_dpbf16_ps(a1, xb, (__m512bh)_mm512_maskz_loadu_epi32(m1, row + 16));
-                    a2 = _mm512_dpbf16_ps(a2, xb, (__m512bh)_mm512_maskz_loadu_epi32(m2, row + 32));
-                    a3 = _mm512_dpbf16_ps(a3, xb, (__m512bh)_mm512_maskz_loadu_epi32(m3, row + 48));
-                }
+        for (long pp = 0; pp < count; pp++) {
+            const uint32_t *row = w + (p0 + pp) * ldw;
+            const __m512bh xb = (__m512bh)_mm512_set1_epi32((int)xp[pp]);
+            for (long c = 0; c < full; c += 64) {
+                const char *ahead = (const char *)(row + c) + AHEAD_BYTES;
+                _mm_prefetch(ahead, _MM_HINT_T0); _mm_prefetch(ahead + 64, _MM_HINT_T0);
+                _mm_prefetch(ahead + 128, _MM_HINT_T0); _mm_prefetch(ahead + 192, _MM_HINT_T0);
+                _mm512_storeu_ps(y + c, _mm512_dpbf16_ps(_mm512_loadu_ps(y + c), xb, (__m512bh)_mm512_loadu_si512(row + c)));
+                _mm512_storeu_ps(y + c + 16, _mm512_dpbf16_ps(_mm512_loadu_ps(y + c + 16), xb, (__m512bh)_mm512_loadu_si512(row + c + 16)));
+                _mm512_storeu_ps(y + c + 32, _mm512_dpbf16_ps(_mm512_loadu_ps(y + c + 32), xb, (__m512bh)_mm512_loadu_si512(row + c + 32)));
+                _mm512_storeu_ps(y + c + 48, _mm512_dpbf16_ps(_mm512_loadu_ps(y + c + 48), xb, (__m512bh)_mm512_loadu_si512(row + c + 48)));
             }
-            _mm512_mask_storeu_ps(y + c0, m0, a0); _mm512_mask_storeu_ps(y + c0 + 16, m1, a1);
-            _mm512_mask_storeu_ps(y + c0 + 32, m2, a2); _mm512_mask_storeu_ps(y + c0 + 48, m3, a3);
+            if (full < n) {
+                float *yc = y + full;
+                const uint32_t *rc = row + full;
+                _mm512_mask_storeu_ps(yc, m0, _mm512_dpbf16_ps(_mm512_maskz_loadu_ps(m0, yc), xb, (__m512bh)_mm512_maskz_loadu_epi32(m0, rc)));
+                _mm512_mask_storeu_ps(yc + 16, m1, _mm512_dpbf16_ps(_mm512_maskz_loadu_ps(m1, yc + 16), xb, (__m512bh)_mm512_maskz_loadu_epi32(m1, rc + 16)));
+                _mm512_mask_storeu_ps(yc + 32, m2, _mm512_dpbf16_ps(_mm512_maskz_loadu_ps(m2, yc + 32), xb, (__m512bh)_mm512_maskz_loadu_epi32(m2, rc + 32)));
+                _mm512_mask_storeu_ps(yc + 48, m3, _mm512_dpbf16_ps(_mm512_maskz_loadu_ps(m3, yc + 48), xb, (__m512bh)_mm512_maskz_loadu_epi32(m3, rc + 48)));
+            }
         }
     }
 }
 
 /* out[v] = x · rows[v] for bf16 rows (the tied LM head) on `vdpbf16ps`: consecutive elements of
    a row already form the pairs the instruction wants, so the rows need no new layout; x is
-   rounded to bf16 pairs once (width ≤ 8192, even). Four rows per pass share each x load. */
+   rounded to bf16 pairs once (width ≤ 8192, even). One row after another (a single stream),
+   two accumulators in flight. */
 KBF16 void cllm_row_dots_bf16_pairs(long count, long width, const float *x, const uint16_t *rows, float *out) {
     uint32_t xp[4096];
-    const long pairs = width / 2;
+    const long pairs = width / 2, full = pairs / 32 * 32;
     for (long i = 0; i < pairs; i += 8) {
         const __mmask16 m = first_lanes(width - 2 * i);
         _mm256_storeu_si256((__m256i *)(xp + i), _mm512_cvtepi32_epi16(bits_of_floats(x + 2 * i, m)));
     }
-    long v = 0;
-    for (; v < count; v += 4) {
-        const long live = count - v < 4 ? count - v : 4;
-        const uint32_t *r[4];
-        for (int k = 0; k < 4; k++) r[k] = (const uint32_t *)(rows + (v + (k < live ? k : 0)) * width);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (long j = 0; j < pairs; j += 16) {
-            for (int k = 0; k < 4; k++) _mm_prefetch((const char *)(r[k] + j) + ROW_AHEAD_BYTES, _MM_HINT_T0);
-            const __mmask16 m = first_lanes(pairs - j);
-            const __m512bh xb = (__m512bh)_mm512_maskz_loadu_epi32(m, xp + j);
-            a0 = _mm512_dpbf16_ps(a0, xb, (__m512bh)_mm512_maskz_loadu_epi32(m, r[0] + j));
-            a1 = _mm512_dpbf16_ps(a1, xb, (__m512bh)_mm512_maskz_loadu_epi32(m, r[1] + j));
-            a2 = _mm512_dpbf16_ps(a2, xb, (__m512bh)_mm512_maskz_loadu_epi32(m, r[2] + j));
-            a3 = _mm512_dpbf16_ps(a3, xb, (__m512bh)_mm512_maskz_loadu_epi32(m, r[3] + j));
+    for (long v = 0; v < count; v++) {
+        const uint32_t *r = (const uint32_t *)(rows + v * width);
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
+        long j = 0;
+        for (; j < full; j += 32) {
+            _mm_prefetch((const char *)(r + j) + AHEAD_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)(r + j) + AHEAD_BYTES + 64, _MM_HINT_T0);
+            a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(xp + j), (__m512bh)_mm512_loadu_si512(r + j));
+            a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(xp + j + 16), (__m512bh)_mm512_loadu_si512(r + j + 16));
         }
-        const float d[4] = {_mm512_reduce_add_ps(a0), _mm512_reduce_add_ps(a1), _mm512_reduce_add_ps(a2), _mm512_reduce_add_ps(a3)};
-        for (long k = 0; k < live; k++) out[v + k] = d[k];
+        for (; j < pairs; j += 16) {
+            const __mmask16 m = first_lanes(pairs - j);
+            a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_maskz_loadu_epi32(m, xp + j), (__m512bh)_mm512_maskz_loadu_epi32(m, r + j));
+        }
+        out[v] = _mm512_reduce_add_ps(_mm512_add_ps(a0, a1));
     }
 }
 #else

@@ -52,8 +52,8 @@ void cllm_matvec_bf16(long rows, long n, const float *x, const uint16_t *w, long
 #undef W_T
 }
 
-/* out[v] = x · rows[v] (the tied LM head): four rows at a time, two 8-lane accumulators each,
-   so that x is loaded once per four rows and eight FMA chains are in flight. */
+/* out[v] = x · rows[v] (the tied LM head): one row after another, so that a thread's rows are
+   a single stream (see Q8.c on why), with four 8-lane accumulators in flight and x from L1. */
 #if defined(__AVX2__) && defined(__FMA__)
 static inline float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -62,37 +62,28 @@ static inline float hsum8(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 #define ROWDOTS_VECTOR(LOAD8)                                                                     \
-        __m256 s00 = _mm256_setzero_ps(), s01 = s00, s10 = s00, s11 = s00;                        \
-        __m256 s20 = s00, s21 = s00, s30 = s00, s31 = s00;                                        \
-        for (; j + 16 <= width; j += 16) {                                                        \
-            const __m256 xa = _mm256_loadu_ps(x + j), xb = _mm256_loadu_ps(x + j + 8);            \
-            s00 = _mm256_fmadd_ps(xa, LOAD8(r0 + j), s00); s01 = _mm256_fmadd_ps(xb, LOAD8(r0 + j + 8), s01); \
-            s10 = _mm256_fmadd_ps(xa, LOAD8(r1 + j), s10); s11 = _mm256_fmadd_ps(xb, LOAD8(r1 + j + 8), s11); \
-            s20 = _mm256_fmadd_ps(xa, LOAD8(r2 + j), s20); s21 = _mm256_fmadd_ps(xb, LOAD8(r2 + j + 8), s21); \
-            s30 = _mm256_fmadd_ps(xa, LOAD8(r3 + j), s30); s31 = _mm256_fmadd_ps(xb, LOAD8(r3 + j + 8), s31); \
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                               \
+        for (; j + 32 <= width; j += 32) {                                                        \
+            _mm_prefetch((const char *)(r + j) + 4096, _MM_HINT_T0);                              \
+            if (sizeof(W_T) == 4) _mm_prefetch((const char *)(r + j) + 4096 + 64, _MM_HINT_T0);   \
+            s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), LOAD8(r + j), s0);                       \
+            s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 8), LOAD8(r + j + 8), s1);               \
+            s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 16), LOAD8(r + j + 16), s2);             \
+            s3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 24), LOAD8(r + j + 24), s3);             \
         }                                                                                         \
-        d0 = hsum8(_mm256_add_ps(s00, s01)); d1 = hsum8(_mm256_add_ps(s10, s11));                  \
-        d2 = hsum8(_mm256_add_ps(s20, s21)); d3 = hsum8(_mm256_add_ps(s30, s31));
+        for (; j + 8 <= width; j += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), LOAD8(r + j), s0); \
+        d = hsum8(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 #else
 #define ROWDOTS_VECTOR(LOAD8)
 #endif
 
 #define ROWDOTS_BODY(LOAD8, SCALAR)                                                               \
-    long v = 0;                                                                                   \
-    for (; v + 4 <= count; v += 4) {                                                              \
-        const W_T *r0 = rows + v * width, *r1 = r0 + width, *r2 = r1 + width, *r3 = r2 + width;   \
-        float d0 = 0, d1 = 0, d2 = 0, d3 = 0;                                                     \
+    for (long v = 0; v < count; v++) {                                                            \
+        const W_T *r = rows + v * width;                                                          \
+        float d = 0;                                                                              \
         long j = 0;                                                                               \
         ROWDOTS_VECTOR(LOAD8)                                                                     \
-        for (; j < width; j++) {                                                                  \
-            d0 += x[j] * SCALAR(r0[j]); d1 += x[j] * SCALAR(r1[j]);                               \
-            d2 += x[j] * SCALAR(r2[j]); d3 += x[j] * SCALAR(r3[j]);                               \
-        }                                                                                         \
-        out[v] = d0; out[v + 1] = d1; out[v + 2] = d2; out[v + 3] = d3;                           \
-    }                                                                                             \
-    for (; v < count; v++) {                                                                      \
-        float d = 0;                                                                              \
-        for (long j = 0; j < width; j++) d += x[j] * SCALAR(rows[v * width + j]);                 \
+        for (; j < width; j++) d += x[j] * SCALAR(r[j]);                                          \
         out[v] = d;                                                                               \
     }
 
@@ -105,5 +96,44 @@ void cllm_row_dots_f32(long count, long width, const float *x, const float *rows
 void cllm_row_dots_bf16(long count, long width, const float *x, const uint16_t *rows, float *out) {
 #define W_T uint16_t
     ROWDOTS_BODY(load_bf16x8, bf16_to_float)
+#undef W_T
+}
+
+/* y[0..<n] += Σ_i x[i] · w[i·ldw + 0..<n], one row at a time: when a thread's rows are full
+   rows of W (the inputs split over the pool), its weights are one contiguous run, read front to
+   back as a single stream with a software prefetch 4 KiB ahead (see Q8.c on why one stream). */
+#define ROWWALK_BODY(LOAD8, SCALAR)                                                               \
+    for (long i = 0; i < rows; i++) {                                                             \
+        const W_T *wi = w + i * ldw;                                                              \
+        long j = 0;                                                                               \
+        ROWWALK_VECTOR(LOAD8)                                                                     \
+        for (; j < n; j++) y[j] += x[i] * SCALAR(wi[j]);                                          \
+    }
+#if defined(__AVX2__) && defined(__FMA__)
+#define ROWWALK_VECTOR(LOAD8)                                                                     \
+        const __m256 a = _mm256_set1_ps(x[i]);                                                    \
+        for (; j + 32 <= n; j += 32) {                                                            \
+            _mm_prefetch((const char *)(wi + j) + 4096, _MM_HINT_T0);                             \
+            if (sizeof(W_T) == 4) _mm_prefetch((const char *)(wi + j) + 4096 + 64, _MM_HINT_T0);  \
+            _mm256_storeu_ps(y + j, _mm256_fmadd_ps(a, LOAD8(wi + j), _mm256_loadu_ps(y + j)));                 \
+            _mm256_storeu_ps(y + j + 8, _mm256_fmadd_ps(a, LOAD8(wi + j + 8), _mm256_loadu_ps(y + j + 8)));     \
+            _mm256_storeu_ps(y + j + 16, _mm256_fmadd_ps(a, LOAD8(wi + j + 16), _mm256_loadu_ps(y + j + 16)));  \
+            _mm256_storeu_ps(y + j + 24, _mm256_fmadd_ps(a, LOAD8(wi + j + 24), _mm256_loadu_ps(y + j + 24)));  \
+        }                                                                                         \
+        for (; j + 8 <= n; j += 8)                                                                \
+            _mm256_storeu_ps(y + j, _mm256_fmadd_ps(a, LOAD8(wi + j), _mm256_loadu_ps(y + j)));
+#else
+#define ROWWALK_VECTOR(LOAD8)
+#endif
+
+void cllm_matvec_rows_f32(long rows, long n, const float *x, const float *w, long ldw, float *y) {
+#define W_T float
+    ROWWALK_BODY(_mm256_loadu_ps, IDENTITY)
+#undef W_T
+}
+
+void cllm_matvec_rows_bf16(long rows, long n, const float *x, const uint16_t *w, long ldw, float *y) {
+#define W_T uint16_t
+    ROWWALK_BODY(load_bf16x8, bf16_to_float)
 #undef W_T
 }

@@ -1,16 +1,10 @@
 // Matrix–vector products for generation, where every weight is read once per token and the
-// speed is that of memory: the C kernels stream four weight rows per pass (bf16 widened in
-// registers), and the columns are split over the pool.
+// speed is that of memory. A thread reads its share of the weights fastest as one contiguous
+// stretch read front to back (one stream for the hardware prefetcher, plus a software prefetch
+// ahead of it): so the mat-vecs split the *inputs* (whole rows of W) over the pool and sum the
+// threads' partial vectors, the row dots of the LM head split the rows, and every kernel walks
+// its weights in memory order (bf16 widened in registers or multiplied by `vdpbf16ps`).
 import CKernels
-
-/// y[OC] = x[IC]·W[IC,OC] + b, W row-major in float32 or bfloat16.
-@inlinable
-/// `parallel: false` keeps it on the calling thread (a server generating beside a training run).
-public func matVec<W: GEMMElement>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<W>,
-                                   bias b: UnsafePointer<Float>, inputs IC: Int, outputs OC: Int, parallel: Bool = true) {
-    parallelRanges(OC, granule: 8, minimumParallel: parallel && IC * OC >= 1 << 16 ? 1 : OC + 1,
-                   MatVecJob(y: y, x: x, w: w, b: b, IC: IC, OC: OC))
-}
 
 /// out[v] = x · rows[v] for v in 0..<count: the tied LM head (rows are the token embeddings).
 @inlinable
@@ -36,27 +30,6 @@ struct PairedRowDotsJob: RangeJob {
     }
 }
 
-/// Columns `cols` of y = x·W + b.
-@usableFromInline
-struct MatVecJob<W: GEMMElement>: RangeJob {
-    @usableFromInline let y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<W>, b: UnsafePointer<Float>
-    @usableFromInline let IC: Int, OC: Int
-    @usableFromInline init(y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: UnsafePointer<W>, b: UnsafePointer<Float>, IC: Int, OC: Int) {
-        self.y = y; self.x = x; self.w = w; self.b = b; self.IC = IC; self.OC = OC
-    }
-    @inlinable func run(_ cols: Range<Int>) {
-        let y0 = y + cols.lowerBound, n = cols.count
-        y0.update(from: b + cols.lowerBound, count: n)
-        if W.self == Float.self {
-            let wf = UnsafeRawPointer(w).assumingMemoryBound(to: Float.self)
-            cllm_matvec_f32(IC, n, x, wf + cols.lowerBound, OC, y0)
-        } else {
-            let wb = UnsafeRawPointer(w).assumingMemoryBound(to: UInt16.self)
-            cllm_matvec_bf16(IC, n, x, wb + cols.lowerBound, OC, y0)
-        }
-    }
-}
-
 /// Entries `range` of out[v] = x · rows[v].
 @usableFromInline
 struct RowDotsJob<W: GEMMElement>: RangeJob {
@@ -77,12 +50,14 @@ struct RowDotsJob<W: GEMMElement>: RangeJob {
 }
 
 /// y[OC] = x[IC]·W + b with W in pair-interleaved bfloat16 (`PairedBF16Matrix`), on the CPU's
-/// `vdpbf16ps`: x is rounded to bfloat16, products accumulate in float32. Columns are split
-/// over the pool unless `parallel` is false.
+/// `vdpbf16ps`: x is rounded to bfloat16, products accumulate in float32. The pairs of input
+/// rows are split over the pool (each thread one contiguous run, summed into its own vector of
+/// `partials`) unless `parallel` is false.
 public func matVec(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: PairedBF16Matrix,
-                   bias b: UnsafePointer<Float>, parallel: Bool = true) {
-    parallelRanges(w.columns, granule: 16, minimumParallel: parallel && w.rows * w.columns >= 1 << 16 ? 1 : w.columns + 1,
-                   PairedMatVecJob(y: y, x: x, w: w, b: b))
+                   bias b: UnsafePointer<Float>, partials: MatVecPartials, parallel: Bool = true) {
+    let pairs = (w.rows + 1) / 2
+    splitInputs(y, bias: b, units: pairs, outputs: w.columns, partials: partials, parallel: parallel && w.rows * w.columns >= 1 << 16,
+                PairedMatVecJob(x: x, w: w))
 }
 
 /// A weight matrix [rows, columns] laid out for `vdpbf16ps`: per pair of rows, one 32-bit slot
@@ -107,12 +82,87 @@ public struct PairedBF16Matrix: @unchecked Sendable {
     }
 }
 
-/// Columns `cols` of y = x·W + b on a paired matrix.
-struct PairedMatVecJob: RangeJob {
-    let y: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>, w: PairedBF16Matrix, b: UnsafePointer<Float>
-    func run(_ cols: Range<Int>) {
-        let y0 = y + cols.lowerBound
-        y0.update(from: b + cols.lowerBound, count: cols.count)
-        cllm_matvec_bf16_pairs((w.rows + 1) / 2, cols.count, x, w.rows, w.slots + cols.lowerBound, w.stride, y0)
+/// Pairs of input rows `pairs` of x·W on a paired matrix, added to `out`.
+struct PairedMatVecJob: InputRangeJob {
+    let x: UnsafePointer<Float>, w: PairedBF16Matrix
+    func run(_ pairs: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let first = 2 * pairs.lowerBound
+        cllm_matvec_bf16_pairs(pairs.count, w.columns, x + first, w.rows - first, w.slots + pairs.lowerBound * w.stride, w.stride, out)
+    }
+}
+
+/// Room for the partial sums of `matVec(_:_:_:bias:inputs:outputs:partials:parallel:)`: one
+/// vector of up to `outputs` values per pool thread after the first. Owned by one caller (one
+/// session), like any scratch.
+public final class MatVecPartials: @unchecked Sendable {
+    public let outputs: Int
+    let parts: Int
+    let storage: UnsafeMutablePointer<Float>
+
+    public init(outputs: Int, threads: Int = ThreadPool.shared.threadCount) {
+        self.outputs = outputs
+        parts = max(1, threads)
+        storage = .allocate(capacity: max(1, (parts - 1) * outputs))
+    }
+    deinit { storage.deallocate() }
+}
+
+/// y[OC] = x[IC]·W[IC,OC] + b, W row-major in float32 or bfloat16, with the *inputs* split over
+/// the pool: each thread takes a run of whole rows of W, one contiguous stretch of memory, and
+/// sums into its own vector of `partials`; the caller adds the vectors. (Splitting the columns
+/// instead gives every thread many short stretches, which DRAM serves more slowly: on Zen 4 the
+/// shakespeare-size fp32 session went from 435 to 635 tokens/s, docs/PERFORMANCE.md.) The sums
+/// run in a different order than a serial product's, so the last bits depend on the split.
+/// `parallel: false` keeps it on the calling thread (a server generating beside a training run).
+public func matVec<W: GEMMElement>(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<W>,
+                                   bias b: UnsafePointer<Float>, inputs IC: Int, outputs OC: Int,
+                                   partials: MatVecPartials, parallel: Bool = true) {
+    splitInputs(y, bias: b, units: IC, outputs: OC, partials: partials, parallel: parallel && IC * OC >= 1 << 16,
+                RowsMatVecJob(x: x, w: w, OC: OC))
+}
+
+/// Rows `rows` of x·W, added to `out`.
+struct RowsMatVecJob<W: GEMMElement>: InputRangeJob {
+    let x: UnsafePointer<Float>, w: UnsafePointer<W>, OC: Int
+    func run(_ rows: Range<Int>, into out: UnsafeMutablePointer<Float>) {
+        let first = rows.lowerBound
+        if W.self == Float.self {
+            let wf = UnsafeRawPointer(w).assumingMemoryBound(to: Float.self)
+            cllm_matvec_rows_f32(rows.count, OC, x + first, wf + first * OC, OC, out)
+        } else {
+            let wb = UnsafeRawPointer(w).assumingMemoryBound(to: UInt16.self)
+            cllm_matvec_rows_bf16(rows.count, OC, x + first, wb + first * OC, OC, out)
+        }
+    }
+}
+
+/// A mat-vec over a range of its inputs (rows of W, or pairs of them), summing into `out`.
+protocol InputRangeJob {
+    func run(_ inputs: Range<Int>, into out: UnsafeMutablePointer<Float>)
+}
+
+/// y = bias + Σ over the input units of `job`, the units split into one contiguous range per
+/// pool thread: thread 0 sums into y, thread t into partial vector t, then the caller adds them.
+func splitInputs<Job: InputRangeJob>(_ y: UnsafeMutablePointer<Float>, bias b: UnsafePointer<Float>, units: Int, outputs OC: Int,
+                                     partials: MatVecPartials, parallel: Bool, _ job: Job) {
+    precondition(OC <= partials.outputs, "MatVecPartials holds \(partials.outputs) outputs, not \(OC)")
+    let pool = ThreadPool.shared
+    let parts = parallel ? min(pool.threadCount, partials.parts, max(1, units / 4)) : 1
+    let split = InputSplit(job: job, y: y, b: b, units: units, OC: OC, parts: parts, partials: partials.storage)
+    if parts == 1 { split.run(task: 0, worker: 0); return }
+    pool.parallelFor(parts, split)
+    for part in 1..<parts { addInPlace(y, partials.storage + (part - 1) * OC, OC) }
+}
+
+/// Task t of `splitInputs`: its range of units into y (task 0, which starts from the bias) or into
+/// partial vector t (which starts from zero).
+struct InputSplit<Job: InputRangeJob>: ParallelJob {
+    let job: Job, y: UnsafeMutablePointer<Float>, b: UnsafePointer<Float>
+    let units: Int, OC: Int, parts: Int, partials: UnsafeMutablePointer<Float>
+    func run(task: Int, worker: Int) {
+        let range = chunk(task, of: parts, count: units, granule: 4)
+        let out = task == 0 ? y : partials + (task - 1) * OC
+        if task == 0 { out.update(from: b, count: OC) } else { out.update(repeating: 0, count: OC) }
+        if !range.isEmpty { job.run(range, into: out) }
     }
 }

@@ -22,6 +22,8 @@ public final class InferenceSession {
     private let fc: FloatBuffer, logitsBuffer: FloatBuffer, scores: FloatBuffer
     /// The quantized input of a Q8_0 product (`WeightFormat.q8_0` only).
     private let q8Input: Q8Vector?
+    /// The other threads' sums of an input-split float32/bf16 mat-vec.
+    private let partials: MatVecPartials
 
     public init(weights: ModelWeights) {
         self.weights = weights
@@ -32,6 +34,7 @@ public final class InferenceSession {
         atty = FloatBuffer(count: C); tmp = FloatBuffer(count: C); fc = FloatBuffer(count: 8 * C)
         logitsBuffer = FloatBuffer(count: c.vocabSize); scores = FloatBuffer(count: c.nHead * c.blockSize)
         q8Input = weights.quantized != nil ? Q8Vector(capacity: 4 * C) : nil
+        partials = MatVecPartials(outputs: 4 * C)
     }
 
     public var position: Int { min(history.count, weights.config.blockSize) }
@@ -137,9 +140,9 @@ public final class InferenceSession {
         if let quantized, let scratch = q8Input {
             matVec(y, x, quantized, bias: bias, scratch: scratch, parallel: usesThreadPool)
         } else if let paired {
-            matVec(y, x, paired, bias: bias, parallel: usesThreadPool)
+            matVec(y, x, paired, bias: bias, partials: partials, parallel: usesThreadPool)
         } else {
-            matVec(y, x, weight, bias: bias, inputs: inputs, outputs: outputs, parallel: usesThreadPool)
+            matVec(y, x, weight, bias: bias, inputs: inputs, outputs: outputs, partials: partials, parallel: usesThreadPool)
         }
     }
 

@@ -121,11 +121,11 @@ final class BF16GEMMTests: XCTestCase {
 
     /// Generation's mat-vec on pair-layout weights against a Double reference of the rounded x
     /// and weights: odd input counts (a half-empty last pair), column tails, more than one
-    /// 256-pair chunk, and a column range that starts inside the matrix.
+    /// 256-pair chunk, and matrices large enough for the pairs to be split over the pool.
     func testPairedMatVecMatchesRoundedReference() throws {
         _ = try requireKernel()
         var rng = Xoshiro256(seed: 14)
-        for (rows, cols) in [(1, 1), (7, 17), (64, 64), (385, 100), (600, 48), (3, 130)] {
+        for (rows, cols) in [(1, 1), (7, 17), (64, 64), (385, 100), (600, 48), (3, 130), (1001, 80), (520, 200)] {
             let w = (0..<(rows * cols)).map { _ in BFloat16(rng.nextFloat() * 2 - 1) }
             let x = (0..<rows).map { _ in rng.nextFloat() * 2 - 1 }
             let b = (0..<cols).map { _ in rng.nextFloat() }
@@ -133,7 +133,7 @@ final class BF16GEMMTests: XCTestCase {
             var y = [Float](repeating: .nan, count: cols)
             storage.withUnsafeMutableBufferPointer { s in
                 let m = w.withUnsafeBufferPointer { PairedBF16Matrix.pack($0.baseAddress!, rows: rows, columns: cols, into: s.baseAddress!) }
-                matVec(&y, x, m, bias: b)
+                matVec(&y, x, m, bias: b, partials: MatVecPartials(outputs: cols))
             }
             let xr = rounded(x)
             for c in 0..<cols {

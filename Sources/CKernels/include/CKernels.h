@@ -99,7 +99,10 @@ void cllm_adam_update(long n, float *p, const float *g, float *m, float *v,
 
 /// y[0..<n] += Σ_{i<rows} x[i]·w[i*ldw + 0..<n] (float32 weights).
 void cllm_matvec_f32(long rows, long n, const float *x, const float *w, long ldw, float *y);
-/// out[v] = Σ_j x[j]·rows[v*width + j] for v < count (the tied LM head), four rows per pass.
+/// y[0..<n] += x[0..<rows]·W one row of W at a time (a single stream when W's rows are full width).
+void cllm_matvec_rows_f32(long rows, long n, const float *x, const float *w, long ldw, float *y);
+void cllm_matvec_rows_bf16(long rows, long n, const float *x, const unsigned short *w, long ldw, float *y);
+/// out[v] = Σ_j x[j]·rows[v*width + j] for v < count (the tied LM head), one row after another.
 void cllm_row_dots_f32(long count, long width, const float *x, const float *rows, float *out);
 void cllm_row_dots_bf16(long count, long width, const float *x, const uint16_t *rows, float *out);
 /// The same with bfloat16 weights (bit patterns), widened to float32 in registers.
