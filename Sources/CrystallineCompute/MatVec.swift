@@ -128,10 +128,10 @@ struct RowsMatVecJob<W: GEMMElement>: InputRangeJob {
         let first = rows.lowerBound
         if W.self == Float.self {
             let wf = UnsafeRawPointer(w).assumingMemoryBound(to: Float.self)
-            cllm_matvec_rows_f32(rows.count, OC, x + first, wf + first * OC, OC, out)
+            cllm_matvec_f32(rows.count, OC, x + first, wf + first * OC, OC, out)
         } else {
             let wb = UnsafeRawPointer(w).assumingMemoryBound(to: UInt16.self)
-            cllm_matvec_rows_bf16(rows.count, OC, x + first, wb + first * OC, OC, out)
+            cllm_matvec_bf16(rows.count, OC, x + first, wb + first * OC, OC, out)
         }
     }
 }

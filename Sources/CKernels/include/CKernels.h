@@ -10,8 +10,9 @@
 //   on `vdpbf16ps`), compiled the same way and called only after `cllm_cpu_has_avx512_bf16()`.
 // - The Adam update, which needs a vector square root (Swift's SIMD squareRoot() is a loop of
 //   sqrtf calls).
-// - The generation matrix-vector product, four weight rows per pass, bf16 widened with
-//   vpmovzxwd (Swift's generic SIMD conversions compile to scalar loops).
+// - The generation matrix-vector products and head row dots, each reading its weights in
+//   memory order, bf16 widened with vpmovzxwd (Swift's generic SIMD conversions compile to
+//   scalar loops).
 // - Packing of transposed operands, which needs 8×8 register transposes (lane shuffles that
 //   Swift's SIMD types do not expose). Portable C elsewhere.
 // - Per-thread packing scratch (thread-local through a pthread key, freed at thread exit), so
@@ -97,16 +98,13 @@ void cllm_adam_update(long n, float *p, const float *g, float *m, float *v,
                       float beta1, float beta2, float step_size, float inv_sqrt_c2, float eps,
                       float decay_factor, float l2);
 
-/// y[0..<n] += Σ_{i<rows} x[i]·w[i*ldw + 0..<n] (float32 weights).
+/// y[0..<n] += Σ_{i<rows} x[i]·w[i*ldw + 0..<n], one row of W at a time (a single stream when
+/// the rows are full width, ldw == n); float32 weights, or bfloat16 bit patterns widened.
 void cllm_matvec_f32(long rows, long n, const float *x, const float *w, long ldw, float *y);
-/// y[0..<n] += x[0..<rows]·W one row of W at a time (a single stream when W's rows are full width).
-void cllm_matvec_rows_f32(long rows, long n, const float *x, const float *w, long ldw, float *y);
-void cllm_matvec_rows_bf16(long rows, long n, const float *x, const unsigned short *w, long ldw, float *y);
+void cllm_matvec_bf16(long rows, long n, const float *x, const unsigned short *w, long ldw, float *y);
 /// out[v] = Σ_j x[j]·rows[v*width + j] for v < count (the tied LM head), one row after another.
 void cllm_row_dots_f32(long count, long width, const float *x, const float *rows, float *out);
 void cllm_row_dots_bf16(long count, long width, const float *x, const uint16_t *rows, float *out);
-/// The same with bfloat16 weights (bit patterns), widened to float32 in registers.
-void cllm_matvec_bf16(long rows, long n, const float *x, const unsigned short *w, long ldw, float *y);
 
 /// 1 when the CPU (and OS) can run AVX512_VNNI with AVX-512F/BW/VL (`vpdpbusd` on zmm).
 int cllm_cpu_has_avx512_vnni(void);
