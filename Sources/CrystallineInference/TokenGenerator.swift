@@ -17,7 +17,7 @@ public final class TokenGenerator {
     /// Feeds context tokens (a prompt) before the first `next()`.
     public func feed(_ tokens: [Int32]) throws {
         try commit()
-        for t in tokens { try session.step(t) }
+        try session.append(tokens)
     }
 
     /// The next token, sampled after everything fed or generated so far.

@@ -12,14 +12,15 @@ import CrystallineCompute
 public final class InferenceSession {
     public let weights: ModelWeights
     /// The tokens in the context, oldest first (at most block_size).
-    public private(set) var history: [Int32] = []
+    public internal(set) var history: [Int32] = []
     /// Whether the products of each token are split over the compute pool. A server generating
     /// beside a training run turns it off: the run keeps the pool, generation takes one core, and
     /// neither spins against the other.
     public var usesThreadPool = true
-    private let kCache: FloatBuffer, vCache: FloatBuffer
+    let kCache: FloatBuffer, vCache: FloatBuffer
     private let x: FloatBuffer, ln: FloatBuffer, qkv: FloatBuffer, atty: FloatBuffer, tmp: FloatBuffer
-    private let fc: FloatBuffer, logitsBuffer: FloatBuffer, scores: FloatBuffer
+    let logitsBuffer: FloatBuffer, scores: FloatBuffer
+    private let fc: FloatBuffer
     /// The quantized input of a Q8_0 product (`WeightFormat.q8_0` only).
     private let q8Input: Q8Vector?
     /// The other threads' sums of an input-split float32/bf16 mat-vec.
@@ -42,12 +43,25 @@ public final class InferenceSession {
     /// Forgets the context (a new conversation); the cache is overwritten as tokens arrive.
     public func reset() { history.removeAll(keepingCapacity: true) }
 
-    /// Feeds `tokens` in order and returns the logits after the last one.
+    /// Feeds `tokens` in order and returns the logits after the last one. Several tokens that fit
+    /// in the context go through the layers together (`prefill`), as matrix–matrix products that
+    /// read each weight once per chunk instead of once per token.
     @discardableResult
     public func feed(_ tokens: [Int32]) throws -> [Float] {
-        precondition(!tokens.isEmpty)
-        for t in tokens { try step(t) }
+        try append(tokens)
         return logitsBuffer.array
+    }
+
+    /// Feeds `tokens` in order, leaving the logits after the last one in `logits`.
+    public func append(_ tokens: [Int32]) throws {
+        precondition(!tokens.isEmpty)
+        let c = weights.config
+        for t in tokens where t < 0 || Int(t) >= c.vocabSize { throw ModelError.tokenOutOfRange(token: Int(t), vocabSize: c.vocabSize) }
+        if tokens.count > 1, weights.quantized == nil, history.count + tokens.count <= c.blockSize {
+            prefill(tokens)
+        } else {
+            for t in tokens { try step(t) }
+        }
     }
 
     /// Logits after the most recent token.
@@ -81,10 +95,10 @@ public final class InferenceSession {
     }
 
     private func compute<W: GEMMElement>(token: Int32, at pos: Int, matrices w: UnsafePointer<W>) {
-        let c = weights.config, C = c.nEmbd, NH = c.nHead, hs = C / NH, T = c.blockSize
+        let c = weights.config, C = c.nEmbd, T = c.blockSize
         let lay = weights.layout, p = weights.parameters
         let x = self.x.pointer, ln = self.ln.pointer, qkv = self.qkv.pointer, atty = self.atty.pointer
-        let fc = self.fc.pointer, fcg = self.fc.pointer + 4 * C, scores = self.scores.pointer
+        let fc = self.fc.pointer, fcg = self.fc.pointer + 4 * C
         let pe = p + lay.wpe + pos * C
         let q8 = weights.quantized
         if let head = q8?.head {
@@ -95,7 +109,6 @@ public final class InferenceSession {
             let te = p + lay.wte + Int(token) * C
             for i in 0..<C { x[i] = te[i] + pe[i] }
         }
-        let scale = 1 / Float(hs).squareRoot()
         for (l, o) in lay.layers.enumerated() {
             layerNorm(ln, x, p + o.ln1Weight, p + o.ln1Bias, C, c.layerNormEpsilon)
             let paired = weights.pairedLayers?[l], quantized = q8?.layers[l]
@@ -107,12 +120,7 @@ public final class InferenceSession {
             let kc = kCache.pointer + l * T * C, vc = vCache.pointer + l * T * C
             (kc + pos * C).update(from: qkv + C, count: C)
             (vc + pos * C).update(from: qkv + 2 * C, count: C)
-            // Heads are independent: split them over the pool once the cache is long enough to
-            // be worth a parallel region (each head reads (pos+1)·hs keys and values).
-            let heads = AttentionHeadsJob(q: qkv, keys: kc, values: vc, out: atty, scores: scores, position: pos, width: C,
-                                          headSize: hs, blockSize: T, scale: scale, bias: weights.angularBias(o),
-                                          roundsWeights: paired != nil)
-            parallelRanges(NH, granule: 1, minimumParallel: usesThreadPool && (pos + 1) * C >= 1 << 14 ? 1 : NH + 1, heads)
+            attend(q: qkv, layer: l, offsets: o, position: pos, into: atty)
             product(tmp.pointer, atty, paired?.attnProj, quantized?.attnProj, w + o.attnProjWeight, bias: p + o.attnProjBias, inputs: C, outputs: C)
             addInPlace(x, tmp.pointer, C)
             layerNorm(ln, x, p + o.ln2Weight, p + o.ln2Bias, C, c.layerNormEpsilon)
@@ -121,10 +129,16 @@ public final class InferenceSession {
             product(tmp.pointer, fcg, paired?.fcProj, quantized?.fcProj, w + o.fcProjWeight, bias: p + o.fcProjBias, inputs: 4 * C, outputs: C)
             addInPlace(x, tmp.pointer, C)
         }
+        computeLogits(from: x, matrices: w)
+    }
+
+    /// The final LayerNorm of the residual row `x` and the tied LM head, into `logits`.
+    func computeLogits<W: GEMMElement>(from x: UnsafePointer<Float>, matrices w: UnsafePointer<W>) {
+        let c = weights.config, C = c.nEmbd, lay = weights.layout, p = weights.parameters, ln = self.ln.pointer
         layerNorm(ln, x, p + lay.lnfWeight, p + lay.lnfBias, C, c.layerNormEpsilon)
         if weights.pairedLayers != nil { roundToBFloat16(ln, C) }
         // The tied LM head reads the same weight storage as the batched forward.
-        if let head = q8?.head, let scratch = q8Input {
+        if let head = weights.quantized?.head, let scratch = q8Input {
             matVec(logitsBuffer.pointer, ln, head, bias: nil, scratch: scratch, parallel: usesThreadPool)
         } else if weights.pairedLayers != nil, let w16 = weights.lowPrecision, C % 2 == 0, C <= 8192 {
             rowDotsBF16Products(logitsBuffer.pointer, ln, rows: w16 + lay.wte, count: c.vocabSize, width: C, parallel: usesThreadPool)
@@ -146,8 +160,21 @@ public final class InferenceSession {
         }
     }
 
+    /// One token's attention in layer `l` (its keys and values already cached): heads split over
+    /// the pool once the cache is long enough to be worth a parallel region (each head reads
+    /// (position+1)·hs keys and values).
+    func attend(q: UnsafePointer<Float>, layer l: Int, offsets o: ParameterLayout.LayerOffsets, position pos: Int,
+                into out: UnsafeMutablePointer<Float>) {
+        let c = weights.config, C = c.nEmbd, NH = c.nHead, hs = C / NH, T = c.blockSize
+        let heads = AttentionHeadsJob(q: q, keys: kCache.pointer + l * T * C, values: vCache.pointer + l * T * C, out: out,
+                                      scores: scores.pointer, position: pos, width: C, headSize: hs, blockSize: T,
+                                      scale: 1 / Float(hs).squareRoot(), bias: weights.angularBias(o),
+                                      roundsWeights: weights.pairedLayers != nil)
+        parallelRanges(NH, granule: 1, minimumParallel: usesThreadPool && (pos + 1) * C >= 1 << 14 ? 1 : NH + 1, heads)
+    }
+
     /// One row through the same LayerNorm kernel the batched forward uses.
-    private func layerNorm(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+    func layerNorm(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                            _ b: UnsafePointer<Float>, _ C: Int, _ eps: Float) {
         var mean: Float = 0, rstd: Float = 0
         LayerNorm.forward(out: y, mean: &mean, rstd: &rstd, inp: x, weight: w, bias: b, N: 1, C: C, eps: eps)

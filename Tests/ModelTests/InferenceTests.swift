@@ -41,6 +41,31 @@ final class InferenceTests: XCTestCase {
         }
     }
 
+    /// A prompt fed at once goes through the layers as matrix products (`prefill`): its logits
+    /// equal token-by-token stepping up to summation order, in float32 and bf16 weights, over
+    /// more than one 128-token chunk; cutting the prompt differently changes nothing beyond
+    /// summation order; and stepping on from a prefilled cache gives what stepping all along gives.
+    func testPrefillEqualsStepping() throws {
+        let config = GPTConfig(vocabSize: 40, blockSize: 320, nLayer: 2, nHead: 2, nEmbd: 32)
+        let model = try GPT(config: config, seed: 8)
+        let tokens = (0..<300).map { Int32(($0 * 7 + 3) % 40) }
+        for format in [WeightFormat.fp32, .bf16] {
+            let weights = model.snapshot().converted(to: format)
+            let stepped = InferenceSession(weights: weights), whole = InferenceSession(weights: weights)
+            let pieces = InferenceSession(weights: weights)
+            for t in tokens.prefix(299) { try stepped.step(t) }
+            try whole.append(Array(tokens.prefix(299)))
+            try pieces.append(Array(tokens.prefix(5))); try pieces.append(Array(tokens[5..<200])); try pieces.append(Array(tokens[200..<299]))
+            XCTAssertEqual(whole.history, stepped.history)
+            var worst: Float = 0, largest: Float = 0
+            for v in 0..<40 { worst = max(worst, abs(whole.logits[v] - stepped.logits[v])); largest = max(largest, abs(stepped.logits[v])) }
+            XCTAssertLessThan(worst, 1e-4 * max(1, largest), "\(format): prefill against stepping")
+            for v in 0..<40 { XCTAssertEqual(pieces.logits[v], whole.logits[v], accuracy: 1e-5 * max(1, largest), "\(format): chunking") }
+            try whole.step(tokens[299]); try stepped.step(tokens[299])
+            for v in 0..<40 { XCTAssertEqual(whole.logits[v], stepped.logits[v], accuracy: 1e-4 * max(1, largest), "\(format): step after prefill") }
+        }
+    }
+
     func testSessionSlidesPastTheBlockSize() throws {
         let fx = try ReferenceFixture.load()
         let model = try fx.makeModel()

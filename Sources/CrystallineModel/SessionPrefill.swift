@@ -1,0 +1,63 @@
+// Prompt processing for `InferenceSession`: several tokens through the layers at once.
+//
+// Why: a token on its own costs a mat-vec per weight matrix, which reads every weight from
+// memory to use it once. A chunk of tokens shares each read: its products are matrix–matrix
+// (the training GEMM, same arithmetic as the session's products: float32, or bfloat16 inputs
+// where the session rounds them), and only the attention, which depends on each token's
+// position, stays per token. The cache differs from token-by-token stepping only in the last
+// bits (the mat-vec sums in another order).
+import CrystallineCompute
+
+extension InferenceSession {
+    /// Tokens per chunk: bounds the scratch (15·C floats per token) and keeps a chunk's
+    /// activations in cache.
+    static let prefillChunk = 128
+
+    /// Appends `tokens` (all valid ids; they fit in the context) and computes the logits after
+    /// the last one. Not for Q8_0 weights, whose products are mat-vecs only.
+    func prefill(_ tokens: [Int32]) {
+        if let w = weights.lowPrecision { prefill(tokens, matrices: w) } else { prefill(tokens, matrices: weights.parameters) }
+    }
+
+    private func prefill<W: GEMMElement>(_ tokens: [Int32], matrices w: UnsafePointer<W>) {
+        let c = weights.config, C = c.nEmbd, T = c.blockSize, lay = weights.layout, p = weights.parameters
+        // The session's products round their inputs to bf16 where its layers are in pair layout.
+        let arithmetic: GEMMArithmetic = weights.pairedLayers != nil ? .bfloat16 : .float32
+        let rows = min(tokens.count, Self.prefillChunk)
+        let buffers = FloatBuffer(count: rows * 15 * C)
+        let x = buffers.pointer, ln = x + rows * C, qkv = ln + rows * C, atty = qkv + rows * 3 * C
+        let tmp = atty + rows * C, fc = tmp + rows * C, fcg = fc + rows * 4 * C
+        let mean = FloatBuffer(count: rows), rstd = FloatBuffer(count: rows)
+        var start = 0
+        while start < tokens.count {
+            let n = min(rows, tokens.count - start), pos0 = history.count
+            for i in 0..<n {
+                let te = p + lay.wte + Int(tokens[start + i]) * C, pe = p + lay.wpe + (pos0 + i) * C, xi = x + i * C
+                for j in 0..<C { xi[j] = te[j] + pe[j] }
+            }
+            for (l, o) in lay.layers.enumerated() {
+                LayerNorm.forward(out: ln, mean: mean.pointer, rstd: rstd.pointer, inp: x, weight: p + o.ln1Weight, bias: p + o.ln1Bias,
+                                  N: n, C: C, eps: c.layerNormEpsilon)
+                Linear.forward(out: qkv, inp: ln, weight: w + o.qkvWeight, bias: p + o.qkvBias, N: n, IC: C, OC: 3 * C, arithmetic: arithmetic)
+                if weights.pairedLayers != nil { roundToBFloat16(qkv, n * 3 * C) }
+                let kc = kCache.pointer + l * T * C, vc = vCache.pointer + l * T * C
+                for i in 0..<n {
+                    (kc + (pos0 + i) * C).update(from: qkv + i * 3 * C + C, count: C)
+                    (vc + (pos0 + i) * C).update(from: qkv + i * 3 * C + 2 * C, count: C)
+                }
+                for i in 0..<n { attend(q: qkv + i * 3 * C, layer: l, offsets: o, position: pos0 + i, into: atty + i * C) }
+                Linear.forward(out: tmp, inp: atty, weight: w + o.attnProjWeight, bias: p + o.attnProjBias, N: n, IC: C, OC: C, arithmetic: arithmetic)
+                addInPlace(x, tmp, n * C)
+                LayerNorm.forward(out: ln, mean: mean.pointer, rstd: rstd.pointer, inp: x, weight: p + o.ln2Weight, bias: p + o.ln2Bias,
+                                  N: n, C: C, eps: c.layerNormEpsilon)
+                Linear.forward(out: fc, inp: ln, weight: w + o.fcWeight, bias: p + o.fcBias, N: n, IC: C, OC: 4 * C, arithmetic: arithmetic)
+                GELU.forward(out: fcg, inp: fc, count: n * 4 * C)
+                Linear.forward(out: tmp, inp: fcg, weight: w + o.fcProjWeight, bias: p + o.fcProjBias, N: n, IC: 4 * C, OC: C, arithmetic: arithmetic)
+                addInPlace(x, tmp, n * C)
+            }
+            history.append(contentsOf: tokens[start..<(start + n)])
+            start += n
+            if start == tokens.count { computeLogits(from: x + (n - 1) * C, matrices: w) }
+        }
+    }
+}
