@@ -1,6 +1,6 @@
 /* How fast the Q8_0 row-dot kernel streams weights from DRAM, with two threads splitting the
    rows as generation does: a 50257·4 × 768 matrix (148 MB, past a 32 MiB L3), best of 20.
-   Used to choose the prefetch distance in Sources/CKernels/Q8.c (docs/PERFORMANCE.md).
+   Used to choose the prefetch distance in Sources/CKernels/StreamAhead.h (docs/PERFORMANCE.md).
 
    for d in 0 2048 4096 8192; do
      clang -O2 -march=x86-64-v3 -DPREFETCH_AHEAD=$d -ISources/CKernels/include scripts/stream_q8.c \

@@ -10,6 +10,7 @@
 // `BFloat16.init`), so the packers need only AVX-512F/BW and a test can reproduce each value.
 #include "CKernels.h"
 #include "Transpose8x8.h"
+#include "StreamAhead.h"
 #include <stdint.h>
 
 #if defined(__x86_64__)
@@ -190,9 +191,8 @@ float cllm_dpbf16_chains(long iterations) { (void)iterations; __builtin_trap(); 
 
 #if defined(__x86_64__)
 /* Generation streams the weights from DRAM once per token, and a thread reads its share
-   fastest as one stream, front to back, with a software prefetch ahead of the loads (Q8.c has
-   the measurement). Both kernels below walk their weights in memory order. */
-#define AHEAD_BYTES 4096
+   fastest as one stream, front to back, with a software prefetch ahead of the loads
+   (StreamAhead.h has the measurement). Both kernels below walk their weights in memory order. */
 
 /* y[0..<n] += Σ_pp pair(x, pp) · w[pp*ldw + c] over `pairs` pairs of input rows: generation's
    mat-vec on pair-interleaved bf16 weights, 32 products per instruction. x is rounded to bf16
@@ -215,7 +215,7 @@ KBF16 void cllm_matvec_bf16_pairs(long pairs, long n, const float *x, long input
             const uint32_t *row = w + (p0 + pp) * ldw;
             const __m512bh xb = (__m512bh)_mm512_set1_epi32((int)xp[pp]);
             for (long c = 0; c < full; c += 64) {
-                const char *ahead = (const char *)(row + c) + AHEAD_BYTES;
+                const char *ahead = (const char *)(row + c) + PREFETCH_AHEAD;
                 _mm_prefetch(ahead, _MM_HINT_T0); _mm_prefetch(ahead + 64, _MM_HINT_T0);
                 _mm_prefetch(ahead + 128, _MM_HINT_T0); _mm_prefetch(ahead + 192, _MM_HINT_T0);
                 _mm512_storeu_ps(y + c, _mm512_dpbf16_ps(_mm512_loadu_ps(y + c), xb, (__m512bh)_mm512_loadu_si512(row + c)));
@@ -251,8 +251,8 @@ KBF16 void cllm_row_dots_bf16_pairs(long count, long width, const float *x, cons
         __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps();
         long j = 0;
         for (; j < full; j += 32) {
-            _mm_prefetch((const char *)(r + j) + AHEAD_BYTES, _MM_HINT_T0);
-            _mm_prefetch((const char *)(r + j) + AHEAD_BYTES + 64, _MM_HINT_T0);
+            _mm_prefetch((const char *)(r + j) + PREFETCH_AHEAD, _MM_HINT_T0);
+            _mm_prefetch((const char *)(r + j) + PREFETCH_AHEAD + 64, _MM_HINT_T0);
             a0 = _mm512_dpbf16_ps(a0, (__m512bh)_mm512_loadu_si512(xp + j), (__m512bh)_mm512_loadu_si512(r + j));
             a1 = _mm512_dpbf16_ps(a1, (__m512bh)_mm512_loadu_si512(xp + j + 16), (__m512bh)_mm512_loadu_si512(r + j + 16));
         }

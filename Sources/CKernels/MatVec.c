@@ -2,9 +2,10 @@
 // and the row dots of the tied LM head. Every weight is read exactly once per token, so the
 // speed is that of memory, and each kernel reads its weights in memory order, one row after
 // another: a thread's share is then a single stream, which the memory system serves fastest
-// (Q8.c has the measurement). bfloat16 weights are widened in registers.
+// (StreamAhead.h has the measurement). bfloat16 weights are widened in registers.
 #include "CKernels.h"
 #include "BFloat16Widen.h"
+#include "StreamAhead.h"
 
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
@@ -13,7 +14,7 @@
 #define IDENTITY(v) (v)
 
 /* out[v] = x · rows[v] (the tied LM head): one row after another, so that a thread's rows are
-   a single stream (see Q8.c on why), with four 8-lane accumulators in flight and x from L1. */
+   a single stream (StreamAhead.h), with four 8-lane accumulators in flight and x from L1. */
 #if defined(__AVX2__) && defined(__FMA__)
 static inline float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -24,8 +25,8 @@ static inline float hsum8(__m256 v) {
 #define ROWDOTS_VECTOR(LOAD8)                                                                     \
         __m256 s0 = _mm256_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;                               \
         for (; j + 32 <= width; j += 32) {                                                        \
-            _mm_prefetch((const char *)(r + j) + 4096, _MM_HINT_T0);                              \
-            if (sizeof(W_T) == 4) _mm_prefetch((const char *)(r + j) + 4096 + 64, _MM_HINT_T0);   \
+            _mm_prefetch((const char *)(r + j) + PREFETCH_AHEAD, _MM_HINT_T0);                              \
+            if (sizeof(W_T) == 4) _mm_prefetch((const char *)(r + j) + PREFETCH_AHEAD + 64, _MM_HINT_T0);   \
             s0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), LOAD8(r + j), s0);                       \
             s1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 8), LOAD8(r + j + 8), s1);               \
             s2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 16), LOAD8(r + j + 16), s2);             \
@@ -61,7 +62,7 @@ void cllm_row_dots_bf16(long count, long width, const float *x, const uint16_t *
 
 /* y[0..<n] += Σ_i x[i] · w[i·ldw + 0..<n], one row at a time: when a thread's rows are full
    rows of W (the inputs split over the pool), its weights are one contiguous run, read front to
-   back as a single stream with a software prefetch 4 KiB ahead (see Q8.c on why one stream). */
+   back as a single stream with a software prefetch ahead (StreamAhead.h). */
 #define ROWWALK_BODY(LOAD8, SCALAR)                                                               \
     for (long i = 0; i < rows; i++) {                                                             \
         const W_T *wi = w + i * ldw;                                                              \
@@ -73,8 +74,8 @@ void cllm_row_dots_bf16(long count, long width, const float *x, const uint16_t *
 #define ROWWALK_VECTOR(LOAD8)                                                                     \
         const __m256 a = _mm256_set1_ps(x[i]);                                                    \
         for (; j + 32 <= n; j += 32) {                                                            \
-            _mm_prefetch((const char *)(wi + j) + 4096, _MM_HINT_T0);                             \
-            if (sizeof(W_T) == 4) _mm_prefetch((const char *)(wi + j) + 4096 + 64, _MM_HINT_T0);  \
+            _mm_prefetch((const char *)(wi + j) + PREFETCH_AHEAD, _MM_HINT_T0);                             \
+            if (sizeof(W_T) == 4) _mm_prefetch((const char *)(wi + j) + PREFETCH_AHEAD + 64, _MM_HINT_T0);  \
             _mm256_storeu_ps(y + j, _mm256_fmadd_ps(a, LOAD8(wi + j), _mm256_loadu_ps(y + j)));                 \
             _mm256_storeu_ps(y + j + 8, _mm256_fmadd_ps(a, LOAD8(wi + j + 8), _mm256_loadu_ps(y + j + 8)));     \
             _mm256_storeu_ps(y + j + 16, _mm256_fmadd_ps(a, LOAD8(wi + j + 16), _mm256_loadu_ps(y + j + 16)));  \

@@ -9,18 +9,10 @@
 // `vpdpbusd` multiplies unsigned by signed bytes: x is split into |x| (unsigned) and its sign,
 // which is moved onto the weight (w or −w); |q| ≤ 127, so neither side overflows.
 #include "CKernels.h"
+#include "StreamAhead.h"
 #include <math.h>
 #include <stdint.h>
 
-/* How far ahead of each row's loads to prefetch. Generation streams every weight from DRAM
-   once per token. With the four-rows-side-by-side kernel this replaced, two threads streaming
-   a 148 MB Q8_0 matrix (past the 32 MiB L3) read 12.8 GB/s without software prefetch and 20.1
-   at 4 KiB; with the row-at-a-time kernel, 21.5–23.7 GB/s without and 25–27 at 2–4 KiB (Zen 4,
-   three runs each; scripts/stream_q8.c, docs/PERFORMANCE.md). Past the end of a matrix the
-   hint is harmless. */
-#ifndef PREFETCH_AHEAD
-#define PREFETCH_AHEAD 4096
-#endif
 
 #if defined(__x86_64__)
 #include <cpuid.h>

@@ -17,10 +17,9 @@ public final class InferenceSession {
     /// beside a training run turns it off: the run keeps the pool, generation takes one core, and
     /// neither spins against the other.
     public var usesThreadPool = true
-    let kCache: FloatBuffer, vCache: FloatBuffer
+    private let kCache: FloatBuffer, vCache: FloatBuffer
     private let x: FloatBuffer, ln: FloatBuffer, qkv: FloatBuffer, atty: FloatBuffer, tmp: FloatBuffer
-    let logitsBuffer: FloatBuffer, scores: FloatBuffer
-    private let fc: FloatBuffer
+    private let fc: FloatBuffer, logitsBuffer: FloatBuffer, scores: FloatBuffer
     /// The quantized input of a Q8_0 product (`WeightFormat.q8_0` only).
     private let q8Input: Q8Vector?
     /// The other threads' sums of an input-split float32/bf16 mat-vec.
@@ -95,20 +94,12 @@ public final class InferenceSession {
     }
 
     private func compute<W: GEMMElement>(token: Int32, at pos: Int, matrices w: UnsafePointer<W>) {
-        let c = weights.config, C = c.nEmbd, T = c.blockSize
+        let c = weights.config, C = c.nEmbd
         let lay = weights.layout, p = weights.parameters
         let x = self.x.pointer, ln = self.ln.pointer, qkv = self.qkv.pointer, atty = self.atty.pointer
         let fc = self.fc.pointer, fcg = self.fc.pointer + 4 * C
-        let pe = p + lay.wpe + pos * C
         let q8 = weights.quantized
-        if let head = q8?.head {
-            // A Q8_0 file has one copy of the token embeddings, the quantized one.
-            head.dequantizeRow(Int(token), into: x)
-            for i in 0..<C { x[i] += pe[i] }
-        } else {
-            let te = p + lay.wte + Int(token) * C
-            for i in 0..<C { x[i] = te[i] + pe[i] }
-        }
+        embed(token, at: pos, into: x)
         for (l, o) in lay.layers.enumerated() {
             layerNorm(ln, x, p + o.ln1Weight, p + o.ln1Bias, C, c.layerNormEpsilon)
             let paired = weights.pairedLayers?[l], quantized = q8?.layers[l]
@@ -117,9 +108,7 @@ public final class InferenceSession {
             // does in every product: q, k and v are rounded here (so is the cache), the
             // attention weights below, and the head's input at the end.
             if paired != nil { roundToBFloat16(qkv, 3 * C) }
-            let kc = kCache.pointer + l * T * C, vc = vCache.pointer + l * T * C
-            (kc + pos * C).update(from: qkv + C, count: C)
-            (vc + pos * C).update(from: qkv + 2 * C, count: C)
+            cacheKeysAndValues(of: qkv, layer: l, position: pos)
             attend(q: qkv, layer: l, offsets: o, position: pos, into: atty)
             product(tmp.pointer, atty, paired?.attnProj, quantized?.attnProj, w + o.attnProjWeight, bias: p + o.attnProjBias, inputs: C, outputs: C)
             addInPlace(x, tmp.pointer, C)
@@ -160,6 +149,27 @@ public final class InferenceSession {
         }
     }
 
+    /// x = token embedding + position embedding.
+    func embed(_ token: Int32, at pos: Int, into x: UnsafeMutablePointer<Float>) {
+        let C = weights.config.nEmbd, lay = weights.layout, p = weights.parameters
+        let pe = p + lay.wpe + pos * C
+        if let head = weights.quantized?.head {
+            // A Q8_0 file has one copy of the token embeddings, the quantized one.
+            head.dequantizeRow(Int(token), into: x)
+            for i in 0..<C { x[i] += pe[i] }
+        } else {
+            let te = p + lay.wte + Int(token) * C
+            for i in 0..<C { x[i] = te[i] + pe[i] }
+        }
+    }
+
+    /// Stores the key and value of one token's q|k|v row in layer `l`'s cache at `pos`.
+    func cacheKeysAndValues(of qkv: UnsafePointer<Float>, layer l: Int, position pos: Int) {
+        let C = weights.config.nEmbd, offset = (l * weights.config.blockSize + pos) * C
+        (kCache.pointer + offset).update(from: qkv + C, count: C)
+        (vCache.pointer + offset).update(from: qkv + 2 * C, count: C)
+    }
+
     /// One token's attention in layer `l` (its keys and values already cached): heads split over
     /// the pool once the cache is long enough to be worth a parallel region (each head reads
     /// (position+1)·hs keys and values).
@@ -174,7 +184,7 @@ public final class InferenceSession {
     }
 
     /// One row through the same LayerNorm kernel the batched forward uses.
-    func layerNorm(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
+    private func layerNorm(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>,
                            _ b: UnsafePointer<Float>, _ C: Int, _ eps: Float) {
         var mean: Float = 0, rstd: Float = 0
         LayerNorm.forward(out: y, mean: &mean, rstd: &rstd, inp: x, weight: w, bias: b, N: 1, C: C, eps: eps)

@@ -20,7 +20,7 @@ extension InferenceSession {
     }
 
     private func prefill<W: GEMMElement>(_ tokens: [Int32], matrices w: UnsafePointer<W>) {
-        let c = weights.config, C = c.nEmbd, T = c.blockSize, lay = weights.layout, p = weights.parameters
+        let c = weights.config, C = c.nEmbd, lay = weights.layout, p = weights.parameters
         // The session's products round their inputs to bf16 where its layers are in pair layout.
         let arithmetic: GEMMArithmetic = weights.pairedLayers != nil ? .bfloat16 : .float32
         let rows = min(tokens.count, Self.prefillChunk)
@@ -31,20 +31,13 @@ extension InferenceSession {
         var start = 0
         while start < tokens.count {
             let n = min(rows, tokens.count - start), pos0 = history.count
-            for i in 0..<n {
-                let te = p + lay.wte + Int(tokens[start + i]) * C, pe = p + lay.wpe + (pos0 + i) * C, xi = x + i * C
-                for j in 0..<C { xi[j] = te[j] + pe[j] }
-            }
+            for i in 0..<n { embed(tokens[start + i], at: pos0 + i, into: x + i * C) }
             for (l, o) in lay.layers.enumerated() {
                 LayerNorm.forward(out: ln, mean: mean.pointer, rstd: rstd.pointer, inp: x, weight: p + o.ln1Weight, bias: p + o.ln1Bias,
                                   N: n, C: C, eps: c.layerNormEpsilon)
                 Linear.forward(out: qkv, inp: ln, weight: w + o.qkvWeight, bias: p + o.qkvBias, N: n, IC: C, OC: 3 * C, arithmetic: arithmetic)
                 if weights.pairedLayers != nil { roundToBFloat16(qkv, n * 3 * C) }
-                let kc = kCache.pointer + l * T * C, vc = vCache.pointer + l * T * C
-                for i in 0..<n {
-                    (kc + (pos0 + i) * C).update(from: qkv + i * 3 * C + C, count: C)
-                    (vc + (pos0 + i) * C).update(from: qkv + i * 3 * C + 2 * C, count: C)
-                }
+                for i in 0..<n { cacheKeysAndValues(of: qkv + i * 3 * C, layer: l, position: pos0 + i) }
                 for i in 0..<n { attend(q: qkv + i * 3 * C, layer: l, offsets: o, position: pos0 + i, into: atty + i * C) }
                 Linear.forward(out: tmp, inp: atty, weight: w + o.attnProjWeight, bias: p + o.attnProjBias, N: n, IC: C, OC: C, arithmetic: arithmetic)
                 addInPlace(x, tmp, n * C)

@@ -4,6 +4,19 @@ import XCTest
 /// Generation's float32 and bfloat16 mat-vecs (inputs split over the pool, partial vectors
 /// summed) and the LM head's row dots, against Double references of the same weights.
 final class MatVecTests: XCTestCase {
+    /// start + Σ_i x[i]·weight(i) in Double, with the weights as given (s32) and rounded to
+    /// bfloat16 (s16), and Σ |terms| + |start| (the scale of the rounding error).
+    func reference(_ x: [Float], start: Float, weight: (Int) -> Float) -> (s32: Double, s16: Double, magnitude: Double) {
+        var s32 = Double(start), s16 = s32, magnitude = abs(s32)
+        for i in x.indices {
+            let w = weight(i)
+            s32 += Double(x[i]) * Double(w)
+            s16 += Double(x[i]) * Double(BFloat16(w).floatValue)
+            magnitude += abs(Double(x[i]) * Double(w))
+        }
+        return (s32, s16, magnitude)
+    }
+
     /// Sizes below and above the parallel threshold (2¹⁶ products), input counts that do not
     /// divide into the split's four-row granule, and column counts off the kernels' 32- and
     /// 8-wide steps; float32 and bfloat16 weights, with the split and without.
@@ -21,12 +34,7 @@ final class MatVecTests: XCTestCase {
                     matVec(&y16, x, $0.baseAddress!, bias: b, inputs: inputs, outputs: outputs, partials: partials, parallel: parallel)
                 }
                 for o in 0..<outputs {
-                    var s32 = Double(b[o]), s16 = s32, magnitude = abs(s32)
-                    for i in 0..<inputs {
-                        s32 += Double(x[i]) * Double(w[i * outputs + o])
-                        s16 += Double(x[i]) * Double(w16[i * outputs + o].floatValue)
-                        magnitude += abs(Double(x[i]) * Double(w[i * outputs + o]))
-                    }
+                    let (s32, s16, magnitude) = reference(x, start: b[o]) { w[$0 * outputs + o] }
                     XCTAssertEqual(Double(y32[o]), s32, accuracy: 1e-6 * magnitude, "fp32 \(inputs)×\(outputs) parallel \(parallel) output \(o)")
                     XCTAssertEqual(Double(y16[o]), s16, accuracy: 1e-6 * magnitude, "bf16 \(inputs)×\(outputs) parallel \(parallel) output \(o)")
                 }
@@ -45,12 +53,7 @@ final class MatVecTests: XCTestCase {
             rowDots(&out32, x, rows: rows, count: count, width: width)
             rows16.withUnsafeBufferPointer { rowDots(&out16, x, rows: $0.baseAddress!, count: count, width: width) }
             for v in 0..<count {
-                var s32 = 0.0, s16 = 0.0, magnitude = 0.0
-                for j in 0..<width {
-                    s32 += Double(x[j]) * Double(rows[v * width + j])
-                    s16 += Double(x[j]) * Double(rows16[v * width + j].floatValue)
-                    magnitude += abs(Double(x[j]) * Double(rows[v * width + j]))
-                }
+                let (s32, s16, magnitude) = reference(x, start: 0) { rows[v * width + $0] }
                 XCTAssertEqual(Double(out32[v]), s32, accuracy: 1e-6 * magnitude, "fp32 row \(v) of \(count)×\(width)")
                 XCTAssertEqual(Double(out16[v]), s16, accuracy: 1e-6 * magnitude, "bf16 row \(v) of \(count)×\(width)")
             }
