@@ -1,6 +1,7 @@
 // AVX-512 GEMM micro-kernel (8×32 tile: sixteen zmm accumulators) and its run-time CPU check.
 // See include/CKernels.h for why this is C.
 #include "CKernels.h"
+#include "TilePrefetch.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -41,6 +42,7 @@ void kernel_8x32(long kc, const float *a, long rsA, long csA, const float *b, fl
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
     const float *a0 = a, *a1 = a + rsA, *a2 = a + 2 * rsA, *a3 = a + 3 * rsA;
     const float *a4 = a + 4 * rsA, *a5 = a + 5 * rsA, *a6 = a + 6 * rsA, *a7 = a + 7 * rsA;
+    prefetch_tile(c, ldc, rows);
     long idx = 0;
     for (long p = 0; p < kc; p++, idx += csA) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);

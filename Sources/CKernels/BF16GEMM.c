@@ -11,6 +11,7 @@
 #include "CKernels.h"
 #include "Transpose8x8.h"
 #include "StreamAhead.h"
+#include "TilePrefetch.h"
 #include <stdint.h>
 
 #if defined(__x86_64__)
@@ -58,18 +59,33 @@ static inline uint32_t scalar_bits(const void *src, int is_bf16, long offset) {
     return (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
 }
 
+/* How many pairs of rows ahead the row-sweeping packer prefetches: about 1,000 columns' worth
+   of work in flight, so that a row fetched from DRAM arrives before it is packed. */
+static inline long pack_ahead_pairs(long cols) {
+    const long ahead = (1024 + cols - 1) / (cols > 0 ? cols : 1);
+    return ahead < 1 ? 1 : ahead > 8 ? 8 : ahead;
+}
+
 /* The packer for both element types: panels of `width` columns, panel j at
    out + j*pairs*width, out[j*pairs*width + pp*width + c'] = pair (2pp, 2pp+1) of column
    j*width + c', where element (p, c) is src[p*rs + c*cs]. Columns past `cols` are 0. */
 INLINE_BF16 void pack_pairs(long kc, long cols, long width, const void *src, int is_bf16, long rs, long cs, uint32_t *out) {
     const long pairs = (kc + 1) / 2, stride = pairs * width;
     const long padded = (cols + width - 1) / width * width;
+    const long elem = is_bf16 ? 2 : 4;
     if (cs == 1) {
         /* Columns contiguous: two rows (steps 2pp and 2pp+1) of sixteen columns make sixteen
-           pairs; the block is swept row by row, so each source line is read once. */
+           pairs; the block is swept row by row, so each source line is read once. The rows
+           `ahead` pairs on are prefetched (see pack_ahead_pairs). */
+        const long ahead = pack_ahead_pairs(cols);
         for (long pp = 0; pp < pairs; pp++) {
             const long p = 2 * pp;
+            const long next = p + 2 * ahead;
             for (long c = 0; c < padded; c += 16) {
+                if (next + 1 < kc && c < cols) {
+                    _mm_prefetch((const char *)src + (next * rs + c) * elem, _MM_HINT_T0);
+                    _mm_prefetch((const char *)src + ((next + 1) * rs + c) * elem, _MM_HINT_T0);
+                }
                 const __mmask16 load = first_lanes(cols - c);
                 __m512i lo = load_bits(src, is_bf16, p * rs + c, load);
                 __m512i hi = p + 1 < kc ? load_bits(src, is_bf16, (p + 1) * rs + c, load) : _mm512_setzero_si512();
@@ -96,6 +112,8 @@ INLINE_BF16 void pack_pairs(long kc, long cols, long width, const void *src, int
                 __m256 r[8];
                 for (int i = 0; i < 8; i++) {
                     const long c = c0 + i;
+                    /* The same steps of the next eight columns, a whole column group ahead. */
+                    if (c + 8 < cols) _mm_prefetch((const char *)src + ((c + 8) * cs + p0) * elem, _MM_HINT_T0);
                     const __mmask16 m = c < cols ? first_lanes(kc - p0) : 0;
                     r[i] = _mm256_castsi256_ps(_mm512_cvtepi32_epi16(load_bits(src, is_bf16, c * cs + p0, m)));
                 }
@@ -137,6 +155,7 @@ KBF16 void cllm_gemm_bf16_8x32(long pairs, const uint32_t *a, const uint32_t *b,
                                int accumulate, int rows, int cols) {
     __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
     __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    prefetch_tile(c, ldc, rows);
     for (long pp = 0; pp < pairs; pp++) {
         __m512bh b0 = (__m512bh)_mm512_load_si512(b + pp * 32), b1 = (__m512bh)_mm512_load_si512(b + pp * 32 + 16);
         __m512i av;

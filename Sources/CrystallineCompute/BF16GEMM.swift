@@ -57,15 +57,12 @@ enum GEMMPath {
 /// Packed panels live in the thread's float scratch, reinterpreted as 32-bit pair slots (they
 /// need half the room of the float32 panels: kc/2 slots per column or row).
 func gemmSerialBF16<BElement: GEMMElement>(m: Int, n: Int, k: Int,
-                    a: UnsafePointer<Float>, rsA: Int, csA: Int,
-                    b: UnsafePointer<BElement>, rsB: Int, csB: Int,
+                    a: UnsafePointer<Float>, rsA: Int, csA: Int, b: BOperand<BElement>,
                     c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: PackScratch) {
     let MR = 8, NR = 32
     let aPanels = UnsafeMutableRawPointer(scratch.a).assumingMemoryBound(to: UInt32.self)
     let bPanels = UnsafeMutableRawPointer(scratch.b).assumingMemoryBound(to: UInt32.self)
-    let bBits: UnsafePointer<UInt16>? = BElement.self == BFloat16.self
-        ? UnsafeRawPointer(b).assumingMemoryBound(to: UInt16.self) : nil
-    precondition(bBits != nil || BElement.self == Float.self, "GEMM B operands are Float or BFloat16")
+    precondition(BElement.self == BFloat16.self || BElement.self == Float.self, "GEMM B operands are Float or BFloat16")
     var jc = 0
     while jc < n {
         let nc = min(GEMMBlocking.nc, n - jc)
@@ -73,12 +70,20 @@ func gemmSerialBF16<BElement: GEMMElement>(m: Int, n: Int, k: Int,
         while pc < k {
             let kc = min(GEMMBlocking.kc, k - pc)   // GEMMBlocking.kc is even: pairs never straddle blocks
             let pairs = (kc + 1) / 2
-            // One call packs the whole block, so each source line is read once.
-            let offset = pc * rsB + jc * csB
-            if let bBits {
-                cllm_pack_bf16_pairs_from_bf16(kc, nc, NR, bBits + offset, rsB, csB, bPanels)
-            } else {
-                cllm_pack_bf16_pairs(kc, nc, NR, UnsafeRawPointer(b).assumingMemoryBound(to: Float.self) + offset, rsB, csB, bPanels)
+            let bBlock: UnsafePointer<UInt32>, panelStride: Int
+            switch b {
+            case .stored(let pointer, let rsB, let csB):
+                // One call packs the whole block, so each source line is read once.
+                let source = UnsafeRawPointer(pointer + pc * rsB + jc * csB)
+                if BElement.self == BFloat16.self {
+                    cllm_pack_bf16_pairs_from_bf16(kc, nc, NR, source.assumingMemoryBound(to: UInt16.self), rsB, csB, bPanels)
+                } else {
+                    cllm_pack_bf16_pairs(kc, nc, NR, source.assumingMemoryBound(to: Float.self), rsB, csB, bPanels)
+                }
+                (bBlock, panelStride) = (UnsafePointer(bPanels), pairs * NR)
+            case .packed(let operand):
+                let block = operand.panels(depth: pc, column: jc)
+                (bBlock, panelStride) = (UnsafePointer(block.pointer.assumingMemoryBound(to: UInt32.self)), block.panelStride)
             }
             let add = accumulate || pc > 0
             var ic = 0
@@ -87,7 +92,7 @@ func gemmSerialBF16<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                 cllm_pack_bf16_pairs(kc, mc, MR, a + ic * rsA + pc * csA, csA, rsA, aPanels)
                 var jr = 0
                 while jr < nc {
-                    let bp = UnsafePointer(bPanels + jr * pairs)
+                    let bp = bBlock + jr / NR * panelStride
                     var ir = 0
                     while ir < mc {
                         cllm_gemm_bf16_8x32(pairs, aPanels + ir * pairs, bp, c + (ic + ir) * ldc + jc + jr, ldc,

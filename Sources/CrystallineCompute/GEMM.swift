@@ -127,7 +127,7 @@ public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
     let parts = (worker == nil && flops > 400_000) ? pool.threadCount : 1
     if parts == 1 {
         if seeded { fillRows(c, ldc: ldc, rows: 0..<m, columns: 0..<n, bias: bias) }
-        gemmSerial(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, csB: csB,
+        gemmSerial(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: .stored(b, rs: rsB, cs: csB),
                    c: c, ldc: ldc, accumulate: accumulate || seeded, scratch: .current, path: path)
         return
     }
@@ -158,14 +158,14 @@ struct GEMMSplit<BElement: GEMMElement>: ParallelJob {
             if r.isEmpty { return }
             if bias != nil { fillRows(c, ldc: ldc, rows: r, columns: 0..<n, bias: bias) }
             gemmSerial(m: r.count, n: n, k: k, a: a + r.lowerBound * rsA, rsA: rsA, csA: csA,
-                       b: b, rsB: rsB, csB: csB, c: c + r.lowerBound * ldc, ldc: ldc,
+                       b: .stored(b, rs: rsB, cs: csB), c: c + r.lowerBound * ldc, ldc: ldc,
                        accumulate: accumulate || bias != nil, scratch: scratch, path: path)
         } else {
             let r = chunk(part, of: parts, count: n, granule: path.panelWidth)
             if r.isEmpty { return }
             if bias != nil { fillRows(c, ldc: ldc, rows: 0..<m, columns: r, bias: bias) }
             gemmSerial(m: m, n: r.count, k: k, a: a, rsA: rsA, csA: csA,
-                       b: b + r.lowerBound * csB, rsB: rsB, csB: csB, c: c + r.lowerBound, ldc: ldc,
+                       b: .stored(b + r.lowerBound * csB, rs: rsB, cs: csB), c: c + r.lowerBound, ldc: ldc,
                        accumulate: accumulate || bias != nil, scratch: scratch, path: path)
         }
     }
@@ -179,25 +179,30 @@ func fillRows(_ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Range<Int>, colu
     }
 }
 
+/// Where a product's B comes from: storage (element (p, j) at `pointer[p*rs + j*cs]`), packed
+/// block by block into the thread's scratch as the product goes, or panels packed beforehand.
+enum BOperand<Element: GEMMElement> {
+    case stored(UnsafePointer<Element>, rs: Int, cs: Int)
+    case packed(PackedOperand)
+}
+
 /// The serial product on the path chosen for it.
 func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
-                a: UnsafePointer<Float>, rsA: Int, csA: Int,
-                b: UnsafePointer<BElement>, rsB: Int, csB: Int,
+                a: UnsafePointer<Float>, rsA: Int, csA: Int, b: BOperand<BElement>,
                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: PackScratch,
                 path: GEMMPath) {
     switch path {
     case .float32(let kernel):
-        gemmSerial(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, csB: csB,
+        gemmSerial(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b,
                    c: c, ldc: ldc, accumulate: accumulate, scratch: scratch, kernel: kernel)
     case .bfloat16:
-        gemmSerialBF16(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b, rsB: rsB, csB: csB,
+        gemmSerialBF16(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b,
                        c: c, ldc: ldc, accumulate: accumulate, scratch: scratch)
     }
 }
 
 func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
-                a: UnsafePointer<Float>, rsA: Int, csA: Int,
-                b: UnsafePointer<BElement>, rsB: Int, csB: Int,
+                a: UnsafePointer<Float>, rsA: Int, csA: Int, b: BOperand<BElement>,
                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, scratch: PackScratch,
                 kernel: GEMMKernel) {
     let MR = kernel.panelHeight, NR = kernel.panelWidth
@@ -211,7 +216,15 @@ func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
         var pc = 0
         while pc < k {
             let kc = min(GEMMBlocking.kc, k - pc)
-            packB(kc: kc, nc: nc, panelWidth: NR, b: b + pc * rsB + jc * csB, rsB: rsB, csB: csB, into: scratch.b)
+            let bBlock: UnsafePointer<Float>, panelStride: Int
+            switch b {
+            case .stored(let pointer, let rsB, let csB):
+                packB(kc: kc, nc: nc, panelWidth: NR, b: pointer + pc * rsB + jc * csB, rsB: rsB, csB: csB, into: scratch.b)
+                (bBlock, panelStride) = (UnsafePointer(scratch.b), kc * NR)
+            case .packed(let operand):
+                let block = operand.panels(depth: pc, column: jc)
+                (bBlock, panelStride) = (UnsafePointer(block.pointer.assumingMemoryBound(to: Float.self)), block.panelStride)
+            }
             let add = accumulate || pc > 0
             var ic = 0
             while ic < m {
@@ -225,7 +238,7 @@ func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                 var jr = 0
                 while jr < nc {
                     let nr = min(NR, nc - jr)
-                    let bp = UnsafePointer(scratch.b + jr * kc)
+                    let bp = bBlock + jr / NR * panelStride
                     var ir = 0
                     while ir < mc {
                         let mr = min(MR, mc - ir)

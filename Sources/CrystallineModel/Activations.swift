@@ -53,7 +53,7 @@ final class ActivationSet {
         // every layer and the backward pass recomputes it (into the layer's dfc slot).
         let sharedGelu = !forGradients && !storeAttention
         let geluPerLayer = sharedGelu ? 0 : N * 4 * C
-        want(N * C); want(N); want(N); want(logitCount); want(N); want(N); want(Attention.scratchCount(T: T)); want(B * NH)
+        want(N * C); want(N); want(N); want(logitCount); want(N); want(N); want(Attention.scratchCount(T: T, headSize: C / NH)); want(B * NH)
         if sharedGelu { want(N * 4 * C) }
         for _ in 0..<slots {
             [N * C, N, N, N * 3 * C, probabilities, N * C, N * C, N * C,
@@ -67,7 +67,7 @@ final class ActivationSet {
         encodedMask = masks ? take(N * C) : nil
         lnf = take(N * C); lnfMean = take(N); lnfRstd = take(N)
         logits = take(logitCount); logPartition = take(N); losses = take(N)
-        attentionScratch = take(Attention.scratchCount(T: T))
+        attentionScratch = take(Attention.scratchCount(T: T, headSize: C / NH))
         slopeGradPartials = take(B * NH)
         let gelu = sharedGelu ? take(N * 4 * C) : nil
         var layers: [Layer] = []

@@ -96,7 +96,7 @@ final class GradientCheckTests: XCTestCase {
         // T = 37 spans several of the kernel's 16-row blocks, with a ragged last block.
         for (useMask, B, T) in [(false, 2, 5), (true, 2, 5), (false, 1, 37), (true, 1, 37)] {
             let C = 8, NH = 2
-            var scratch = [Float](repeating: 0, count: Attention.scratchCount(T: T))
+            var scratch = [Float](repeating: 0, count: Attention.scratchCount(T: T, headSize: C / NH))
             var qkv = random(B * T * 3 * C)
             let w = random(B * T * C)
             var mask = [Float](repeating: 1, count: B * NH * T * T)
@@ -122,7 +122,7 @@ final class GradientCheckTests: XCTestCase {
 
     func testFutureTokensDoNotAffectThePast() {
         let B = 1, T = 6, C = 8, NH = 2
-        var scratch = [Float](repeating: 0, count: Attention.scratchCount(T: T))
+        var scratch = [Float](repeating: 0, count: Attention.scratchCount(T: T, headSize: C / NH))
         var qkv = random(B * T * 3 * C)
         var y1 = [Float](repeating: 0, count: T * C), att = [Float](repeating: 0, count: NH * T * T)
         Attention.forward(out: &y1, att: &att, dropMask: nil, qkv: qkv, scratch: &scratch, B: B, T: T, C: C, NH: NH)

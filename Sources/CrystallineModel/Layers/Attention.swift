@@ -27,9 +27,23 @@ enum Attention {
     /// more calls.
     static let rowBlock = 24
 
-    /// Scratch floats the kernels need: three T×T tiles per pool thread (the dropped weights,
-    /// the score gradient, and the recomputed probabilities when they are not stored).
-    static func scratchCount(T: Int) -> Int { 3 * T * T * ThreadPool.shared.threadCount }
+    /// Scratch floats one pool thread needs: three T×T tiles (the dropped weights, the score
+    /// gradient, and the recomputed probabilities when they are not stored), then room for one
+    /// packed K, Kᵀ, V or Vᵀ of a head, which every block of query rows reads.
+    static func scratchPerThread(T: Int, headSize hs: Int) -> Int {
+        let packed = max(PackedOperand.byteCount(rows: T, columns: hs), PackedOperand.byteCount(rows: hs, columns: T))
+        return 3 * T * T + (packed + 3) / 4
+    }
+
+    /// Scratch floats the kernels need: `scratchPerThread` for every pool thread.
+    static func scratchCount(T: Int, headSize: Int) -> Int {
+        scratchPerThread(T: T, headSize: headSize) * ThreadPool.shared.threadCount
+    }
+
+    /// The part of a thread's scratch that holds a packed operand.
+    static func packingRoom(_ tiles: UnsafeMutablePointer<Float>, T: Int) -> UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(tiles + 3 * T * T)
+    }
 
     /// `att` keeps the probabilities for the backward pass; nil recomputes them there instead
     /// (flash-attention style memory: a T×T tile per thread rather than B·NH·T·T per layer).
@@ -61,15 +75,16 @@ enum Attention {
     }
 
     /// C = L·B for a T×T lower-triangular L (row stride T) and a T×hs B: each block of query rows
-    /// multiplies only the keys it can see.
+    /// multiplies only the keys it can see. B is packed once into `packing`, and each block reads
+    /// its first rows.
     static func lowerTriangularProduct(_ L: UnsafePointer<Float>, b: UnsafePointer<Float>, ldb: Int,
                                        c: UnsafeMutablePointer<Float>, ldc: Int, T: Int, hs: Int, worker: Int,
-                                       arithmetic: GEMMArithmetic) {
+                                       packing: UnsafeMutableRawPointer, arithmetic: GEMMArithmetic) {
+        let packed = PackedOperand(packing: b, ldb: ldb, rows: T, columns: hs, into: packing, arithmetic: arithmetic)
         var r0 = 0
         while r0 < T {
             let r1 = min(T, r0 + rowBlock)
-            gemm(m: r1 - r0, n: hs, k: r1, a: L + r0 * T, lda: T, b: b, ldb: ldb, c: c + r0 * ldc, ldc: ldc, worker: worker,
-                 arithmetic: arithmetic)
+            gemm(m: r1 - r0, n: hs, k: r1, a: L + r0 * T, lda: T, packedB: packed, c: c + r0 * ldc, ldc: ldc, worker: worker)
             r0 = r1
         }
     }
@@ -79,15 +94,16 @@ enum Attention {
     /// when P was not stored, and gets the same values bit for bit.
     static func probabilities(_ P: UnsafeMutablePointer<Float>, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
                               head h: Int, bias: AngularBias?, T: Int, C: Int, NH: Int, worker: Int,
-                              arithmetic: GEMMArithmetic) {
+                              packing: UnsafeMutableRawPointer, arithmetic: GEMMArithmetic) {
         let hs = C / NH, C3 = 3 * C
         let scale = 1 / Float(hs).squareRoot()
+        let keys = PackedOperand(packing: k, ldb: C3, transB: .transposed, rows: hs, columns: T, into: packing,
+                                 arithmetic: arithmetic)
         var r0 = 0
         while r0 < T {
             let r1 = min(T, r0 + rowBlock)
             // Scores for rows r0..<r1 against keys 0..<r1.
-            gemm(m: r1 - r0, n: r1, k: hs, a: q + r0 * C3, lda: C3, b: k, ldb: C3, transB: .transposed,
-                 c: P + r0 * T, ldc: T, worker: worker, arithmetic: arithmetic)
+            gemm(m: r1 - r0, n: r1, k: hs, a: q + r0 * C3, lda: C3, packedB: keys, c: P + r0 * T, ldc: T, worker: worker)
             for t in r0..<r1 {
                 let row = P + t * T
                 if let bias {
@@ -114,13 +130,16 @@ enum Attention {
             let hs = C / NH, C3 = 3 * C
             let b = task / NH, h = task % NH
             let q = qkv + b * T * C3 + h * hs, k = q + C, v = q + 2 * C
-            let tiles = scratch + worker * 3 * T * T
+            let tiles = scratch + worker * scratchPerThread(T: T, headSize: hs)
+            let packing = packingRoom(tiles, T: T)
             let P = att.map { $0 + task * T * T } ?? tiles + 2 * T * T
             let y = out + b * T * C + h * hs
-            probabilities(P, q: q, k: k, head: h, bias: bias, T: T, C: C, NH: NH, worker: worker, arithmetic: arithmetic)
+            probabilities(P, q: q, k: k, head: h, bias: bias, T: T, C: C, NH: NH, worker: worker, packing: packing,
+                          arithmetic: arithmetic)
             // Y = P'·V with P' = P ⊙ dropout mask.
             let weights = droppedWeights(P, dropMask: dropMask, task: task, T: T, scratch: tiles)
-            lowerTriangularProduct(weights, b: v, ldb: C3, c: y, ldc: C, T: T, hs: hs, worker: worker, arithmetic: arithmetic)
+            lowerTriangularProduct(weights, b: v, ldb: C3, c: y, ldc: C, T: T, hs: hs, worker: worker, packing: packing,
+                                   arithmetic: arithmetic)
         }
     }
 
@@ -139,13 +158,15 @@ enum Attention {
             let q = qkv + b * T * C3 + h * hs, k = q + C, v = q + 2 * C
             let dq = dqkv + b * T * C3 + h * hs, dk = dq + C, dv = dq + 2 * C
             let dy = dout + b * T * C + h * hs
-            let dS = scratch + worker * 3 * T * T
+            let dS = scratch + worker * scratchPerThread(T: T, headSize: hs)
+            let packing = packingRoom(dS, T: T)
             let P: UnsafePointer<Float>
             if let att {
                 P = att + task * T * T
             } else {
                 let tile = dS + 2 * T * T
-                probabilities(tile, q: q, k: k, head: h, bias: bias, T: T, C: C, NH: NH, worker: worker, arithmetic: arithmetic)
+                probabilities(tile, q: q, k: k, head: h, bias: bias, T: T, C: C, NH: NH, worker: worker, packing: packing,
+                              arithmetic: arithmetic)
                 P = UnsafePointer(tile)
             }
             let weights = droppedWeights(P, dropMask: dropMask, task: task, T: T, scratch: dS + T * T)
@@ -153,11 +174,12 @@ enum Attention {
             gemm(m: T, n: hs, k: T, a: weights, lda: T, transA: .transposed, b: dy, ldb: C,
                  c: dv, ldc: C3, worker: worker, arithmetic: arithmetic)
             // dP' = dY·Vᵀ for the visible keys of each row block.
+            let values = PackedOperand(packing: v, ldb: C3, transB: .transposed, rows: hs, columns: T, into: packing,
+                                       arithmetic: arithmetic)
             var r0 = 0
             while r0 < T {
                 let r1 = min(T, r0 + rowBlock)
-                gemm(m: r1 - r0, n: r1, k: hs, a: dy + r0 * C, lda: C, b: v, ldb: C3, transB: .transposed,
-                     c: dS + r0 * T, ldc: T, worker: worker, arithmetic: arithmetic)
+                gemm(m: r1 - r0, n: r1, k: hs, a: dy + r0 * C, lda: C, packedB: values, c: dS + r0 * T, ldc: T, worker: worker)
                 r0 = r1
             }
             // Through the dropout mask and the softmax: z = P ⊙ (dP − Σ P·dP) is the gradient of
@@ -177,7 +199,8 @@ enum Attention {
             }
             if let partials = bias?.slopeGradPartials { partials[task] = slopeGrad }
             // dQ = dS·K (row blocks see keys < r1); dK = dSᵀ·Q.
-            lowerTriangularProduct(dS, b: k, ldb: C3, c: dq, ldc: C3, T: T, hs: hs, worker: worker, arithmetic: arithmetic)
+            lowerTriangularProduct(dS, b: k, ldb: C3, c: dq, ldc: C3, T: T, hs: hs, worker: worker, packing: packing,
+                                   arithmetic: arithmetic)
             gemm(m: T, n: hs, k: T, a: dS, lda: T, transA: .transposed, b: q, ldb: C3,
                  c: dk, ldc: C3, worker: worker, arithmetic: arithmetic)
         }
