@@ -82,3 +82,27 @@ void cllm_pack_a_transposed(long kc, long mr, const float *a, long lda, float *o
     for (long p = 0; p < kc; p++)
         for (long r = 0; r < mr; r++) out[p * mr + r] = a[p * lda + r];
 }
+
+void cllm_pack_b_q8(long kc, long cols, long nr, const int8_t *q, long ldq, const float *scales, long blocks, float *out) {
+    long c0 = 0;
+#if defined(__AVX2__)
+    for (; c0 + 8 <= cols; c0 += 8) {            /* eight weight rows at a time */
+        long p = 0;
+        for (; p + 8 <= kc; p += 8) {             /* eight steps never straddle a 32-value block */
+            __m256 r[8];
+            for (int i = 0; i < 8; i++) {
+                const long row = c0 + i;
+                const __m256i q8 = _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(q + row * ldq + p)));
+                r[i] = _mm256_mul_ps(_mm256_cvtepi32_ps(q8), _mm256_set1_ps(scales[row * blocks + p / 32]));
+            }
+            transpose8x8(r);
+            for (int i = 0; i < 8; i++) _mm256_storeu_ps(out + (p + i) * nr + c0, r[i]);
+        }
+        for (; p < kc; p++)
+            for (int i = 0; i < 8; i++) out[p * nr + c0 + i] = (float)q[(c0 + i) * ldq + p] * scales[(c0 + i) * blocks + p / 32];
+    }
+#endif
+    for (long c = c0; c < nr; c++)
+        for (long p = 0; p < kc; p++)
+            out[p * nr + c] = c < cols ? (float)q[c * ldq + p] * scales[c * blocks + p / 32] : 0;
+}

@@ -81,6 +81,8 @@ func gemmSerialBF16<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                     cllm_pack_bf16_pairs(kc, nc, NR, source.assumingMemoryBound(to: Float.self), rsB, csB, bPanels)
                 }
                 (bBlock, panelStride) = (UnsafePointer(bPanels), pairs * NR)
+            case .quantized:
+                preconditionFailure("Q8_0 operands are multiplied in float32 (gemm(quantizedB:))")
             case .packed(let operand):
                 let block = operand.panels(depth: pc, column: jc)
                 (bBlock, panelStride) = (UnsafePointer(block.pointer.assumingMemoryBound(to: UInt32.self)), block.panelStride)

@@ -179,10 +179,12 @@ func fillRows(_ c: UnsafeMutablePointer<Float>, ldc: Int, rows: Range<Int>, colu
     }
 }
 
-/// Where a product's B comes from: storage (element (p, j) at `pointer[p*rs + j*cs]`), packed
-/// block by block into the thread's scratch as the product goes, or panels packed beforehand.
+/// Where a product's B comes from: storage (element (p, j) at `pointer[p*rs + j*cs]`) or Q8_0
+/// rows (element (p, j) is weight row j, step p), packed block by block into the thread's
+/// scratch as the product goes, or panels packed beforehand.
 enum BOperand<Element: GEMMElement> {
     case stored(UnsafePointer<Element>, rs: Int, cs: Int)
+    case quantized(Q8Matrix)
     case packed(PackedOperand)
 }
 
@@ -220,6 +222,15 @@ func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
             switch b {
             case .stored(let pointer, let rsB, let csB):
                 packB(kc: kc, nc: nc, panelWidth: NR, b: pointer + pc * rsB + jc * csB, rsB: rsB, csB: csB, into: scratch.b)
+                (bBlock, panelStride) = (UnsafePointer(scratch.b), kc * NR)
+            case .quantized(let q):
+                var j = 0
+                while j < nc {
+                    let row = jc + j
+                    cllm_pack_b_q8(kc, min(NR, nc - j), NR, q.quants + row * q.columns + pc, q.columns,
+                                   q.scales + row * q.blocksPerRow + pc / 32, q.blocksPerRow, scratch.b + j * kc)
+                    j += NR
+                }
                 (bBlock, panelStride) = (UnsafePointer(scratch.b), kc * NR)
             case .packed(let operand):
                 let block = operand.panels(depth: pc, column: jc)

@@ -56,7 +56,7 @@ public final class InferenceSession {
         precondition(!tokens.isEmpty)
         let c = weights.config
         for t in tokens where t < 0 || Int(t) >= c.vocabSize { throw ModelError.tokenOutOfRange(token: Int(t), vocabSize: c.vocabSize) }
-        if tokens.count > 1, weights.quantized == nil, history.count + tokens.count <= c.blockSize {
+        if tokens.count > 1, history.count + tokens.count <= c.blockSize {
             prefill(tokens)
         } else {
             for t in tokens { try step(t) }
@@ -161,6 +161,14 @@ public final class InferenceSession {
             let te = p + lay.wte + Int(token) * C
             for i in 0..<C { x[i] = te[i] + pe[i] }
         }
+    }
+
+    /// Copies of layer `l`'s cached keys and values for the positions so far, [position, C] each
+    /// (for tests that compare two ways of filling the cache).
+    func cachedKeysAndValues(layer l: Int) -> (keys: [Float], values: [Float]) {
+        let C = weights.config.nEmbd, offset = l * weights.config.blockSize * C, count = position * C
+        return (Array(UnsafeBufferPointer(start: kCache.pointer + offset, count: count)),
+                Array(UnsafeBufferPointer(start: vCache.pointer + offset, count: count)))
     }
 
     /// Stores the key and value of one token's q|k|v row in layer `l`'s cache at `pos`.

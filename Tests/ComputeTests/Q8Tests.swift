@@ -112,4 +112,34 @@ final class Q8Tests: XCTestCase {
             XCTAssertGreaterThan(worst, 1e-5, "\(kernel): the products must be of quantized values")
         }
     }
+    /// The prompt GEMM on Q8_0 weights (`gemm(quantizedB:)`) against a Double reference over the
+    /// dequantized weights (int8 × scale, exact in float32): on every float32 kernel, with and
+    /// without a bias, at shapes that straddle the panel width (32, and 16 for SIMD8), the
+    /// eight-row transposing packer, the depth block (384 = 12 blocks) and the pool split.
+    func testPromptGEMMOnQ8WeightsMatchesDequantizedReference() {
+        var rng = Xoshiro256(seed: 31)
+        for (m, n, k) in [(1, 1, 32), (5, 70, 64), (128, 200, 416), (17, 33, 800), (9, 8, 32)] {
+            let w = (0..<(n * k)).map { _ in (rng.nextFloat() * 2 - 1) * 0.1 }
+            let (quants, scales) = quantize(w)
+            let a = (0..<(m * k)).map { _ in rng.nextFloat() * 2 - 1 }
+            let bias = (0..<n).map { _ in rng.nextFloat() }
+            var expected = [Double](repeating: 0, count: m * n), magnitude = expected
+            for i in 0..<m { for j in 0..<n { for p in 0..<k {
+                let term = Double(a[i * k + p]) * Double(Float(quants[j * k + p]) * scales[j * (k / 32) + p / 32])
+                expected[i * n + j] += term; magnitude[i * n + j] += abs(term)
+            } } }
+            quants.withUnsafeBufferPointer { qp in scales.withUnsafeBufferPointer { sp in
+                let matrix = Q8Matrix(quants: qp.baseAddress!, scales: sp.baseAddress!, rows: n, columns: k)
+                for kernel in GEMMKernel.available { for withBias in [false, true] {
+                    var c = [Float](repeating: .nan, count: m * n)
+                    gemm(m: m, n: n, k: k, a: a, lda: k, quantizedB: matrix, c: &c, ldc: n, bias: withBias ? bias : nil, kernel: kernel)
+                    for i in 0..<m { for j in 0..<n {
+                        let want = expected[i * n + j] + (withBias ? Double(bias[j]) : 0)
+                        XCTAssertEqual(Double(c[i * n + j]), want, accuracy: 1e-6 * (magnitude[i * n + j] + 1),
+                                       "\(kernel) m\(m) n\(n) k\(k) bias \(withBias) at (\(i), \(j))")
+                    } }
+                } }
+            } }
+        }
+    }
 }

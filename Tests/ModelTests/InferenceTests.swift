@@ -66,6 +66,69 @@ final class InferenceTests: XCTestCase {
         }
     }
 
+    /// A Q8_0 prompt fed at once runs its chunk products on the exactly dequantized weights in
+    /// float32 (`gemm(quantizedB:)`). On weights that Q8_0 represents exactly (quantized and
+    /// dequantized once: quantizing again gives the same blocks) it must therefore equal a
+    /// float32 session over the same values up to summation order, across two chunks, while
+    /// stepping, which also quantizes each input, differs from both by more.
+    func testQ8PrefillEqualsFloatProductsOfTheSameWeights() throws {
+        let config = GPTConfig(vocabSize: 40, blockSize: 320, nLayer: 2, nHead: 2, nEmbd: 32)
+        let model = try GPT(config: config, seed: 9)
+        let layout = model.snapshot().layout, C = config.nEmbd
+        var values = Array(UnsafeBufferPointer(start: model.parameters.pointer, count: layout.totalCount))
+        values.withUnsafeMutableBufferPointer { buffer in
+            let p = buffer.baseAddress!
+            // Element (r, c) of a Q8_0 matrix (row r = output r) at p[offset + r·rowStride + c·columnStride].
+            func roundTrip(_ offset: Int, rows: Int, columns: Int, rowStride: Int, columnStride: Int) {
+                let quants = UnsafeMutablePointer<Int8>.allocate(capacity: rows * columns)
+                let scales = UnsafeMutablePointer<Float>.allocate(capacity: rows * columns / 32)
+                let row = UnsafeMutablePointer<Float>.allocate(capacity: columns)
+                defer { quants.deallocate(); scales.deallocate(); row.deallocate() }
+                let q = Q8Matrix.quantize(p + offset, rows: rows, columns: columns, rowStride: rowStride, columnStride: columnStride,
+                                          quants: quants, scales: scales)
+                for r in 0..<rows {
+                    q.dequantizeRow(r, into: row)
+                    for c in 0..<columns { p[offset + r * rowStride + c * columnStride] = row[c] }
+                }
+            }
+            for o in layout.layers {
+                roundTrip(o.qkvWeight, rows: 3 * C, columns: C, rowStride: 1, columnStride: 3 * C)
+                roundTrip(o.attnProjWeight, rows: C, columns: C, rowStride: 1, columnStride: C)
+                roundTrip(o.fcWeight, rows: 4 * C, columns: C, rowStride: 1, columnStride: 4 * C)
+                roundTrip(o.fcProjWeight, rows: C, columns: 4 * C, rowStride: 1, columnStride: C)
+            }
+            roundTrip(layout.wte, rows: config.vocabSize, columns: C, rowStride: C, columnStride: 1)
+        }
+        let tokens = (0..<300).map { Int32(($0 * 11 + 5) % 40) }
+        let exact = InferenceSession(weights: try ModelWeights(config: config, parameters: values, format: .fp32))
+        let quantized = try ModelWeights(config: config, parameters: values, format: .q8_0)
+        let prompt = InferenceSession(weights: quantized), stepped = InferenceSession(weights: quantized)
+        try exact.append(tokens)
+        try prompt.append(tokens)
+        for t in tokens { try stepped.step(t) }
+        // The last layer's keys and values depend on every product before them. (The logits do
+        // not show the difference: the LM head of a Q8_0 session quantizes its input either way.)
+        let want = exact.cachedKeysAndValues(layer: 1), viaPrompt = prompt.cachedKeysAndValues(layer: 1)
+        let viaSteps = stepped.cachedKeysAndValues(layer: 1)
+        XCTAssertEqual(viaPrompt.keys.count, 300 * C)
+        var prefillError: Float = 0, stepError: Float = 0, largest: Float = 0
+        for i in want.keys.indices {
+            for (got, reference) in [(viaPrompt.keys[i], want.keys[i]), (viaPrompt.values[i], want.values[i])] {
+                prefillError = max(prefillError, abs(got - reference)); largest = max(largest, abs(reference))
+            }
+            stepError = max(stepError, abs(viaSteps.keys[i] - want.keys[i]), abs(viaSteps.values[i] - want.values[i]))
+        }
+        XCTAssertLessThan(prefillError, 1e-4 * max(1, largest), "Q8_0 prefill against float32 products of the same weights")
+        XCTAssertLessThan(stepError, 0.05 * max(1, largest), "Q8_0 stepping stays within the input quantization")
+        XCTAssertGreaterThan(stepError, 10 * prefillError, "stepping quantizes its inputs; the prefill must not")
+        var logitGap: Float = 0, logitScale: Float = 0
+        for v in 0..<40 { logitGap = max(logitGap, abs(prompt.logits[v] - stepped.logits[v])); logitScale = max(logitScale, abs(stepped.logits[v])) }
+        XCTAssertLessThan(logitGap, 0.05 * max(1, logitScale), "prompt and stepped logits agree to quantization")
+        // The first token generated after the prompt steps on the quantized products again.
+        try prompt.step(7); try stepped.step(7)
+        for v in 0..<40 { XCTAssertEqual(prompt.logits[v], stepped.logits[v], accuracy: 0.05 * max(1, logitScale)) }
+    }
+
     func testSessionSlidesPastTheBlockSize() throws {
         let fx = try ReferenceFixture.load()
         let model = try fx.makeModel()

@@ -87,6 +87,12 @@ void cllm_pack_b_transposed(long kc, long cols, long nr, const float *b, long ld
 /// float(b[p*rsB + c*csB]) for c < cols, and 0 for cols ≤ c < nr, for p < kc.
 void cllm_pack_b_bf16(long kc, long cols, long nr, const unsigned short *b, long rsB, long csB, float *out);
 
+/// Packs one B panel from Q8_0 weight rows (GGML's [out, in] order, so op(B) is their transpose),
+/// dequantized exactly (an int8 times an fp16 scale fits a float's mantissa): out[p*nr + c] =
+/// q[c*ldq + p] · scales[c*blocks + p/32] for c < cols, and 0 for cols ≤ c < nr, for p < kc.
+/// `q` and `scales` point at the panel's first row at a step that is a multiple of 32.
+void cllm_pack_b_q8(long kc, long cols, long nr, const int8_t *q, long ldq, const float *scales, long blocks, float *out);
+
 /// Packs one full `mr`-row A panel (mr = 6 or 8) from a transposed view:
 /// out[p*mr + r] = a[p*lda + r], p < kc.
 void cllm_pack_a_transposed(long kc, long mr, const float *a, long lda, float *out);
