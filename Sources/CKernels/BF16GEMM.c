@@ -69,8 +69,9 @@ static inline long pack_ahead_pairs(long cols) {
 /* The packer for both element types: panels of `width` columns, panel j at
    out + j*pairs*width, out[j*pairs*width + pp*width + c'] = pair (2pp, 2pp+1) of column
    j*width + c', where element (p, c) is src[p*rs + c*cs]. Columns past `cols` are 0. */
-INLINE_BF16 void pack_pairs(long kc, long cols, long width, const void *src, int is_bf16, long rs, long cs, uint32_t *out) {
-    const long pairs = (kc + 1) / 2, stride = pairs * width;
+INLINE_BF16 void pack_pairs_into(long kc, long cols, long width, const void *src, int is_bf16, long rs, long cs,
+                                 long stride, uint32_t *out) {
+    const long pairs = (kc + 1) / 2;
     const long padded = (cols + width - 1) / width * width;
     const long elem = is_bf16 ? 2 : 4;
     if (cs == 1) {
@@ -139,12 +140,29 @@ INLINE_BF16 void pack_pairs(long kc, long cols, long width, const void *src, int
     }
 }
 
+/* Panels of `panel_pairs` ≥ (kc+1)/2 pair rows each, the rows past the block's pairs zero: the
+   AMX kernel steps 16 pairs at a time (AMXGEMM.c). */
+INLINE_BF16 void pack_pairs(long kc, long cols, long width, const void *src, int is_bf16, long rs, long cs,
+                            long panel_pairs, uint32_t *out) {
+    const long pairs = (kc + 1) / 2, stride = panel_pairs * width;
+    pack_pairs_into(kc, cols, width, src, is_bf16, rs, cs, stride, out);
+    if (panel_pairs == pairs) return;
+    const long panels = (cols + width - 1) / width;
+    for (long j = 0; j < panels; j++)
+        __builtin_memset(out + j * stride + pairs * width, 0, (size_t)((panel_pairs - pairs) * width) * 4);
+}
+
 KBF16 void cllm_pack_bf16_pairs(long kc, long cols, long width, const float *src, long rs, long cs, uint32_t *out) {
-    pack_pairs(kc, cols, width, src, 0, rs, cs, out);
+    pack_pairs(kc, cols, width, src, 0, rs, cs, (kc + 1) / 2, out);
 }
 
 KBF16 void cllm_pack_bf16_pairs_from_bf16(long kc, long cols, long width, const uint16_t *src, long rs, long cs, uint32_t *out) {
-    pack_pairs(kc, cols, width, src, 1, rs, cs, out);
+    pack_pairs(kc, cols, width, src, 1, rs, cs, (kc + 1) / 2, out);
+}
+
+KBF16 void cllm_pack_bf16_pairs_padded(long kc, long cols, long width, const void *src, int is_bf16, long rs, long cs,
+                                       long panel_pairs, uint32_t *out) {
+    pack_pairs(kc, cols, width, src, is_bf16, rs, cs, panel_pairs, out);
 }
 
 /* The 8×32 tile: sixteen zmm accumulators, two B vectors and one broadcast pair per step. */
@@ -206,6 +224,10 @@ void cllm_gemm_bf16_8x32(long pairs, const uint32_t *a, const uint32_t *b, float
     (void)pairs; (void)a; (void)b; (void)c; (void)ldc; (void)accumulate; (void)rows; (void)cols; __builtin_trap();
 }
 float cllm_dpbf16_chains(long iterations) { (void)iterations; __builtin_trap(); }
+void cllm_pack_bf16_pairs_padded(long kc, long cols, long width, const void *src, int is_bf16, long rs, long cs,
+                                 long panel_pairs, uint32_t *out) {
+    (void)kc; (void)cols; (void)width; (void)src; (void)is_bf16; (void)rs; (void)cs; (void)panel_pairs; (void)out; __builtin_trap();
+}
 #endif
 
 #if defined(__x86_64__)

@@ -18,24 +18,35 @@ public enum GEMMArithmetic: String, Sendable, CaseIterable {
 /// The bfloat16 micro-kernels, chosen at run time by CPUID.
 ///
 /// `CLLM_BF16_KERNEL=none` turns the bfloat16 path off, so that `.bfloat16` products run in
-/// float32 as on a CPU without the instructions (to compare the two on one machine).
+/// float32 as on a CPU without the instructions (to compare the two on one machine);
+/// `CLLM_BF16_KERNEL=avx512bf16` keeps a CPU with AMX on the `vdpbf16ps` kernel.
 public enum BF16GEMMKernel: String, Sendable, CaseIterable {
     /// 8×32 tile, sixteen zmm accumulators, `vdpbf16ps` (AVX512_BF16: AMD Zen 4, Intel Cooper
     /// Lake and later).
     case avx512bf16
+    /// 32×32 block of four 16×16 AMX tiles, `tdpbf16ps` (Intel Sapphire Rapids and later).
+    /// Products whose B is packed beforehand (`PackedOperand`, attention) stay on the
+    /// `vdpbf16ps` kernel, which every AMX CPU also has.
+    case amx
 
-    public var panelHeight: Int { 8 }
+    public var panelHeight: Int { self == .amx ? 32 : 8 }
     public var panelWidth: Int { 32 }
-    /// Floating-point operations one instruction does: 16 lanes × 2 products × (multiply + add).
-    public var flopsPerInstruction: Int { 64 }
+    /// Floating-point operations one instruction does: `vdpbf16ps` 16 lanes × 2 products ×
+    /// (multiply + add); `tdpbf16ps` a 16×16 tile × 16 pairs × 2 products × 2.
+    public var flopsPerInstruction: Int { self == .amx ? 16 * 16 * 32 * 2 : 64 }
     /// Name for reports.
-    public var isaName: String { "AVX512_BF16 (vdpbf16ps)" }
+    public var isaName: String { self == .amx ? "AMX-BF16 (tdpbf16ps)" : "AVX512_BF16 (vdpbf16ps)" }
 
-    /// The kernels this CPU can run.
-    public static let available: [BF16GEMMKernel] = cllm_cpu_has_avx512_bf16() != 0 ? [.avx512bf16] : []
+    /// The kernels this CPU can run (asking Linux for the AMX tile state on first use).
+    public static let available: [BF16GEMMKernel] = {
+        guard cllm_cpu_has_avx512_bf16() != 0 else { return [] }
+        return cllm_cpu_has_amx_bf16() != 0 ? [.avx512bf16, .amx] : [.avx512bf16]
+    }()
     /// The kernel `.bfloat16` products use, or nil where there is none (they run in float32).
     public static let active: BF16GEMMKernel? = {
-        if ProcessInfo.processInfo.environment["CLLM_BF16_KERNEL"]?.lowercased() == "none" { return nil }
+        let choice = ProcessInfo.processInfo.environment["CLLM_BF16_KERNEL"]?.lowercased()
+        if choice == "none" { return nil }
+        if let choice, let named = BF16GEMMKernel(rawValue: choice), available.contains(named) { return named }
         return available.last
     }()
 }
@@ -44,13 +55,27 @@ public enum BF16GEMMKernel: String, Sendable, CaseIterable {
 enum GEMMPath {
     case float32(GEMMKernel)
     case bfloat16(BF16GEMMKernel)
+    /// The AMX path on the software model of the tile instructions (`cllm_amx_begin(1)`): the
+    /// tests run it on every CPU, so that the packing and loop of the AMX kernel are checked
+    /// where there is no AMX.
+    case modeledTiles
 
     var panelHeight: Int {
-        switch self { case .float32(let k): return k.panelHeight; case .bfloat16(let k): return k.panelHeight }
+        switch self {
+        case .float32(let k): return k.panelHeight
+        case .bfloat16(let k): return k.panelHeight
+        case .modeledTiles: return BF16GEMMKernel.amx.panelHeight
+        }
     }
     var panelWidth: Int {
-        switch self { case .float32(let k): return k.panelWidth; case .bfloat16(let k): return k.panelWidth }
+        switch self {
+        case .float32(let k): return k.panelWidth
+        case .bfloat16(let k): return k.panelWidth
+        case .modeledTiles: return BF16GEMMKernel.amx.panelWidth
+        }
     }
+    /// Whether a packed operand for this path holds bfloat16 pairs.
+    var packsPairs: Bool { if case .float32 = self { return false } else { return true } }
 }
 
 /// The serial bfloat16 product: C[m×n] (+)= bf16(op(A))·bf16(op(B)), float32 accumulation.

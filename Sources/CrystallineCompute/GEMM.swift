@@ -110,9 +110,20 @@ public func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
                  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool = false,
                  bias: UnsafePointer<Float>? = nil,
                  worker: Int? = nil, kernel: GEMMKernel = .active, arithmetic: GEMMArithmetic = .float32) {
-    if m == 0 || n == 0 { return }
     let path: GEMMPath
     if arithmetic == .bfloat16, let bf16 = BF16GEMMKernel.active { path = .bfloat16(bf16) } else { path = .float32(kernel) }
+    gemm(m: m, n: n, k: k, a: a, lda: lda, transA: transA, b: b, ldb: ldb, transB: transB, c: c, ldc: ldc,
+         accumulate: accumulate, bias: bias, worker: worker, path: path)
+}
+
+/// `gemm` on a given path (the tests run every kernel this way, and the AMX loop on the model
+/// of the tile instructions).
+func gemm<BElement: GEMMElement>(m: Int, n: Int, k: Int,
+          a: UnsafePointer<Float>, lda: Int, transA: Transpose,
+          b: UnsafePointer<BElement>, ldb: Int, transB: Transpose,
+          c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
+          bias: UnsafePointer<Float>?, worker: Int?, path: GEMMPath) {
+    if m == 0 || n == 0 { return }
     if k == 0 {
         if !accumulate { fillRows(c, ldc: ldc, rows: 0..<m, columns: 0..<n, bias: bias) }
         return
@@ -197,7 +208,19 @@ func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
     case .float32(let kernel):
         gemmSerial(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b,
                    c: c, ldc: ldc, accumulate: accumulate, scratch: scratch, kernel: kernel)
-    case .bfloat16:
+    case .bfloat16(.amx), .modeledTiles:
+        // The tile kernel packs B its own way (pairs padded to 16); an operand packed
+        // beforehand goes to the `vdpbf16ps` kernel.
+        if case .stored(let pointer, let rsB, let csB) = b {
+            var modeled: Int32 = 0
+            if case .modeledTiles = path { modeled = 1 }
+            gemmSerialAMX(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: pointer, rsB: rsB, csB: csB,
+                          c: c, ldc: ldc, accumulate: accumulate, scratch: scratch, modeled: modeled)
+        } else {
+            gemmSerialBF16(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b,
+                           c: c, ldc: ldc, accumulate: accumulate, scratch: scratch)
+        }
+    case .bfloat16(.avx512bf16):
         gemmSerialBF16(m: m, n: n, k: k, a: a, rsA: rsA, csA: csA, b: b,
                        c: c, ldc: ldc, accumulate: accumulate, scratch: scratch)
     }

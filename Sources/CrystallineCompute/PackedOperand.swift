@@ -42,12 +42,11 @@ public struct PackedOperand {
         while pc < rows {
             let kc = min(GEMMBlocking.kc, rows - pc)
             let block = panels(depth: pc, column: 0).pointer
-            switch path {
-            case .float32:
+            if path.packsPairs {
+                cllm_pack_bf16_pairs(kc, columns, path.panelWidth, b + pc * rsB, rsB, csB, block.assumingMemoryBound(to: UInt32.self))
+            } else {
                 packB(kc: kc, nc: columns, panelWidth: path.panelWidth, b: b + pc * rsB, rsB: rsB, csB: csB,
                       into: block.assumingMemoryBound(to: Float.self))
-            case .bfloat16:
-                cllm_pack_bf16_pairs(kc, columns, path.panelWidth, b + pc * rsB, rsB, csB, block.assumingMemoryBound(to: UInt32.self))
             }
             pc += GEMMBlocking.kc
         }
@@ -55,8 +54,7 @@ public struct PackedOperand {
 
     /// 32-bit slots per panel column for a depth block of `kc` rows.
     private func slots(_ kc: Int) -> Int {
-        if case .bfloat16 = path { return (kc + 1) / 2 }
-        return kc
+        path.packsPairs ? (kc + 1) / 2 : kc
     }
 
     /// The panels of the depth block starting at row `depth` (a multiple of `GEMMBlocking.kc`),

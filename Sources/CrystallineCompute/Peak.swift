@@ -12,19 +12,23 @@ public enum MachineBenchmark {
         }
     }
 
-    /// Peak bfloat16 GFLOP/s of `threads` cores: twelve independent `vdpbf16ps` chains per
-    /// thread, each instruction 16 lanes × 2 products × 2 flops = 64 flops. Nil where the CPU
+    /// Peak bfloat16 GFLOP/s of `threads` cores for a kernel (default: the one products use):
+    /// for `vdpbf16ps` twelve independent chains per thread, each instruction 16 lanes × 2
+    /// products × 2 flops = 64 flops; for AMX four independent tile accumulators, each
+    /// `tdpbf16ps` 16 × 16 × 16 pairs × 2 products × 2 flops = 16,384 flops. Nil where the CPU
     /// has no bfloat16 kernel.
-    public static func peakBF16GFLOPS(threads: Int) -> Double? {
-        guard let kernel = BF16GEMMKernel.available.last else { return nil }
+    public static func peakBF16GFLOPS(threads: Int, kernel: BF16GEMMKernel? = BF16GEMMKernel.active ?? BF16GEMMKernel.available.last) -> Double? {
+        guard let kernel, BF16GEMMKernel.available.contains(kernel) else { return nil }
+        if kernel == .amx {
+            return bestRate(threads: threads, flopsPerIteration: 4 * kernel.flopsPerInstruction, iterations: 200_000) { cllm_amx_dp_chains($0) }
+        }
         return bestRate(threads: threads, flopsPerIteration: 12 * kernel.flopsPerInstruction) { cllm_dpbf16_chains($0) }
     }
 
     /// The best of three timings of `chains(iterations)` on `threads` pool threads at once.
-    private static func bestRate(threads: Int, flopsPerIteration: Int, _ chains: (Int) -> Float) -> Double {
+    private static func bestRate(threads: Int, flopsPerIteration: Int, iterations: Int = 2_000_000, _ chains: (Int) -> Float) -> Double {
         let pool = ThreadPool.shared
         let parts = min(threads, pool.threadCount)
-        let iterations = 2_000_000
         var best = 0.0
         for _ in 0..<3 {
             let start = DispatchTime.now().uptimeNanoseconds

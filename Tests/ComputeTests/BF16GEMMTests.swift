@@ -30,72 +30,104 @@ final class BF16GEMMTests: XCTestCase {
         return kernel
     }
 
+    /// Every bfloat16 kernel this CPU runs, and the AMX loop on the software model of the tile
+    /// instructions (its packers need AVX-512BW, which every CPU with a bfloat16 kernel has).
+    func paths() throws -> [(name: String, path: GEMMPath)] {
+        let kernel = try requireKernel()
+        _ = kernel
+        return BF16GEMMKernel.available.map { ($0.rawValue, GEMMPath.bfloat16($0)) } + [("amx tile model", .modeledTiles)]
+    }
+
     /// All four transpose forms (forward A·B, input gradient A·Bᵀ, weight gradient Aᵀ·B, and
-    /// Aᵀ·Bᵀ), overwrite and accumulate, at shapes that straddle every blocking edge: MR = 8,
-    /// NR = 32, an odd k (a half-empty last pair), KC = 384, MC = 120, NC = 1024, and the
+    /// Aᵀ·Bᵀ), overwrite and accumulate, on every path, at shapes that straddle every blocking
+    /// edge: MR = 8 and 32 (AMX), NR = 32, an odd k (a half-empty last pair), k tails that are
+    /// not whole 16-pair tiles, KC = 384, MC = 120 and 96 (AMX), NC = 1024, and the
     /// eight-column and eight-pair steps of the transposing packer.
     func testAllFormsMatchRoundedReference() throws {
-        _ = try requireKernel()
         var rng = Xoshiro256(seed: 11)
         let shapes = [(1, 1, 1), (7, 17, 5), (8, 32, 2), (9, 33, 3), (13, 40, 17), (121, 40, 770),
-                      (64, 1030, 20), (200, 65, 385), (130, 100, 7), (17, 9, 400), (8, 31, 768), (3, 70, 31)]
-        for (m, n, k) in shapes {
-            for ta in [Transpose.none, .transposed] { for tb in [Transpose.none, .transposed] {
-                let a = (0..<(m * k)).map { _ in rng.nextFloat() * 2 - 1 }
-                let b = (0..<(k * n)).map { _ in rng.nextFloat() * 2 - 1 }
-                let c0 = (0..<(m * n)).map { _ in rng.nextFloat() }
-                let ref = reference(m, n, k, rounded(a), ta, rounded(b), tb)
-                for accumulate in [false, true] {
-                    var c = c0
-                    gemm(m: m, n: n, k: k, a: a, lda: ta == .none ? k : m, transA: ta,
-                         b: b, ldb: tb == .none ? n : k, transB: tb, c: &c, ldc: n,
-                         accumulate: accumulate, arithmetic: .bfloat16)
-                    var worst = 0.0
-                    for i in 0..<(m * n) {
-                        let expected = ref.value[i] + (accumulate ? Double(c0[i]) : 0)
-                        let bound = 4e-7 * (ref.scale[i] + Double(c0[i])) + 1e-30
-                        worst = max(worst, abs(Double(c[i]) - expected) / bound)
+                      (64, 1030, 20), (200, 65, 385), (130, 100, 7), (17, 9, 400), (8, 31, 768), (3, 70, 31),
+                      (33, 33, 33), (97, 64, 64), (32, 32, 32)]
+        for (name, path) in try paths() {
+            for (m, n, k) in shapes {
+                for ta in [Transpose.none, .transposed] { for tb in [Transpose.none, .transposed] {
+                    let a = (0..<(m * k)).map { _ in rng.nextFloat() * 2 - 1 }
+                    let b = (0..<(k * n)).map { _ in rng.nextFloat() * 2 - 1 }
+                    let c0 = (0..<(m * n)).map { _ in rng.nextFloat() }
+                    let ref = reference(m, n, k, rounded(a), ta, rounded(b), tb)
+                    for accumulate in [false, true] {
+                        var c = c0
+                        gemm(m: m, n: n, k: k, a: a, lda: ta == .none ? k : m, transA: ta,
+                             b: b, ldb: tb == .none ? n : k, transB: tb, c: &c, ldc: n,
+                             accumulate: accumulate, bias: nil, worker: nil, path: path)
+                        var worst = 0.0
+                        for i in 0..<(m * n) {
+                            let expected = ref.value[i] + (accumulate ? Double(c0[i]) : 0)
+                            let bound = 4e-7 * (ref.scale[i] + Double(c0[i])) + 1e-30
+                            worst = max(worst, abs(Double(c[i]) - expected) / bound)
+                        }
+                        XCTAssertLessThanOrEqual(worst, 1, "\(name): m\(m) n\(n) k\(k) \(ta) \(tb) accumulate \(accumulate)")
                     }
-                    XCTAssertLessThanOrEqual(worst, 1, "m\(m) n\(n) k\(k) \(ta) \(tb) accumulate \(accumulate)")
-                }
-            } }
+                } }
+            }
         }
     }
 
     /// The product really is of rounded inputs: against the float32 (unrounded) reference it is
     /// off by about 2⁻⁹ relative, which is what a bfloat16 product must show.
     func testDiffersFromFloat32AsBFloat16Should() throws {
-        _ = try requireKernel()
         var rng = Xoshiro256(seed: 12)
         let (m, n, k) = (16, 64, 256)
         let a = (0..<(m * k)).map { _ in rng.nextFloat() * 2 - 1 }, b = (0..<(k * n)).map { _ in rng.nextFloat() * 2 - 1 }
-        var c = [Float](repeating: 0, count: m * n)
-        gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &c, ldc: n, arithmetic: .bfloat16)
         let exact = reference(m, n, k, a, .none, b, .none)
-        var relative = 0.0
-        for i in 0..<(m * n) { relative = max(relative, abs(Double(c[i]) - exact.value[i]) / exact.scale[i]) }
-        XCTAssertGreaterThan(relative, 1e-4, "looks like float32 arithmetic, not bfloat16")
-        XCTAssertLessThan(relative, 1e-2)
+        for (name, path) in try paths() {
+            var c = [Float](repeating: 0, count: m * n)
+            gemm(m: m, n: n, k: k, a: a, lda: k, transA: .none, b: b, ldb: n, transB: .none, c: &c, ldc: n,
+                 accumulate: false, bias: nil, worker: nil, path: path)
+            var relative = 0.0
+            for i in 0..<(m * n) { relative = max(relative, abs(Double(c[i]) - exact.value[i]) / exact.scale[i]) }
+            XCTAssertGreaterThan(relative, 1e-4, "\(name) looks like float32 arithmetic, not bfloat16")
+            XCTAssertLessThan(relative, 1e-2, name)
+        }
     }
 
     /// A bfloat16-stored B is taken as it is (no second rounding) in every form, and the split
     /// over threads gives the serial result bit for bit.
     func testBFloat16StoredOperandAndThreadSplit() throws {
-        _ = try requireKernel()
         var rng = Xoshiro256(seed: 13)
-        for (m, n, k) in [(9, 40, 19), (30, 33, 64), (160, 200, 401)] {
-            for tb in [Transpose.none, .transposed] {
-                let a = (0..<(m * k)).map { _ in rng.nextFloat() - 0.5 }
-                let b = (0..<(k * n)).map { _ in rng.nextFloat() - 0.5 }
-                let b16 = b.map(BFloat16.init)
-                var viaFloat = [Float](repeating: 0, count: m * n), viaBF16 = viaFloat, serial = viaFloat
-                let ldb = tb == .none ? n : k
-                gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, transB: tb, c: &viaFloat, ldc: n, arithmetic: .bfloat16)
-                gemm(m: m, n: n, k: k, a: a, lda: k, b: b16, ldb: ldb, transB: tb, c: &viaBF16, ldc: n, arithmetic: .bfloat16)
-                gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: ldb, transB: tb, c: &serial, ldc: n, worker: 0, arithmetic: .bfloat16)
-                XCTAssertEqual(viaFloat, viaBF16, "m\(m) n\(n) k\(k) \(tb)")
-                XCTAssertEqual(viaFloat, serial, "m\(m) n\(n) k\(k) \(tb)")
+        for (name, path) in try paths() {
+            for (m, n, k) in [(9, 40, 19), (30, 33, 64), (160, 200, 401)] {
+                for tb in [Transpose.none, .transposed] {
+                    let a = (0..<(m * k)).map { _ in rng.nextFloat() - 0.5 }
+                    let b = (0..<(k * n)).map { _ in rng.nextFloat() - 0.5 }
+                    let b16 = b.map(BFloat16.init)
+                    var viaFloat = [Float](repeating: 0, count: m * n), viaBF16 = viaFloat, serial = viaFloat
+                    let ldb = tb == .none ? n : k
+                    gemm(m: m, n: n, k: k, a: a, lda: k, transA: .none, b: b, ldb: ldb, transB: tb, c: &viaFloat, ldc: n,
+                         accumulate: false, bias: nil, worker: nil, path: path)
+                    gemm(m: m, n: n, k: k, a: a, lda: k, transA: .none, b: b16, ldb: ldb, transB: tb, c: &viaBF16, ldc: n,
+                         accumulate: false, bias: nil, worker: nil, path: path)
+                    gemm(m: m, n: n, k: k, a: a, lda: k, transA: .none, b: b, ldb: ldb, transB: tb, c: &serial, ldc: n,
+                         accumulate: false, bias: nil, worker: 0, path: path)
+                    XCTAssertEqual(viaFloat, viaBF16, "\(name): m\(m) n\(n) k\(k) \(tb)")
+                    XCTAssertEqual(viaFloat, serial, "\(name): m\(m) n\(n) k\(k) \(tb)")
+                }
             }
+        }
+    }
+
+    /// The configuration the AMX kernel loads is the 64-byte layout of the SDM's LDTILECFG:
+    /// palette 1 in byte 0, bytes 1–15 zero, a 16-bit bytes-per-row for each tile from byte 16,
+    /// an 8-bit row count for each tile from byte 48; the kernel's eight tiles are 16 × 64 bytes.
+    func testTileConfigurationBytes() {
+        var bytes = [UInt8](repeating: 0xAA, count: 64)
+        cllm_amx_config_bytes(&bytes)
+        XCTAssertEqual(bytes[0], 1)
+        XCTAssertEqual(Array(bytes[1..<16]), [UInt8](repeating: 0, count: 15))
+        for t in 0..<16 {
+            let colsb = Int(bytes[16 + 2 * t]) | Int(bytes[17 + 2 * t]) << 8
+            XCTAssertEqual(colsb, t < 8 ? 64 : 0, "tile \(t) bytes per row")
+            XCTAssertEqual(Int(bytes[48 + t]), t < 8 ? 16 : 0, "tile \(t) rows")
         }
     }
 

@@ -7,7 +7,9 @@
 //   called only after `cllm_cpu_has_avx512()` confirmed, at run time, that both the CPU and
 //   the OS support it.
 // - The bfloat16 GEMM (packers that round float32 to bfloat16 pairs, and an 8×32 micro-kernel
-//   on `vdpbf16ps`), compiled the same way and called only after `cllm_cpu_has_avx512_bf16()`.
+//   on `vdpbf16ps`), compiled the same way and called only after `cllm_cpu_has_avx512_bf16()`;
+//   and its AMX form (a 32×32 kernel on `tdpbf16ps` tiles, after `cllm_cpu_has_amx_bf16()`),
+//   with a software model of the tile instructions that the tests run on any CPU.
 // - The Adam update, which needs a vector square root (Swift's SIMD squareRoot() is a loop of
 //   sqrtf calls).
 // - The generation matrix-vector products and head row dots, each reading its weights in
@@ -78,6 +80,33 @@ void cllm_row_dots_bf16_pairs(long count, long width, const float *x, const uint
 
 /// Twelve independent `vdpbf16ps` chains (12·64 flops per iteration), as `cllm_fma_chains_avx512`.
 float cllm_dpbf16_chains(long iterations);
+
+/// `cllm_pack_bf16_pairs` (is_bf16 0) or `cllm_pack_bf16_pairs_from_bf16` (is_bf16 1) into
+/// panels of `panel_pairs` ≥ (kc+1)/2 pair rows (panel j at out + j*panel_pairs*width), the
+/// rows past the block's pairs zero: B operands of the AMX kernel, which steps 16 pairs.
+void cllm_pack_bf16_pairs_padded(long kc, long cols, long width, const void *src, int is_bf16, long rs, long cs,
+                                 long panel_pairs, uint32_t *out);
+
+/// 1 when the CPU has AMX-TILE and AMX-BF16 (and AVX512_BF16), the OS manages the tile state,
+/// and Linux granted this process the tile data (arch_prctl ARCH_REQ_XCOMP_PERM, requested here).
+int cllm_cpu_has_amx_bf16(void);
+/// The 64-byte tile configuration the AMX kernel loads (palette 1, tiles 0–7 of 16 rows × 64 bytes).
+void cllm_amx_config_bytes(uint8_t out[64]);
+/// Loads that configuration on the calling thread, on the hardware or (`modeled` 1) in the
+/// software model of the tile instructions; `cllm_amx_end` releases it.
+void cllm_amx_begin(int modeled);
+void cllm_amx_end(int modeled);
+/// C[rows×cols] (+)= A·B with rows, cols ≤ 32, on four 16×16 tiles (`tdpbf16ps`), after
+/// `cllm_amx_begin`. A: 32 rows of `lda` pair slots each (16·chunks used, rows past the matrix
+/// zero, see `cllm_amx_rows_from_panels`); B: one 32-column panel of 16·chunks pair rows
+/// (`cllm_pack_bf16_pairs_padded`). `modeled` runs the software model instead of the hardware.
+void cllm_gemm_bf16_amx_32x32(long chunks, const uint32_t *a, long lda, const uint32_t *b, float *c, long ldc,
+                              int accumulate, int rows, int cols, int modeled);
+/// Turns the 8-row A panels of `cllm_pack_bf16_pairs` (width 8, `pairs` pair rows, `count`
+/// rows) into rows of pairs: rows[i*lda + pp], zero past `pairs` and for rows count..<padded_rows.
+void cllm_amx_rows_from_panels(long pairs, long count, const uint32_t *panels, long lda, long padded_rows, uint32_t *rows);
+/// Four independent `tdpbf16ps` accumulators, `iterations` rounds (4·16384 flops per round).
+float cllm_amx_dp_chains(long iterations);
 
 /// Packs one B panel from a transposed view: out[p*nr + c] = b[c*ldb + p] for c < cols, and 0
 /// for cols ≤ c < nr, for p < kc. (Column c of op(B) is row c of storage, contiguous in p.)
