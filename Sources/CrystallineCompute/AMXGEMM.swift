@@ -27,7 +27,7 @@ func gemmSerialAMX<BElement: GEMMElement>(m: Int, n: Int, k: Int,
     defer { cllm_amx_end(modeled) }
     var jc = 0
     while jc < n {
-        let nc = min(GEMMBlocking.nc, n - jc)
+        let nc = GEMMBlocking.columnBlock(n - jc)
         var pc = 0
         while pc < k {
             let kc = min(GEMMBlocking.kc, k - pc)   // even: pairs never straddle blocks
@@ -55,6 +55,6 @@ func gemmSerialAMX<BElement: GEMMElement>(m: Int, n: Int, k: Int,
             }
             pc += GEMMBlocking.kc
         }
-        jc += GEMMBlocking.nc
+        jc += nc
     }
 }

@@ -90,7 +90,7 @@ func gemmSerialBF16<BElement: GEMMElement>(m: Int, n: Int, k: Int,
     precondition(BElement.self == BFloat16.self || BElement.self == Float.self, "GEMM B operands are Float or BFloat16")
     var jc = 0
     while jc < n {
-        let nc = min(GEMMBlocking.nc, n - jc)
+        let nc = GEMMBlocking.columnBlock(n - jc)
         var pc = 0
         while pc < k {
             let kc = min(GEMMBlocking.kc, k - pc)   // GEMMBlocking.kc is even: pairs never straddle blocks
@@ -132,6 +132,6 @@ func gemmSerialBF16<BElement: GEMMElement>(m: Int, n: Int, k: Int,
             }
             pc += GEMMBlocking.kc
         }
-        jc += GEMMBlocking.nc
+        jc += nc
     }
 }

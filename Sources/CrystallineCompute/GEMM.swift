@@ -40,6 +40,15 @@ public enum GEMMBlocking {
     /// kc = 384 measured 4–11 % faster per training step than 256 (interleaved runs, baby and
     /// shakespeare); 192 and 512 were slower, as were mc = 96/240 and nc = 512.
     public static let kc = 384, mc = 120, nc = 1024
+    /// The widest column block: a remainder of up to a quarter of `nc` joins the block before
+    /// it instead of becoming a narrow block of its own, for which all of A would be packed
+    /// again (n = 1152, the qkv width of the shakespeare model, was 1024 + 128).
+    public static let widestColumnBlock = 1280
+
+    /// Columns of the block that starts `remaining` columns before the end of C.
+    @inline(__always) static func columnBlock(_ remaining: Int) -> Int {
+        remaining <= widestColumnBlock ? remaining : nc
+    }
 }
 
 /// The micro-kernel a product runs on.
@@ -87,7 +96,7 @@ struct PackScratch {
     let a: UnsafeMutablePointer<Float>
     let b: UnsafeMutablePointer<Float>
     @inline(__always) static var current: PackScratch {
-        let s = cllm_thread_pack_scratch(GEMMBlocking.mc * GEMMBlocking.kc, GEMMBlocking.kc * GEMMBlocking.nc)
+        let s = cllm_thread_pack_scratch(GEMMBlocking.mc * GEMMBlocking.kc, GEMMBlocking.kc * GEMMBlocking.widestColumnBlock)
         return PackScratch(a: s.a, b: s.b)
     }
 }
@@ -237,7 +246,7 @@ func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
     let inPlaceA = csA == 1
     var jc = 0
     while jc < n {
-        let nc = min(GEMMBlocking.nc, n - jc)
+        let nc = GEMMBlocking.columnBlock(n - jc)
         var pc = 0
         while pc < k {
             let kc = min(GEMMBlocking.kc, k - pc)
@@ -304,6 +313,6 @@ func gemmSerial<BElement: GEMMElement>(m: Int, n: Int, k: Int,
             }
             pc += GEMMBlocking.kc
         }
-        jc += GEMMBlocking.nc
+        jc += nc
     }
 }

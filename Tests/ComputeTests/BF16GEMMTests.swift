@@ -41,12 +41,13 @@ final class BF16GEMMTests: XCTestCase {
     /// All four transpose forms (forward A·B, input gradient A·Bᵀ, weight gradient Aᵀ·B, and
     /// Aᵀ·Bᵀ), overwrite and accumulate, on every path, at shapes that straddle every blocking
     /// edge: MR = 8 and 32 (AMX), NR = 32, an odd k (a half-empty last pair), k tails that are
-    /// not whole 16-pair tiles, KC = 384, MC = 120 and 96 (AMX), NC = 1024, and the
+    /// not whole 16-pair tiles, KC = 384, MC = 120 and 96 (AMX), NC = 1024 (a remainder of up
+    /// to 256 columns joins the block before it: 1030 is one block, 1300 two), and the
     /// eight-column and eight-pair steps of the transposing packer.
     func testAllFormsMatchRoundedReference() throws {
         var rng = Xoshiro256(seed: 11)
         let shapes = [(1, 1, 1), (7, 17, 5), (8, 32, 2), (9, 33, 3), (13, 40, 17), (121, 40, 770),
-                      (64, 1030, 20), (200, 65, 385), (130, 100, 7), (17, 9, 400), (8, 31, 768), (3, 70, 31),
+                      (64, 1030, 20), (9, 1300, 20), (200, 65, 385), (130, 100, 7), (17, 9, 400), (8, 31, 768), (3, 70, 31),
                       (33, 33, 33), (97, 64, 64), (32, 32, 32)]
         for (name, path) in try paths() {
             for (m, n, k) in shapes {

@@ -17,12 +17,13 @@ final class PackedOperandTests: XCTestCase {
     func testPrefixProductsEqualUnpackedProducts() {
         var rng = Xoshiro256(seed: 23)
         // (packed rows, packed columns, products (m, n, k) reading a prefix). 800 rows span three
-        // depth blocks of 384; odd k leaves half a bfloat16 pair; 1100 columns two column blocks.
+        // depth blocks of 384; odd k leaves half a bfloat16 pair; 1400 columns two column blocks (1100, one of up to 1280).
         let cases: [(Int, Int, [(Int, Int, Int)])] = [
             (64, 256, [(24, 24, 64), (24, 256, 64), (9, 37, 64), (1, 1, 64)]),
             (256, 64, [(24, 64, 24), (24, 64, 255), (17, 33, 256), (24, 64, 48)]),
             (800, 70, [(30, 70, 800), (30, 70, 777), (8, 70, 385), (13, 40, 384)]),
             (40, 1100, [(20, 1100, 40), (20, 1030, 39), (130, 1025, 40)]),
+            (40, 1400, [(20, 1400, 40), (9, 1300, 39), (33, 1290, 40)]),
         ]
         for (kernel, arithmetic) in paths {
             for (rows, columns, products) in cases {
