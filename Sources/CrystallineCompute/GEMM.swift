@@ -5,7 +5,8 @@
 // transpose combination: 6×16 (twelve SIMD8 accumulators, FMA) in portable Swift, or 8×32
 // (sixteen 16-lane zmm accumulators) in C where the CPU has AVX-512 (chosen at run time, see
 // `GEMMKernel`). With `arithmetic: .bfloat16` the packers round both operands to bfloat16
-// pairs and an 8×32 `vdpbf16ps` kernel accumulates in float32 (see `BF16GEMMKernel`). Blocks
+// pairs and an 8×32 `vdpbf16ps` kernel, or where the CPU has AMX a 32×32 tile kernel
+// (AMXGEMM.swift), accumulates in float32 (see `BF16GEMMKernel`). Blocks
 // are sized for the caches of a typical x86 core (KC×NR of B in L1, MC×KC of A in L2). Work is
 // split over the shared ThreadPool along the larger output dimension; each thread packs into
 // its own scratch.
