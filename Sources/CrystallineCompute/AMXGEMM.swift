@@ -58,3 +58,25 @@ func gemmSerialAMX<BElement: GEMMElement>(m: Int, n: Int, k: Int,
         jc += nc
     }
 }
+
+/// A product whose every partial sum is exact in float32 (entries are multiples of 1/8 in
+/// [-1, 1], so bfloat16-exact; 100 products of multiples of 1/64 stay far inside 24 bits), so
+/// any correct bfloat16 kernel gives it bit for bit, whatever its summation order: 40×40 (the
+/// edges of the 32×32 tile block) by a depth of 100 (six whole 16-pair tiles and a padded tail).
+func exactBF16CheckProduct(path: GEMMPath) -> [Float] {
+    let m = 40, n = 40, k = 100
+    let a = (0..<(m * k)).map { Float(($0 * 37) % 17 - 8) / 8 }
+    let b = (0..<(k * n)).map { Float(($0 * 23) % 13 - 6) / 8 }
+    var c = [Float](repeating: 0, count: m * n)
+    gemm(m: m, n: n, k: k, a: a, lda: k, transA: .none, b: b, ldb: n, transB: .none, c: &c, ldc: n,
+         accumulate: false, bias: nil, worker: 0, path: path)
+    return c
+}
+
+/// Whether the AMX hardware agrees with the model of the tile instructions on
+/// `exactBF16CheckProduct`. Run once before the tiles are used: should a CPU's tiles ever
+/// disagree, bf16 products stay on `vdpbf16ps` and a warning says so (and
+/// `BF16GEMMTests.testAMXIsUsedWhereTheCPUHasIt` fails on that machine).
+func amxAgreesWithModel() -> Bool {
+    exactBF16CheckProduct(path: .bfloat16(.amx)) == exactBF16CheckProduct(path: .modeledTiles)
+}

@@ -37,10 +37,14 @@ public enum BF16GEMMKernel: String, Sendable, CaseIterable {
     /// Name for reports.
     public var isaName: String { self == .amx ? "AMX-BF16 (tdpbf16ps)" : "AVX512_BF16 (vdpbf16ps)" }
 
-    /// The kernels this CPU can run (asking Linux for the AMX tile state on first use).
+    /// The kernels this CPU can run (asking Linux for the AMX tile state on first use, and
+    /// checking the tiles against their model on one exact product, see `amxAgreesWithModel`).
     public static let available: [BF16GEMMKernel] = {
         guard cllm_cpu_has_avx512_bf16() != 0 else { return [] }
-        return cllm_cpu_has_amx_bf16() != 0 ? [.avx512bf16, .amx] : [.avx512bf16]
+        guard cllm_cpu_has_amx_bf16() != 0 else { return [.avx512bf16] }
+        if amxAgreesWithModel() { return [.avx512bf16, .amx] }
+        FileHandle.standardError.write(Data("warning: this CPU's AMX tiles disagreed with their model on a check product; bf16 products use vdpbf16ps\n".utf8))
+        return [.avx512bf16]
     }()
     /// The kernel `.bfloat16` products use, or nil where there is none (they run in float32).
     public static let active: BF16GEMMKernel? = {

@@ -117,6 +117,23 @@ final class BF16GEMMTests: XCTestCase {
         }
     }
 
+    /// The check product that decides whether the AMX tiles are used is exact: the model of the
+    /// tiles and every kernel this CPU has give it bit for bit. And where the CPU has AMX, the
+    /// tiles passed that check and are in use.
+    func testAMXIsUsedWhereTheCPUHasIt() throws {
+        _ = try requireKernel()
+        let model = exactBF16CheckProduct(path: .modeledTiles)
+        XCTAssertTrue(model.contains { $0 != 0 })
+        for kernel in BF16GEMMKernel.available {
+            XCTAssertEqual(exactBF16CheckProduct(path: .bfloat16(kernel)), model, kernel.rawValue)
+        }
+        if cllm_cpu_has_amx_bf16() != 0 {
+            XCTAssertTrue(BF16GEMMKernel.available.contains(.amx), "the AMX tiles disagreed with their model")
+        } else {
+            XCTAssertFalse(BF16GEMMKernel.available.contains(.amx))
+        }
+    }
+
     /// The configuration the AMX kernel loads is the 64-byte layout of the SDM's LDTILECFG:
     /// palette 1 in byte 0, bytes 1–15 zero, a 16-bit bytes-per-row for each tile from byte 16,
     /// an 8-bit row count for each tile from byte 48; the kernel's eight tiles are 16 × 64 bytes.
