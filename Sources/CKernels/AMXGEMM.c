@@ -213,14 +213,12 @@ void cllm_gemm_bf16_amx_32x32(long chunks, const uint32_t *a, long lda, const ui
 /* rows[i*lda + pp] = panels[(i/8)*pairs*8 + pp*8 + i%8] for i < count, pp < pairs; zero for
    pp in pairs..<lda and for rows count..<padded_rows. */
 void cllm_amx_rows_from_panels(long pairs, long count, const uint32_t *panels, long lda, long padded_rows, uint32_t *rows) {
-    const long full = pairs / 8 * 8;
     for (long i0 = 0; i0 < count; i0 += 8) {
         const uint32_t *panel = panels + (i0 / 8) * pairs * 8;
         const long height = count - i0 < 8 ? count - i0 : 8;
         long pp0 = 0;
-        (void)full;
 #if defined(__AVX2__)
-        for (; pp0 < full; pp0 += 8) {
+        for (; pp0 + 8 <= pairs; pp0 += 8) {
             __m256 r[8];
             for (int s = 0; s < 8; s++) r[s] = _mm256_loadu_ps((const float *)(panel + (pp0 + s) * 8));
             transpose8x8(r);

@@ -33,8 +33,7 @@ final class BF16GEMMTests: XCTestCase {
     /// Every bfloat16 kernel this CPU runs, and the AMX loop on the software model of the tile
     /// instructions (its packers need AVX-512BW, which every CPU with a bfloat16 kernel has).
     func paths() throws -> [(name: String, path: GEMMPath)] {
-        let kernel = try requireKernel()
-        _ = kernel
+        _ = try requireKernel()
         return BF16GEMMKernel.available.map { ($0.rawValue, GEMMPath.bfloat16($0)) } + [("amx tile model", .modeledTiles)]
     }
 
